@@ -1,0 +1,1 @@
+"""Mượn Trả kiosk: local store, circulation rules and the kiosk web app."""
