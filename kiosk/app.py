@@ -1,0 +1,95 @@
+"""The kiosk web app factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
+from .ledger import get_setting
+from .services import Circulation, utc_now
+from .store import data_dir, open_store
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
+
+DEFAULTS: Mapping[str, Any] = {
+    "IDLE_SECONDS": 60,
+    "DOUBLE_SCAN_SECONDS": 2,
+    "ADMIN_SESSION_MINUTES": 15,
+    "PIN_MAX_ATTEMPTS": 5,
+    "PIN_LOCKOUT_MINUTES": 5,
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "API_MAX_JSON_BYTES": 16 * 1024,
+    "SCANNER_PREFIXES": (),
+    "SCANNER_SUFFIXES": (),
+    "TIMEZONE": "Asia/Ho_Chi_Minh",
+    "CLOCK": utc_now,
+    "AUTO_MIGRATE": False,
+}
+
+csrf = CSRFProtect()
+babel = Babel()
+
+
+def select_language() -> str:
+    wanted = request.args.get("lang") or session.get("lang")
+    if wanted in LANGUAGES:
+        return wanted
+    return DEFAULT_LANGUAGE
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, static_folder=STATIC_DIR, static_url_path="/static")
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("MUONTRA")
+    if config:
+        app.config.from_mapping(config)
+    directory = data_dir(app.config.get("DATA_DIR"))
+    app.config["DATA_DIR"] = str(directory)
+
+    database = open_store(directory, upgrade=app.config["AUTO_MIGRATE"])
+    app.config.setdefault("SECRET_KEY", get_setting("secret_key"))
+    device = get_setting("device_id")
+    database.close()
+
+    from zoneinfo import ZoneInfo
+
+    app.extensions["circulation"] = Circulation(
+        device=device,
+        clock=app.config["CLOCK"],
+        timezone=ZoneInfo(app.config["TIMEZONE"]),
+        scanner_prefixes=tuple(app.config["SCANNER_PREFIXES"]),
+        scanner_suffixes=tuple(app.config["SCANNER_SUFFIXES"]),
+    )
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
+    babel.init_app(app, locale_selector=select_language)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _connect() -> None:
+        database.connect(reuse_if_open=True)
+        g.lang = select_language()
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+    from .web import api, errors
+
+    errors.register(app)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    return app
+
+
+def circulation() -> Circulation:
+    from flask import current_app
+
+    return current_app.extensions["circulation"]

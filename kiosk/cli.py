@@ -1,0 +1,84 @@
+"""The ``muontra`` command line (click)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .errors import MuontraError
+from .i18n import DEFAULT_LANGUAGE
+
+data_option = click.option(
+    "--data",
+    "data",
+    envvar="MUONTRA_DATA",
+    default="data",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Data directory holding the kiosk's database (or set MUONTRA_DATA).",
+)
+
+
+class Group(click.Group):
+    """Turns a domain error into its message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MuontraError as exc:
+            click.echo(exc.message_in(ctx.meta.get("lang", DEFAULT_LANGUAGE)), err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group)
+@click.option("--lang", type=click.Choice(["vi", "en"]), envvar="MUONTRA_LANG", default=DEFAULT_LANGUAGE,
+              help="Language of messages (vi or en).")
+@click.pass_context
+def main(ctx: click.Context, lang: str) -> None:
+    """Mượn Trả: offline-first barcode circulation kiosk for school libraries."""
+    ctx.meta["lang"] = lang
+
+
+@main.command()
+@data_option
+def migrate(data: str) -> None:
+    """Create the database, or upgrade it to this version's schema (keeps a backup)."""
+    from .migrations import KIOSK
+    from .store import open_store
+
+    database = open_store(data, upgrade=True)
+    click.echo(f"schema {KIOSK.name} v{KIOSK.latest}: {database.database}")
+
+
+@main.command()
+@data_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def kiosk(data: str, host: str, port: int, threads: int) -> None:
+    """Serve the kiosk on an existing data directory (production WSGI server)."""
+    import waitress
+
+    from .app import create_app
+
+    app = create_app({"DATA_DIR": data})
+    click.echo(f"Mượn Trả kiosk on http://{host}:{port}/ (data: {data})")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
+
+
+@main.command("set-pin")
+@data_option
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_pin(data: str, pin: str) -> None:
+    """Set the librarian's PIN (4 to 12 digits)."""
+    from .admin_auth import set_admin_pin
+    from .store import open_store
+
+    open_store(data)
+    set_admin_pin(pin)
+    click.echo("PIN set.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Facts: every change to the kiosk's data is an event applied through here.
+
+:func:`record` applies an event and appends it to the outbox in the caller's
+transaction, so the outbox can never disagree with the tables; replaying the
+outbox on an empty database with :func:`apply` reproduces the same state.
+Sync applies facts pulled from the server with :func:`apply` alone.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from peewee import fn
+
+from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
+
+Payload = Mapping[str, Any]
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def parse_day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _copy(code: str) -> Copy | None:
+    return Copy.get_or_none(Copy.code == code)
+
+
+def apply_checkout(p: Payload) -> None:
+    copy = Copy.get(Copy.code == p["item"])
+    patron = Patron.get(Patron.code == p["patron"])
+    Loan.create(
+        uuid=p["loan"],
+        copy=copy,
+        patron=patron,
+        checked_out_at=parse_time(p["at"]),
+        due=parse_day(p["due"]),
+        location=p.get("location") or copy.location,
+        checkout_device=p["device"],
+    )
+    Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+
+
+def apply_checkin(p: Payload) -> None:
+    copy = _copy(p["item"])
+    if copy is None:
+        return  # a book this kiosk has never heard of: the fact still travels to the server
+    if p.get("loan"):
+        Loan.update(returned_at=parse_time(p["at"]), checkin_device=p["device"]).where(
+            (Loan.uuid == p["loan"]) & Loan.returned_at.is_null()
+        ).execute()
+    if p.get("status"):
+        Copy.update(status=p["status"]).where(Copy.id == copy.id).execute()
+
+
+def apply_renew(p: Payload) -> None:
+    Loan.update(due=parse_day(p["due"]), renewals=p["renewals"]).where(Loan.uuid == p["loan"]).execute()
+
+
+def apply_copy_status(p: Payload) -> None:
+    Copy.update(status=p["status"], status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
+
+
+PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
+
+
+def apply_patron(p: Payload) -> None:
+    values = {name: p[name] for name in PATRON_FIELDS if name in p}
+    updated = Patron.update(**values).where(Patron.code == p["code"]).execute()
+    if not updated:
+        Patron.create(code=p["code"], **values)
+
+
+TITLE_FIELDS = ("isbn", "title", "author", "publisher", "year", "category", "classification")
+COPY_FIELDS = ("location", "shelf", "added_on", "price")
+
+
+def find_title(isbn: str | None, title: str, author: str) -> Title | None:
+    """A class set shares one ISBN, so the ISBN names the title; without one, title + author do."""
+    if isbn:
+        return Title.get_or_none(Title.isbn == isbn)
+    return Title.get_or_none((Title.isbn.is_null()) & (Title.title == title) & (Title.author == author))
+
+
+def apply_catalog(p: Payload) -> None:
+    values = {name: p.get(name) for name in TITLE_FIELDS}
+    values["isbn"] = values["isbn"] or None
+    for name in ("author", "publisher", "classification"):
+        values[name] = values[name] or ""
+    values["category"] = values["category"] or "other"
+    title = find_title(values["isbn"], values["title"], values["author"])
+    if title is None:
+        title = Title.create(**values)
+    else:
+        Title.update(**values).where(Title.id == title.id).execute()
+    copy_values = {name: p[name] for name in COPY_FIELDS if name in p}
+    if "added_on" in copy_values:
+        copy_values["added_on"] = parse_day(copy_values["added_on"])
+    if "status" in p:
+        copy_values["status"] = p["status"]
+    updated = Copy.update(title=title, **copy_values).where(Copy.code == p["item"]).execute()
+    if not updated:
+        Copy.create(code=p["item"], title=title, **copy_values)
+
+
+def apply_policy(p: Payload) -> None:
+    PolicyRule.delete().execute()
+    for rule in p["rules"]:
+        PolicyRule.create(**rule)
+
+
+def apply_calendar(p: Payload) -> None:
+    ClosedDay.delete().execute()
+    for closed in p.get("closed_days", []):
+        ClosedDay.create(day=parse_day(closed["day"]), reason=closed.get("reason", ""))
+    for key in ("closed_weekdays", "term_ends", "year_end"):
+        if key in p:
+            put_setting(key, p[key])
+
+
+def apply_setting(p: Payload) -> None:
+    put_setting(p["key"], p["value"])
+
+
+APPLIERS: Mapping[str, Callable[[Payload], None]] = {
+    "loan.checkout": apply_checkout,
+    "loan.checkin": apply_checkin,
+    "loan.renew": apply_renew,
+    "copy.status": apply_copy_status,
+    "patron.upsert": apply_patron,
+    "catalog.upsert": apply_catalog,
+    "policy.set": apply_policy,
+    "calendar.set": apply_calendar,
+    "setting.set": apply_setting,
+}
+
+
+def apply(event_type: str, payload: Payload) -> None:
+    APPLIERS[event_type](payload)
+
+
+def record(event_type: str, payload: Payload, *, device: str, device_time: datetime) -> Event:
+    """Apply a fact and append it to the outbox; call inside ``write_transaction()``."""
+    apply(event_type, payload)
+    last = Event.select(fn.MAX(Event.seq)).where(Event.device == device).scalar() or 0
+    return Event.create(
+        uuid=str(uuidlib.uuid4()),
+        device=device,
+        seq=last + 1,
+        type=event_type,
+        payload=dict(payload),
+        device_time=device_time,
+    )
+
+
+def get_setting(key: str, default: Any = None) -> Any:
+    row = Setting.get_or_none(Setting.key == key)
+    return default if row is None else row.value
+
+
+def put_setting(key: str, value: Any) -> None:
+    Setting.insert(key=key, value=value).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: value}
+    ).execute()

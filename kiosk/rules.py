@@ -1,0 +1,338 @@
+"""Circulation rules: pure functions over plain values.
+
+No Flask, no database, no clock: the service layer loads what a rule needs,
+passes ``today`` in, and writes what the rule decided inside its transaction.
+Copy status changes are a table (``TRANSITIONS``) run by :func:`transition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from .errors import N_, MuontraError
+
+# ---------------------------------------------------------------- refusals
+
+
+class CirculationError(MuontraError):
+    code = "circulation"
+    http_status = 409
+
+
+class UnknownPatron(CirculationError):
+    code = "unknown_patron"
+    message = N_("This card is not registered. Please see the librarian.")
+    http_status = 404
+
+
+class InactivePatron(CirculationError):
+    code = "inactive_patron"
+    message = N_("This card is no longer active. Please see the librarian.")
+    http_status = 403
+
+
+class LoanLimitReached(CirculationError):
+    code = "loan_limit"
+    message = N_("You already have %(count)s books, the most you may borrow. Return one first.")
+
+
+class HasOverdue(CirculationError):
+    code = "has_overdue"
+    message = N_("You have an overdue book. Please return it before borrowing another.")
+
+
+class UnknownItem(CirculationError):
+    code = "unknown_item"
+    message = N_("This book is not in the library catalogue. Please see the librarian.")
+    http_status = 404
+
+
+class ItemOnLoan(CirculationError):
+    # Never say to whom: the kiosk screen is public.
+    code = "item_on_loan"
+    message = N_("This book is already on loan. Please take it to the librarian.")
+
+
+class ItemNotForLoan(CirculationError):
+    code = "item_not_for_loan"
+    message = N_("This book is for reading in the library only.")
+
+
+class ItemLost(CirculationError):
+    code = "item_lost"
+    message = N_("This book is recorded as lost. Please take it to the librarian.")
+
+
+class ItemWithdrawn(CirculationError):
+    code = "item_withdrawn"
+    message = N_("This book has been withdrawn from the library. Please take it to the librarian.")
+
+
+class ItemDamaged(CirculationError):
+    code = "item_damaged"
+    message = N_("This book is marked as damaged and waiting for repair. Please take it to the librarian.")
+
+
+class AmbiguousIsbn(CirculationError):
+    code = "scan_label"
+    message = N_(
+        "That is the book's cover ISBN, shared by several copies. Please scan the library label instead."
+    )
+
+
+class NotOnLoan(CirculationError):
+    code = "not_on_loan"
+    message = N_("This book is not on loan.")
+
+
+class NotYourLoan(CirculationError):
+    code = "not_your_loan"
+    message = N_("This book is not on loan to this card.")
+    http_status = 403
+
+
+class RenewalLimit(CirculationError):
+    code = "renewal_limit"
+    message = N_("This book cannot be renewed again. Please return it.")
+
+
+class RenewOverdue(CirculationError):
+    code = "renew_overdue"
+    message = N_("This book is overdue and cannot be renewed. Please return it.")
+
+
+class BadTransition(CirculationError):
+    code = "bad_transition"
+    message = N_("A book that is %(status)s cannot be %(action)s.")
+
+
+# ---------------------------------------------------------------- copy states
+
+# (status, action) → new status, or the refusal raised.
+TRANSITIONS: Mapping[tuple[str, str], str | type[CirculationError]] = {
+    ("available", "checkout"): "on_loan",
+    ("on_loan", "checkout"): ItemOnLoan,
+    ("lost", "checkout"): ItemLost,
+    ("withdrawn", "checkout"): ItemWithdrawn,
+    ("damaged", "checkout"): ItemDamaged,
+    ("not_for_loan", "checkout"): ItemNotForLoan,
+    ("on_loan", "renew"): "on_loan",
+    ("on_loan", "checkin"): "available",
+    # A book turning up at the desk is found, whatever the catalogue believed.
+    ("available", "checkin"): "available",
+    ("lost", "checkin"): "available",
+    ("damaged", "checkin"): "damaged",
+    ("withdrawn", "checkin"): "withdrawn",
+    ("not_for_loan", "checkin"): "not_for_loan",
+    ("available", "mark_lost"): "lost",
+    ("on_loan", "mark_lost"): "lost",
+    ("damaged", "mark_lost"): "lost",
+    ("available", "mark_damaged"): "damaged",
+    ("on_loan", "mark_damaged"): "damaged",
+    ("lost", "mark_damaged"): "damaged",
+    ("available", "withdraw"): "withdrawn",
+    ("lost", "withdraw"): "withdrawn",
+    ("damaged", "withdraw"): "withdrawn",
+    ("not_for_loan", "withdraw"): "withdrawn",
+    ("damaged", "mark_available"): "available",
+    ("lost", "mark_available"): "available",
+    ("withdrawn", "mark_available"): "available",
+    ("not_for_loan", "mark_available"): "available",
+    ("available", "mark_not_for_loan"): "not_for_loan",
+}
+
+ACTIONS = frozenset(action for _, action in TRANSITIONS)
+
+
+def transition(status: str, action: str) -> str:
+    outcome = TRANSITIONS.get((status, action))
+    if outcome is None:
+        raise BadTransition(status=status, action=action)
+    if isinstance(outcome, type):
+        raise outcome()
+    return outcome
+
+
+# ---------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True)
+class Rule:
+    patron_kind: str
+    category: str  # "*" for every category without a rule of its own
+    max_loans: int
+    loan_days: int
+    max_renewals: int = 1
+    due_mode: str = "days"  # days | term_end | year_end
+    loanable: bool = True
+
+
+@dataclass(frozen=True)
+class Calendar:
+    closed_weekdays: frozenset[int] = frozenset({5, 6})  # Monday is 0: Saturday and Sunday
+    closed_days: frozenset[date] = frozenset()
+
+    def is_open(self, day: date) -> bool:
+        return day.weekday() not in self.closed_weekdays and day not in self.closed_days
+
+    def next_open(self, day: date, limit_days: int = 366) -> date:
+        """The first open day on or after ``day`` (a calendar with no open day stops at the limit)."""
+        for offset in range(limit_days):
+            candidate = day + timedelta(days=offset)
+            if self.is_open(candidate):
+                return candidate
+        return day
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: Mapping[tuple[str, str], Rule]
+    calendar: Calendar = field(default_factory=Calendar)
+    block_when_overdue: bool = True
+    term_ends: tuple[date, ...] = ()
+    year_end: date | None = None
+
+    def rule_for(self, patron_kind: str, category: str) -> Rule:
+        rule = self.rules.get((patron_kind, category)) or self.rules.get((patron_kind, "*"))
+        if rule is None:
+            rule = self.rules.get(("*", category)) or self.rules.get(("*", "*"))
+        if rule is None:
+            return Rule(patron_kind, "*", max_loans=0, loan_days=0, loanable=False)
+        return rule
+
+    def due_date(self, rule: Rule, today: date) -> date:
+        if rule.due_mode == "term_end":
+            ends = sorted(d for d in self.term_ends if d >= today)
+            if ends:
+                return self.calendar.next_open(ends[0])
+        if rule.due_mode in ("term_end", "year_end") and self.year_end and self.year_end >= today:
+            return self.calendar.next_open(self.year_end)
+        return self.calendar.next_open(today + timedelta(days=rule.loan_days))
+
+
+DEFAULT_RULES = (
+    Rule("student", "*", max_loans=3, loan_days=10, max_renewals=1),
+    Rule("student", "SGK", max_loans=20, loan_days=120, max_renewals=0, due_mode="year_end"),
+    Rule("student", "SNV", max_loans=0, loan_days=0, loanable=False),
+    Rule("student", "periodical", max_loans=0, loan_days=0, loanable=False),
+    Rule("helper", "*", max_loans=3, loan_days=10, max_renewals=1),
+    Rule("helper", "SGK", max_loans=20, loan_days=120, max_renewals=0, due_mode="year_end"),
+    Rule("helper", "SNV", max_loans=0, loan_days=0, loanable=False),
+    Rule("helper", "periodical", max_loans=0, loan_days=0, loanable=False),
+    Rule("teacher", "*", max_loans=10, loan_days=30, max_renewals=2),
+    Rule("teacher", "SGK", max_loans=30, loan_days=120, max_renewals=0, due_mode="year_end"),
+    Rule("teacher", "SNV", max_loans=30, loan_days=120, max_renewals=0, due_mode="year_end"),
+    Rule("teacher", "periodical", max_loans=0, loan_days=0, loanable=False),
+)
+
+
+# ---------------------------------------------------------------- the rules
+
+
+@dataclass(frozen=True)
+class PatronView:
+    code: str
+    kind: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class CopyView:
+    code: str
+    category: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LoanView:
+    uuid: str
+    item: str
+    patron: str
+    category: str
+    due: date
+    renewals: int = 0
+
+
+@dataclass(frozen=True)
+class CheckoutDecision:
+    due: date
+    new_status: str
+
+
+@dataclass(frozen=True)
+class CheckinDecision:
+    loan_uuid: str | None  # None: no open loan known here — still recorded
+    new_status: str
+    overdue_days: int
+
+
+def _counts_against(policy: Policy, patron_kind: str, rule: Rule, category: str) -> bool:
+    """Whether a loan in ``category`` uses up the limit of ``rule``."""
+    if rule.category != "*":
+        return category == rule.category
+    return policy.rule_for(patron_kind, category).category == "*"
+
+
+def check_patron(patron: PatronView | None) -> PatronView:
+    if patron is None:
+        raise UnknownPatron()
+    if not patron.active:
+        raise InactivePatron()
+    return patron
+
+
+def checkout(
+    patron: PatronView | None,
+    copy: CopyView | None,
+    open_loans: Iterable[LoanView],
+    policy: Policy,
+    today: date,
+) -> CheckoutDecision:
+    patron = check_patron(patron)
+    if copy is None:
+        raise UnknownItem()
+    new_status = transition(copy.status, "checkout")
+    rule = policy.rule_for(patron.kind, copy.category)
+    if not rule.loanable:
+        raise ItemNotForLoan()
+    loans = list(open_loans)
+    if policy.block_when_overdue and any(loan.due < today for loan in loans):
+        raise HasOverdue()
+    held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
+    if held >= rule.max_loans:
+        raise LoanLimitReached(count=held)
+    return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+
+
+def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:
+    if copy is None:
+        raise UnknownItem()
+    overdue = max(0, (today - open_loan.due).days) if open_loan else 0
+    return CheckinDecision(
+        loan_uuid=open_loan.uuid if open_loan else None,
+        new_status=transition(copy.status, "checkin"),
+        overdue_days=overdue,
+    )
+
+
+def renew(
+    patron: PatronView | None,
+    copy: CopyView,
+    loan: LoanView | None,
+    policy: Policy,
+    today: date,
+) -> date:
+    patron = check_patron(patron)
+    if loan is None:
+        raise NotOnLoan()
+    if loan.patron != patron.code:
+        raise NotYourLoan()
+    transition(copy.status, "renew")
+    rule = policy.rule_for(patron.kind, copy.category)
+    if loan.due < today:
+        raise RenewOverdue()
+    if loan.renewals >= rule.max_renewals:
+        raise RenewalLimit()
+    return max(loan.due, policy.due_date(rule, today))

@@ -1,0 +1,289 @@
+"""The service layer: load what a rule needs, run the rule, record the facts.
+
+Each public method is one transaction (``write_transaction``); rules stay pure.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from . import rules
+from .codes import book_number, clean
+from .db import write_transaction
+from .ledger import get_setting, iso, record
+from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PatronSummary:
+    code: str
+    first_name: str
+    class_name: str
+    kind: str
+    holding: int
+    may_borrow: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class LoanReceipt:
+    loan: str
+    item: str
+    title: str
+    due: date
+
+
+@dataclass(frozen=True)
+class CheckinReceipt:
+    outcome: str  # returned | not_on_loan | unknown_item
+    item: str
+    title: str | None
+    overdue_days: int = 0
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class RenewReceipt:
+    item: str
+    title: str
+    due: date
+
+
+def load_policy() -> rules.Policy:
+    rule_rows = list(PolicyRule.select())
+    source = (
+        [
+            rules.Rule(
+                r.patron_kind, r.category, r.max_loans, r.loan_days, r.max_renewals, r.due_mode, r.loanable
+            )
+            for r in rule_rows
+        ]
+        if rule_rows
+        else rules.DEFAULT_RULES
+    )
+    calendar = rules.Calendar(
+        closed_weekdays=frozenset(get_setting("closed_weekdays", [5, 6])),
+        closed_days=frozenset(row.day for row in ClosedDay.select(ClosedDay.day)),
+    )
+    year_end = get_setting("year_end")
+    return rules.Policy(
+        rules={(r.patron_kind, r.category): r for r in source},
+        calendar=calendar,
+        block_when_overdue=bool(get_setting("block_when_overdue", True)),
+        term_ends=tuple(date.fromisoformat(d) for d in get_setting("term_ends", [])),
+        year_end=date.fromisoformat(year_end) if year_end else None,
+    )
+
+
+def _patron_view(patron: Patron | None) -> rules.PatronView | None:
+    return None if patron is None else rules.PatronView(patron.code, patron.kind, patron.active)
+
+
+def _copy_view(copy: Copy) -> rules.CopyView:
+    return rules.CopyView(copy.code, copy.title.category, copy.status)
+
+
+def _loan_view(loan: Loan) -> rules.LoanView:
+    return rules.LoanView(
+        loan.uuid, loan.copy.code, loan.patron.code, loan.copy.title.category, loan.due, loan.renewals
+    )
+
+
+def open_loans_of(patron: Patron) -> list[Loan]:
+    return list(
+        Loan.select(Loan, Copy, Title)
+        .join(Copy)
+        .join(Title)
+        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .order_by(Loan.due)
+    )
+
+
+def open_loan_of(copy: Copy) -> Loan | None:
+    return (
+        Loan.select(Loan, Patron)
+        .join(Patron)
+        .where((Loan.copy == copy) & Loan.returned_at.is_null())
+        .first()
+    )
+
+
+@dataclass
+class Circulation:
+    """Check-out, check-in and renewal at one device."""
+
+    device: str
+    clock: Callable[[], datetime] = utc_now
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    scanner_prefixes: tuple[str, ...] = ()
+    scanner_suffixes: tuple[str, ...] = ()
+
+    def now(self) -> datetime:
+        """Device time as naive UTC, the way it is stored."""
+        return self.clock().astimezone(UTC).replace(tzinfo=None)
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.timezone).date()
+
+    def clean(self, raw: str) -> str:
+        return clean(raw, self.scanner_prefixes, self.scanner_suffixes)
+
+    # -------------------------------------------------------------- lookups
+
+    def find_patron(self, raw_code: str) -> Patron:
+        patron = Patron.get_or_none(Patron.code == self.clean(raw_code))
+        rules.check_patron(_patron_view(patron))
+        return patron
+
+    def patron_summary(self, raw_code: str) -> PatronSummary:
+        patron = self.find_patron(raw_code)
+        loans = [_loan_view(loan) for loan in open_loans_of(patron)]
+        policy = load_policy()
+        general = policy.rule_for(patron.kind, "*")
+        held = sum(1 for loan in loans if policy.rule_for(patron.kind, loan.category).category == "*")
+        return PatronSummary(
+            code=patron.code,
+            first_name=patron.first_name,
+            class_name=patron.class_name,
+            kind=patron.kind,
+            holding=len(loans),
+            may_borrow=max(0, general.max_loans - held),
+            overdue=sum(1 for loan in loans if loan.due < self.today()),
+        )
+
+    def _resolve_copy(self, text: str, *, for_checkin: bool) -> Copy | None:
+        """The copy a scan names: its label, or a cover ISBN where that is unambiguous."""
+        copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
+        if copy is not None:
+            return copy
+        isbn = book_number(text)
+        if isbn is None:
+            return None
+        copies = list(Copy.select(Copy, Title).join(Title).where(Title.isbn == isbn))
+        if len(copies) == 1:
+            return copies[0]
+        if for_checkin and copies:
+            on_loan = [c for c in copies if open_loan_of(c) is not None]
+            if len(on_loan) == 1:
+                return on_loan[0]
+        if copies:
+            raise rules.AmbiguousIsbn()
+        return None
+
+    # -------------------------------------------------------------- transactions
+
+    def checkout(self, patron_code: str, item_code: str) -> LoanReceipt:
+        patron_text, item_text = self.clean(patron_code), self.clean(item_code)
+        with write_transaction():
+            patron = Patron.get_or_none(Patron.code == patron_text)
+            rules.check_patron(_patron_view(patron))
+            copy = self._resolve_copy(item_text, for_checkin=False)
+            today = self.today()
+            decision = rules.checkout(
+                _patron_view(patron),
+                _copy_view(copy) if copy else None,
+                [_loan_view(loan) for loan in open_loans_of(patron)],
+                load_policy(),
+                today,
+            )
+            now = self.now()
+            loan_uuid = str(uuidlib.uuid4())
+            record(
+                "loan.checkout",
+                {
+                    "loan": loan_uuid,
+                    "item": copy.code,
+                    "patron": patron.code,
+                    "at": iso(now),
+                    "due": decision.due.isoformat(),
+                    "location": copy.location,
+                    "device": self.device,
+                },
+                device=self.device,
+                device_time=now,
+            )
+        return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due)
+
+    def checkin(self, item_code: str) -> CheckinReceipt:
+        item_text = self.clean(item_code)
+        with write_transaction():
+            copy = self._resolve_copy(item_text, for_checkin=True)
+            now = self.now()
+            payload = {"item": copy.code if copy else item_text, "at": iso(now), "device": self.device}
+            if copy is None:
+                # Maybe lent by another kiosk from a catalogue this one hasn't pulled yet:
+                # keep the fact for the server, answer kindly.
+                record("loan.checkin", {**payload, "loan": None, "status": None},
+                       device=self.device, device_time=now)
+                return CheckinReceipt("unknown_item", item_text, None)
+            loan = open_loan_of(copy)
+            decision = rules.checkin(_copy_view(copy), _loan_view(loan) if loan else None, self.today())
+            record(
+                "loan.checkin",
+                {**payload, "loan": decision.loan_uuid, "status": decision.new_status},
+                device=self.device,
+                device_time=now,
+            )
+        return CheckinReceipt(
+            "returned" if loan else "not_on_loan",
+            copy.code,
+            copy.title.title,
+            decision.overdue_days,
+            copy.location,
+        )
+
+    def renew(self, patron_code: str, item_code: str) -> RenewReceipt:
+        patron_text, item_text = self.clean(patron_code), self.clean(item_code)
+        with write_transaction():
+            patron = Patron.get_or_none(Patron.code == patron_text)
+            copy = self._resolve_copy(item_text, for_checkin=True)
+            if copy is None:
+                raise rules.UnknownItem()
+            loan = open_loan_of(copy)
+            due = rules.renew(
+                _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
+                load_policy(), self.today(),
+            )
+            now = self.now()
+            record(
+                "loan.renew",
+                {"loan": loan.uuid, "item": copy.code, "due": due.isoformat(), "renewals": loan.renewals + 1},
+                device=self.device,
+                device_time=now,
+            )
+        return RenewReceipt(copy.code, copy.title.title, due)
+
+    def set_copy_status(self, item_code: str, action: str, note: str = "") -> str:
+        """Librarian actions: mark lost, damaged, withdrawn, not for loan, or available again."""
+        if action not in rules.ACTIONS or action in ("checkout", "checkin", "renew"):
+            raise rules.BadTransition(status="?", action=action)
+        item_text = self.clean(item_code)
+        with write_transaction():
+            copy = Copy.get_or_none(Copy.code == item_text)
+            if copy is None:
+                raise rules.UnknownItem()
+            status = rules.transition(copy.status, action)
+            if status == "available" and open_loan_of(copy) is not None:
+                status = "on_loan"
+            now = self.now()
+            record("copy.status", {"item": copy.code, "status": status, "note": note},
+                   device=self.device, device_time=now)
+        return status
+
+    def record_facts(self, facts: list[tuple[str, dict]]) -> int:
+        """Record many facts (an import) in one transaction."""
+        with write_transaction():
+            now = self.now()
+            for event_type, payload in facts:
+                record(event_type, payload, device=self.device, device_time=now)
+        return len(facts)
