@@ -80,5 +80,12 @@ def set_pin(data: str, pin: str) -> None:
     click.echo("PIN set.")
 
 
-if __name__ == "__main__":
-    main()
+def _register_commands() -> None:
+    """Commands that live with their own package; one line each, imported lazily by click."""
+    from .commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_commands()

@@ -41,37 +41,50 @@ class SchemaNotMigrated(SchemaError):
 
 @dataclass(frozen=True)
 class Component:
-    """A set of tables with its own version line (the kiosk, later the sync server)."""
+    """A set of tables with its own migration line (the kiosk, the sync server…).
+
+    Migrations are named, not numbered, so work merged from several branches
+    applies in list order without renumbering; the version is how many are applied.
+    """
 
     name: str
-    migrations: Sequence[Migration]
+    migrations: Sequence[tuple[str, Migration]]
 
     @property
     def latest(self) -> int:
         return len(self.migrations)
 
 
-def _ensure_version_table(database: Database) -> None:
+def _ensure_table(database: Database) -> None:
     database.execute_sql(
-        "CREATE TABLE IF NOT EXISTS schema_version (component VARCHAR(64) PRIMARY KEY, version INTEGER NOT NULL)"
+        "CREATE TABLE IF NOT EXISTS schema_migration ("
+        "component VARCHAR(64) NOT NULL, name VARCHAR(128) NOT NULL, applied_at VARCHAR(40) NOT NULL, "
+        "PRIMARY KEY (component, name))"
     )
 
 
+def applied_migrations(database: Database, component: Component) -> set[str]:
+    _ensure_table(database)
+    cursor = database.execute_sql(
+        f"SELECT name FROM schema_migration WHERE component = {database.param}", (component.name,)
+    )
+    return {row[0] for row in cursor.fetchall()}
+
+
 def current_version(database: Database, component: Component) -> int:
-    _ensure_version_table(database)
-    p = database.param
-    row = database.execute_sql(
-        f"SELECT version FROM schema_version WHERE component = {p}", (component.name,)
-    ).fetchone()
-    return row[0] if row else 0
+    return len(applied_migrations(database, component))
+
+
+def _unknown(applied: set[str], component: Component) -> set[str]:
+    return applied - {name for name, _ in component.migrations}
 
 
 def check_schema(database: Database, component: Component, data: str = "DIR") -> None:
-    found = current_version(database, component)
-    if found > component.latest:
-        raise SchemaTooNew(found=found, known=component.latest)
-    if found < component.latest:
-        raise SchemaNotMigrated(found=found, known=component.latest, data=data)
+    applied = applied_migrations(database, component)
+    if _unknown(applied, component):
+        raise SchemaTooNew(found=len(applied), known=component.latest)
+    if len(applied) < component.latest:
+        raise SchemaNotMigrated(found=len(applied), known=component.latest, data=data)
 
 
 def backup_sqlite(database: SqliteDatabase) -> Path | None:
@@ -85,32 +98,25 @@ def backup_sqlite(database: SqliteDatabase) -> Path | None:
     return target
 
 
-def migrate(database: Database, component: Component) -> list[int]:
-    """Apply every pending migration, each in its own transaction; returns the versions applied."""
-    found = current_version(database, component)
-    if found > component.latest:
-        raise SchemaTooNew(found=found, known=component.latest)
-    if found == component.latest:
+def migrate(database: Database, component: Component) -> list[str]:
+    """Apply every pending migration, each in its own transaction; returns the names applied."""
+    applied = applied_migrations(database, component)
+    if _unknown(applied, component):
+        raise SchemaTooNew(found=len(applied), known=component.latest)
+    pending = [(name, step) for name, step in component.migrations if name not in applied]
+    if not pending:
         return []
-    if found > 0 and isinstance(database, SqliteDatabase):
+    if applied and isinstance(database, SqliteDatabase):
         backup_sqlite(database)
-    applied = []
     p = database.param
-    for version in range(found + 1, component.latest + 1):
+    for name, step in pending:
         with database.atomic():
-            component.migrations[version - 1](database)
-            if version == 1:
-                database.execute_sql(
-                    f"INSERT INTO schema_version (component, version) VALUES ({p}, {p})",
-                    (component.name, version),
-                )
-            else:
-                database.execute_sql(
-                    f"UPDATE schema_version SET version = {p} WHERE component = {p}",
-                    (version, component.name),
-                )
-        applied.append(version)
-    return applied
+            step(database)
+            database.execute_sql(
+                f"INSERT INTO schema_migration (component, name, applied_at) VALUES ({p}, {p}, {p})",
+                (component.name, name, datetime.now(UTC).isoformat()),
+            )
+    return [name for name, _ in pending]
 
 
 def _kiosk_v1(database: Database) -> None:
@@ -126,4 +132,4 @@ def _kiosk_v1(database: Database) -> None:
     )
 
 
-KIOSK = Component("kiosk", [_kiosk_v1])
+KIOSK = Component("kiosk", [("0001_initial", _kiosk_v1)])

@@ -1,0 +1,7 @@
+"""Every ``muontra`` sub-command defined outside kiosk/cli.py, one line each."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
