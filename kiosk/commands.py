@@ -5,3 +5,7 @@ from __future__ import annotations
 import click
 
 COMMANDS: list[click.Command] = []
+
+from .importer_cli import import_group  # noqa: E402
+
+COMMANDS.append(import_group)
