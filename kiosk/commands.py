@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .reports import cli as reports_cli
+
 COMMANDS: list[click.Command] = []
+COMMANDS.append(reports_cli.report)
