@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from .importer_cli import import_group
+from .reports import cli as reports_cli
+
 COMMANDS: list[click.Command] = []
-
-from .importer_cli import import_group  # noqa: E402
-
+COMMANDS.append(reports_cli.report)
 COMMANDS.append(import_group)
