@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .demo_cli import demo_command
 from .importer_cli import import_group
 from .reports import cli as reports_cli
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(reports_cli.report)
 COMMANDS.append(import_group)
+COMMANDS.append(demo_command)
