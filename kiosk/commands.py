@@ -8,3 +8,5 @@ from .reports import cli as reports_cli
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(reports_cli.report)
+COMMANDS.append(reports_cli.labels_command)
+COMMANDS.append(reports_cli.cards_command)
