@@ -9,9 +9,6 @@ from .reports import cli as reports_cli
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(reports_cli.report)
-<<<<<<< HEAD
 COMMANDS.append(reports_cli.labels_command)
 COMMANDS.append(reports_cli.cards_command)
-=======
 COMMANDS.append(import_group)
->>>>>>> main
