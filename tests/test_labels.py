@@ -72,7 +72,7 @@ def test_custom_grid_and_margins(shelf):
     sheet = labels.make_sheet(grid="2x6", margins="15,10,15,10", gaps="4,3")
     assert (sheet.cols, sheet.rows, sheet.top, sheet.left, sheet.gap_x, sheet.gap_y) == (2, 6, 15, 10, 4, 3)
     assert sheet.label_width == pytest.approx((210 - 20 - 4) / 2)
-    copies = labels.select_copies(isbn="978-604-0-00002-5")
+    copies = labels.select_copies(isbn="978-604-0-00002-6")
     assert [c.code for c in copies] == ["SGK-0001", "SGK-0002"]
     out = io.BytesIO()
     labels.write_labels(out, copies, sheet, start=12)
