@@ -10,5 +10,7 @@ from .reports import cli as reports_cli
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(reports_cli.report)
+COMMANDS.append(reports_cli.labels_command)
+COMMANDS.append(reports_cli.cards_command)
 COMMANDS.append(import_group)
 COMMANDS.append(demo_command)
