@@ -4,4 +4,11 @@ from __future__ import annotations
 
 import click
 
+from .importer_cli import import_group
+from .reports import cli as reports_cli
+
 COMMANDS: list[click.Command] = []
+COMMANDS.append(reports_cli.report)
+COMMANDS.append(reports_cli.labels_command)
+COMMANDS.append(reports_cli.cards_command)
+COMMANDS.append(import_group)
