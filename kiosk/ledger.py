@@ -67,8 +67,21 @@ def apply_renew(p: Payload) -> None:
     Loan.update(due=parse_day(p["due"]), renewals=p["renewals"]).where(Loan.uuid == p["loan"]).execute()
 
 
+def _settled_status(item: str, status: str) -> str:
+    """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
+
+    Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
+    """
+    if status == "available" and (
+        Loan.select().join(Copy).where((Copy.code == item) & Loan.returned_at.is_null()).exists()
+    ):
+        return "on_loan"
+    return status
+
+
 def apply_copy_status(p: Payload) -> None:
-    Copy.update(status=p["status"], status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
+    status = _settled_status(p["item"], p["status"])
+    Copy.update(status=status, status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
 
 
 PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
@@ -107,7 +120,7 @@ def apply_catalog(p: Payload) -> None:
     if "added_on" in copy_values:
         copy_values["added_on"] = parse_day(copy_values["added_on"])
     if "status" in p:
-        copy_values["status"] = p["status"]
+        copy_values["status"] = _settled_status(p["item"], p["status"])
     updated = Copy.update(title=title, **copy_values).where(Copy.code == p["item"]).execute()
     if not updated:
         Copy.create(code=p["item"], title=title, **copy_values)

@@ -90,9 +90,9 @@ def school(circ: Circulation) -> Circulation:
         copy_fact("TN-0002", "Đất rừng phương Nam", author="Đoàn Giỏi"),
         copy_fact("TN-0003", "Tuổi thơ dữ dội", author="Phùng Quán"),
         copy_fact("TN-0004", "Kính vạn hoa", author="Nguyễn Nhật Ánh"),
-        copy_fact("STK-0001", "Từ điển Tiếng Việt", category="STK", isbn="9786040000018"),
-        copy_fact("SGK-0001", "Toán 6 tập một", category="SGK", isbn="9786040000025"),
-        copy_fact("SGK-0002", "Toán 6 tập một", category="SGK", isbn="9786040000025"),
+        copy_fact("STK-0001", "Từ điển Tiếng Việt", category="STK", isbn="9786040000019"),
+        copy_fact("SGK-0001", "Toán 6 tập một", category="SGK", isbn="9786040000026"),
+        copy_fact("SGK-0002", "Toán 6 tập một", category="SGK", isbn="9786040000026"),
         copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
     ])
     return circ
