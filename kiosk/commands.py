@@ -14,10 +14,7 @@ COMMANDS.append(reports_cli.report)
 COMMANDS.append(reports_cli.labels_command)
 COMMANDS.append(reports_cli.cards_command)
 COMMANDS.append(import_group)
-<<<<<<< HEAD
 COMMANDS.append(demo_command)
-=======
 COMMANDS.append(workflows_cli.rotation)
 COMMANDS.append(workflows_cli.stocktake)
 COMMANDS.append(workflows_cli.intake)
->>>>>>> main
