@@ -13,6 +13,7 @@ from pathlib import Path
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -84,3 +85,20 @@ def draw_qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None
             if dark:
                 canvas.rect(x + (col_index + 4) * module, top - module, module, module, stroke=0, fill=1)
     canvas.restoreState()
+
+
+def fit_text(text: str, font: str, size: float, width: float) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` points."""
+    if stringWidth(text, font, size) <= width:
+        return text
+    while text and stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def fit_font_size(text: str, font: str, wanted: float, width: float, smallest: float = 5) -> float:
+    """The largest size up to ``wanted`` (in half points, not below ``smallest``) at which ``text`` fits."""
+    size = wanted
+    while size > smallest and stringWidth(text, font, size) > width:
+        size -= 0.5
+    return size

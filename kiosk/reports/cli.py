@@ -120,3 +120,77 @@ def overdue_command(ctx: click.Context, data: str, class_name: str, fmt: str | N
                       progress=progress("PDF", len(overdue.by_student(loans))) if fmt == "pdf" else None)
     students = len({x.patron_code for x in loans})
     click.echo(f"{out}: {len(loans)} / {students}")
+
+
+@click.command("labels")
+@data_option
+@out_option
+@click.option("--copies", default=None, help="Accession numbers, comma-separated (TN-0001,TN-0002).")
+@click.option("--all", "every", is_flag=True, help="Every copy not withdrawn, in accession order.")
+@click.option("--title-isbn", default=None, help="Every copy of the title with this ISBN.")
+@click.option("--sheet", "preset", default="3x8", show_default=True, help="Label sheet: 3x8, 4x10 or 5x13.")
+@click.option("--grid", default=None, metavar="COLSxROWS", help="A custom sheet instead of a preset.")
+@click.option("--margins", default=None, metavar="T,R,B,L", help="Page margins in mm (one value for all four).")
+@click.option("--gaps", default=None, metavar="X,Y", help="Gaps between labels in mm.")
+@click.option("--start", default=1, show_default=True, type=int,
+              help="First free position on a partly used sheet (1 = top left, row by row).")
+@click.option("--spine", is_flag=True, help="Spine labels with the call number instead of barcodes.")
+def labels_command(data: str, out: str, copies: str | None, every: bool, title_isbn: str | None, preset: str,
+                   grid: str | None, margins: str | None, gaps: str | None, start: int, spine: bool) -> None:
+    """Accession labels (Code 128) or spine labels on an A4 label sheet."""
+    from . import labels
+
+    sheet = labels.make_sheet(preset, grid, margins, gaps)
+    open_data(data)
+    chosen = labels.select_copies(copies.split(",") if copies else (), every, title_isbn)
+    with output_file(out) as handle:
+        pages = labels.write_labels(handle, chosen, sheet, start=start, spine=spine,
+                                    progress=progress("PDF", len(chosen)))
+    click.echo(f"{out}: {len(chosen)} / {pages}")
+
+
+@click.command("cards")
+@data_option
+@click.option("--class", "class_name", required=True, help="Class, e.g. 6A1.")
+@out_option
+@click.pass_context
+def cards_command(ctx: click.Context, data: str, class_name: str, out: str) -> None:
+    """Library cards (name, class, barcode and QR) for every active student of a class."""
+    from . import cards
+
+    timezone = open_data(data)
+    patrons = cards.class_patrons(class_name)
+    with output_file(out) as handle:
+        pages = cards.write_cards(handle, patrons, today_in(timezone, None), lang_of(ctx),
+                                  progress=progress("PDF", len(patrons)))
+    click.echo(f"{out}: {len(patrons)} / {pages}")
+
+
+@report.command("stats")
+@data_option
+@click.option("--year", default=None, metavar="2025-2026", help="School year.")
+@click.option("--term", "term_number", type=click.IntRange(1, 2), default=None, help="Term 1 or 2 of the year.")
+@click.option("--month", "month_label", default=None, metavar="YYYY-MM", help="One month.")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD", help="First day of a date range.")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD", help="Last day of a date range.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="How many titles, readers and classes the rankings list.")
+@format_option
+@out_option
+@click.pass_context
+def stats_command(ctx: click.Context, data: str, year: str | None, term_number: int | None,
+                  month_label: str | None, start: str | None, end: str | None, top: int, fmt: str | None,
+                  out: str) -> None:
+    """Statistics for the board and the reading festival (xlsx or pdf)."""
+    from . import stats
+    from .common import format_for
+
+    lang = lang_of(ctx)
+    fmt = format_for(out, fmt, stats.FORMATS)
+    timezone = open_data(data)
+    period = stats.period_from(year, term_number, month_label, start, end)
+    computed = stats.compute(period, timezone, lang, top=top)
+    with output_file(out) as handle:
+        stats.write(fmt, handle, computed, lang,
+                    progress=progress("PDF", len(computed.charts) + 1) if fmt == "pdf" else None)
+    click.echo(f"{out}: {period.start.isoformat()} … {period.end.isoformat()}")
