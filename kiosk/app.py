@@ -87,11 +87,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from .web import api, errors, pages
+    from .web import admin, api, errors, pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)
     return app
 
