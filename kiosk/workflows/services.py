@@ -122,6 +122,17 @@ class Receipt:
 # ---------------------------------------------------------------- the service
 
 
+def _by_uuid(model, reference: str):
+    """A row by its uuid, or by a unique start of it (people type the first 8 characters)."""
+    reference = reference.strip().lower()
+    row = model.get_or_none(model.uuid == reference)
+    if row is None and len(reference) >= 6:
+        rows = list(model.select().where(model.uuid.startswith(reference)).limit(2))
+        row = rows[0] if len(rows) == 1 else None
+    return row
+
+
+
 @dataclass
 class Workflows:
     """Rotation, helper mode, stock-take and intake at one device."""
@@ -177,7 +188,7 @@ class Workflows:
         )
 
     def _batch(self, uuid: str) -> RotationBatch:
-        batch = RotationBatch.get_or_none(RotationBatch.uuid == uuid)
+        batch = _by_uuid(RotationBatch, uuid)
         if batch is None:
             raise rules.UnknownBatch()
         return batch
@@ -219,7 +230,7 @@ class Workflows:
                 "item": copy.code, "location": batch.location, "shelf": "", "at": iso(now), "by": by,
                 "reason": "rotation " + batch.uuid,
             }, now)
-        return self.batch_view(batch_uuid)
+        return self.batch_view(batch.uuid)
 
     def batch_view(self, uuid: str, *, show_borrowers: bool = False) -> BatchView:
         batch = self._batch(uuid)
@@ -317,12 +328,12 @@ class Workflows:
                 raise rules.BatchClosed()
             now = self.circulation.now()
             self._record("rotation.close", {"batch": batch.uuid, "at": iso(now), "by": by}, now)
-        return self.batch_view(batch_uuid)
+        return self.batch_view(batch.uuid)
 
     # ---------------------------------------------------------- stock-take
 
     def _session(self, uuid: str) -> StocktakeSession:
-        session = StocktakeSession.get_or_none(StocktakeSession.uuid == uuid)
+        session = _by_uuid(StocktakeSession, uuid)
         if session is None:
             raise rules.UnknownSession()
         return session
@@ -414,7 +425,7 @@ class Workflows:
                 "session": session.uuid, "missing": result.missing, "result": result.as_dict(),
                 "note": f"stock-take {self.circulation.today().isoformat()}", "at": iso(now), "by": by,
             }, now)
-        return self.stocktake_view(session_uuid)
+        return self.stocktake_view(session.uuid)
 
     # ---------------------------------------------------------- intake
 
