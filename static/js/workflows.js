@@ -151,6 +151,7 @@
   if (window.muontra && handlers[page] && body.dataset.scanUrl) {
     window.muontra.onScan((code) => enqueue(() => handlers[page](code)));
   }
+  body.dataset.ready = "true";
 
   const undo = document.getElementById("undo");
   if (undo) {
