@@ -20,6 +20,10 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 DEFAULTS: Mapping[str, Any] = {
     "IDLE_SECONDS": 60,
     "DOUBLE_SCAN_SECONDS": 2,
+    "RECEIPT_SECONDS": 20,
+    "SCAN_KEY_GAP_MS": 50,
+    "SCAN_PAUSE_MS": 100,
+    "SCHOOL_NAME": "",
     "ADMIN_SESSION_MINUTES": 15,
     "PIN_MAX_ATTEMPTS": 5,
     "PIN_LOCKOUT_MINUTES": 5,
@@ -53,7 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DATA_DIR"] = str(directory)
 
     database = open_store(directory, upgrade=app.config["AUTO_MIGRATE"])
-    app.config.setdefault("SECRET_KEY", get_setting("secret_key"))
+    # Flask's own defaults hold SECRET_KEY = None, so setdefault would never fill it.
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = get_setting("secret_key")
     device = get_setting("device_id")
     database.close()
 
@@ -81,10 +87,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from .web import api, errors
+    from .web import api, errors, pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     csrf.exempt(api.bp)
     return app
 

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import click
 
+from sync import cli as sync_cli
+
+from .importer_cli import import_group
+from .reports import cli as reports_cli
+from .workflows import cli as workflows_cli
+
 COMMANDS: list[click.Command] = []
-
-from sync.cli import COMMANDS as SYNC_COMMANDS  # noqa: E402  (appended registry lines)
-
-COMMANDS += SYNC_COMMANDS
+COMMANDS.append(reports_cli.report)
+COMMANDS.append(reports_cli.labels_command)
+COMMANDS.append(reports_cli.cards_command)
+COMMANDS.append(import_group)
+COMMANDS.append(workflows_cli.rotation)
+COMMANDS.append(workflows_cli.stocktake)
+COMMANDS.append(workflows_cli.intake)
+COMMANDS.extend(sync_cli.COMMANDS)

@@ -67,8 +67,21 @@ def apply_renew(p: Payload) -> None:
     Loan.update(due=parse_day(p["due"]), renewals=p["renewals"]).where(Loan.uuid == p["loan"]).execute()
 
 
+def _settled_status(item: str, status: str) -> str:
+    """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
+
+    Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
+    """
+    if status == "available" and (
+        Loan.select().join(Copy).where((Copy.code == item) & Loan.returned_at.is_null()).exists()
+    ):
+        return "on_loan"
+    return status
+
+
 def apply_copy_status(p: Payload) -> None:
-    Copy.update(status=p["status"], status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
+    status = _settled_status(p["item"], p["status"])
+    Copy.update(status=status, status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
 
 
 PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
@@ -107,7 +120,7 @@ def apply_catalog(p: Payload) -> None:
     if "added_on" in copy_values:
         copy_values["added_on"] = parse_day(copy_values["added_on"])
     if "status" in p:
-        copy_values["status"] = p["status"]
+        copy_values["status"] = _settled_status(p["item"], p["status"])
     updated = Copy.update(title=title, **copy_values).where(Copy.code == p["item"]).execute()
     if not updated:
         Copy.create(code=p["item"], title=title, **copy_values)
@@ -132,6 +145,137 @@ def apply_setting(p: Payload) -> None:
     put_setting(p["key"], p["value"])
 
 
+# ---------------------------------------------------------------- workflows (kiosk/workflows)
+# Payloads name batches and sessions by uuid and copies by code, and appliers
+# tolerate facts arriving from several kiosks in any order, so the server merges them.
+
+
+def apply_copy_move(p: Payload) -> None:
+    Copy.update(location=p["location"], shelf=p.get("shelf", "")).where(Copy.code == p["item"]).execute()
+
+
+def _batch(uuid: str):
+    from .workflows.models import RotationBatch
+
+    return RotationBatch.get_or_none(RotationBatch.uuid == uuid)
+
+
+def apply_rotation_open(p: Payload) -> None:
+    from .workflows.models import RotationBatch
+
+    if _batch(p["batch"]) is None:
+        RotationBatch.create(
+            uuid=p["batch"], location=p["location"], class_name=p.get("class_name", ""),
+            teacher=p.get("teacher", ""), helpers=list(p.get("helpers", [])), due=parse_day(p.get("due")),
+            opened_at=parse_time(p["at"]), opened_by=p.get("by", ""),
+        )
+
+
+def apply_rotation_add(p: Payload) -> None:
+    from .workflows.models import RotationItem
+
+    batch, copy = _batch(p["batch"]), _copy(p["item"])
+    if batch is None or copy is None:
+        return
+    out = RotationItem.select().where((RotationItem.copy == copy) & RotationItem.returned_at.is_null())
+    if out.exists():
+        return  # already out with a batch (two kiosks lent it offline): the first fact wins
+    RotationItem.insert(
+        batch=batch, copy=copy, home_location=p["home_location"], home_shelf=p.get("home_shelf", ""),
+        added_at=parse_time(p["at"]), added_by=p.get("by", ""),
+    ).on_conflict_ignore().execute()
+
+
+def _rotation_item(p: Payload):
+    from .workflows.models import RotationItem
+
+    batch, copy = _batch(p["batch"]), _copy(p["item"])
+    if batch is None or copy is None:
+        return None
+    return RotationItem.get_or_none((RotationItem.batch == batch) & (RotationItem.copy == copy))
+
+
+def apply_rotation_return(p: Payload) -> None:
+    item = _rotation_item(p)
+    if item is not None and item.returned_at is None:
+        item.returned_at, item.returned_by = parse_time(p["at"]), p.get("by", "")
+        item.save()
+
+
+def apply_rotation_unreturn(p: Payload) -> None:
+    item = _rotation_item(p)
+    if item is not None:
+        item.returned_at, item.returned_by = None, None
+        item.save()
+
+
+def apply_rotation_close(p: Payload) -> None:
+    batch = _batch(p["batch"])
+    if batch is not None and batch.closed_at is None:
+        batch.closed_at, batch.closed_by = parse_time(p["at"]), p.get("by", "")
+        batch.save()
+
+
+def _session(uuid: str):
+    from .workflows.models import StocktakeSession
+
+    return StocktakeSession.get_or_none(StocktakeSession.uuid == uuid)
+
+
+def apply_stocktake_open(p: Payload) -> None:
+    from .workflows.models import StocktakeSession
+
+    if _session(p["session"]) is None:
+        StocktakeSession.create(
+            uuid=p["session"], location=p.get("location"), shelf_from=p.get("shelf_from", ""),
+            shelf_to=p.get("shelf_to", ""), opened_at=parse_time(p["at"]), opened_by=p.get("by", ""),
+        )
+
+
+def apply_stocktake_scan(p: Payload) -> None:
+    from .workflows.models import StocktakeScan
+
+    session = _session(p["session"])
+    if session is None:
+        return
+    StocktakeScan.insert(
+        uuid=p["scan"], session=session, item=p["item"], scanned_at=parse_time(p["at"]),
+        device=p.get("device", ""), by=p.get("by", ""), status_seen=p.get("status_seen", ""),
+    ).on_conflict_ignore().execute()
+    copy = _copy(p["item"])
+    if copy is not None and copy.status == "lost":
+        # A copy in someone's hands is not lost, whoever marked it and whenever this scan arrives.
+        on_loan = Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists()
+        Copy.update(status="on_loan" if on_loan else "available", status_note="").where(
+            Copy.id == copy.id
+        ).execute()
+
+
+def apply_stocktake_finish(p: Payload) -> None:
+    from .workflows.models import StocktakeScan
+
+    session = _session(p["session"])
+    if session is None or session.finished_at is not None:
+        return
+    session.finished_at, session.finished_by, session.result = parse_time(p["at"]), p.get("by", ""), p["result"]
+    session.save()
+    seen = StocktakeScan.select(StocktakeScan.item).where(StocktakeScan.session == session)
+    # Only copies still on the shelf in this database's view: a scan merged from another
+    # kiosk, or a loan made meanwhile, wins over the finishing kiosk's list.
+    Copy.update(status="lost", status_note=p["note"]).where(
+        Copy.code.in_(list(p["missing"])) & (Copy.status == "available") & Copy.code.not_in(seen)
+    ).execute()
+
+
+def apply_intake(p: Payload) -> None:
+    fields = {name: p.get(name) for name in TITLE_FIELDS}
+    for code in p["items"]:
+        apply_catalog({
+            **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
+            "added_on": p.get("added_on"), "price": p.get("price"),
+        })
+
+
 APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "loan.checkout": apply_checkout,
     "loan.checkin": apply_checkin,
@@ -142,6 +286,16 @@ APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "policy.set": apply_policy,
     "calendar.set": apply_calendar,
     "setting.set": apply_setting,
+    "copy.move": apply_copy_move,
+    "rotation.open": apply_rotation_open,
+    "rotation.add": apply_rotation_add,
+    "rotation.return": apply_rotation_return,
+    "rotation.unreturn": apply_rotation_unreturn,
+    "rotation.close": apply_rotation_close,
+    "stocktake.open": apply_stocktake_open,
+    "stocktake.scan": apply_stocktake_scan,
+    "stocktake.finish": apply_stocktake_finish,
+    "intake.receive": apply_intake,
 }
 
 

@@ -132,4 +132,15 @@ def _kiosk_v1(database: Database) -> None:
     )
 
 
-KIOSK = Component("kiosk", [("0001_initial", _kiosk_v1)])
+def _workflows(database: Database) -> None:
+    from .workflows.models import WORKFLOW_MODELS
+
+    database.create_tables(WORKFLOW_MODELS)
+    # A copy is in at most one batch that has not come back yet.
+    database.execute_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS rotation_item_one_out_per_copy ON rotation_item (copy_id) "
+        "WHERE returned_at IS NULL"
+    )
+
+
+KIOSK = Component("kiosk", [("0001_initial", _kiosk_v1), ("0002_workflows", _workflows)])

@@ -168,6 +168,9 @@ def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]
     keys: set[tuple[str, str]] = set()
     if isinstance(payload.get("item"), str):
         keys.add(("copy", payload["item"]))
+    for name in ("items", "missing"):  # intake of several copies; a stock-take's missing list
+        if isinstance(payload.get(name), list):
+            keys |= {("copy", code) for code in payload[name] if isinstance(code, str)}
     if isinstance(payload.get("loan"), str):
         keys.add(("loan", payload["loan"]))
     if event_type == "patron.upsert" and isinstance(payload.get("code"), str):

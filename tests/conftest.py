@@ -90,9 +90,9 @@ def school(circ: Circulation) -> Circulation:
         copy_fact("TN-0002", "Đất rừng phương Nam", author="Đoàn Giỏi"),
         copy_fact("TN-0003", "Tuổi thơ dữ dội", author="Phùng Quán"),
         copy_fact("TN-0004", "Kính vạn hoa", author="Nguyễn Nhật Ánh"),
-        copy_fact("STK-0001", "Từ điển Tiếng Việt", category="STK", isbn="9786040000018"),
-        copy_fact("SGK-0001", "Toán 6 tập một", category="SGK", isbn="9786040000025"),
-        copy_fact("SGK-0002", "Toán 6 tập một", category="SGK", isbn="9786040000025"),
+        copy_fact("STK-0001", "Từ điển Tiếng Việt", category="STK", isbn="9786040000019"),
+        copy_fact("SGK-0001", "Toán 6 tập một", category="SGK", isbn="9786040000026"),
+        copy_fact("SGK-0002", "Toán 6 tập một", category="SGK", isbn="9786040000026"),
         copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
     ])
     return circ
@@ -131,15 +131,16 @@ def wait_for_http(url: str, timeout: float = 20.0) -> None:
 class KioskProcess:
     """A real kiosk server process (waitress) on loopback."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
+    def __init__(self, data: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data, self.port = data, port or free_port()
+        self.env = env or {}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> KioskProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kiosk", "kiosk", "--data", str(self.data), "--port", str(self.port)],
-            env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=subprocess_env(**self.env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         wait_for_http(self.url + "/healthz")
         return self

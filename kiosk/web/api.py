@@ -31,7 +31,8 @@ def json_body(*fields: str) -> dict[str, str]:
         raise PayloadTooLarge()
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: a small body of deeply nested brackets ("[[[[…") is still not a request.
         raise InvalidJson() from exc
     if not isinstance(body, dict):
         raise ExpectedObject()

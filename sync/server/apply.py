@@ -225,7 +225,11 @@ APPLIERS: Mapping[str, Callable[[Context, Payload], None]] = {
 
 
 def apply(ctx: Context, event_type: str, payload: Payload) -> None:
+    """Circulation facts get the conflict rules; other kinds the kiosk knows (rotation, stock-take,
+    intake…) are written to merge in any order, so the kiosk's own applier serves the server too."""
     applier = APPLIERS.get(event_type)
+    if applier is None and event_type in ledger.APPLIERS:
+        applier = _via_ledger(event_type)
     if applier is None:
         raise Rejected(f"unknown event type {event_type}")
     applier(ctx, payload)

@@ -1,0 +1,110 @@
+"""The public kiosk screens: idle, borrow, return (one page; the views switch in the browser).
+
+Everything a student sees goes through the JSON API; this module only renders
+the page and hands the script its settings and translated words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from peewee import PeeweeException
+
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from ..ledger import get_setting
+
+bp = Blueprint("pages", __name__)
+
+VIEWS = ("idle", "borrow", "return")
+
+
+@bp.app_context_processor
+def _layout() -> dict[str, Any]:
+    """What every page's header needs (base.html)."""
+    try:
+        school = get_setting("school_name") or current_app.config["SCHOOL_NAME"]
+    except PeeweeException:
+        school = current_app.config["SCHOOL_NAME"]  # an error page must render even without the database
+    return {
+        "school_name": school,
+        "lang": getattr(g, "lang", DEFAULT_LANGUAGE),
+        "languages": LANGUAGES,
+    }
+
+
+def script_words() -> dict[str, str]:
+    """Words the kiosk script shows, translated for this request."""
+    return {
+        "greeting_student": _("Hello %(name)s!"),
+        "greeting_teacher": _("Welcome, %(name)s!"),
+        "class_label": _("Class %(class_name)s"),
+        "holding": _("Books you have"),
+        "may_borrow": _("You may still borrow"),
+        "overdue_warning": _("You have %(count)s overdue book(s). Please return them soon."),
+        "scan_book": _("Now scan the label of each book."),
+        "due": _("Return by %(due)s"),
+        "borrowed_ok": _("Borrowed!"),
+        "returned_late": _("This book is %(days)s day(s) late. Please return books on time."),
+        "class_library": _("This book belongs to the class library %(location)s."),
+        "no_connection": _("The kiosk is not responding. Please try again or see the librarian."),
+        "scan_card_first": _("Please press Borrow or Return first."),
+        "same_card": _("You are already signed in. Scan a book label."),
+        "nothing_borrowed": _("You did not borrow any books this time."),
+        "returning_in": _("Going back to the start in %(seconds)s s"),
+        "print": _("Print"),
+    }
+
+
+def render_kiosk(view: str):
+    settings = {
+        "view": view,
+        "lang": g.lang,
+        "defaultLang": DEFAULT_LANGUAGE,
+        "scanKeyGapMs": int(current_app.config["SCAN_KEY_GAP_MS"]),
+        "scanPauseMs": int(current_app.config["SCAN_PAUSE_MS"]),
+        "idleSeconds": int(current_app.config["IDLE_SECONDS"]),
+        "doubleScanSeconds": float(current_app.config["DOUBLE_SCAN_SECONDS"]),
+        "receiptSeconds": int(current_app.config["RECEIPT_SECONDS"]),
+        "words": script_words(),
+    }
+    other = "en" if g.lang == "vi" else "vi"
+    other_words = {"borrow": translate("Borrow books", other), "return": translate("Return books", other)}
+    return render_template("kiosk/kiosk.html", view=view, settings=settings, other_words=other_words)
+
+
+@bp.get("/")
+def idle():
+    return render_kiosk("idle")
+
+
+@bp.get("/borrow")
+def borrow():
+    return render_kiosk("borrow")
+
+
+@bp.get("/return")
+def return_books():
+    return render_kiosk("return")
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str):
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.get("/reset")
+def reset():
+    """Where an idle kiosk goes: the next child starts in the default language."""
+    session.pop("lang", None)
+    return redirect(url_for("pages.idle"))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: a crafted link must not send the kiosk to another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("pages.idle")

@@ -1,0 +1,139 @@
+"""The database itself enforces the invariants, whatever the code above it does."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+
+import pytest
+from peewee import IntegrityError
+
+from kiosk.db import db, init_database, write_transaction
+from kiosk.ledger import record
+from kiosk.models import Event, Loan
+from kiosk.services import Circulation
+from kiosk.store import database_path
+
+
+def _raw_loan(uuid: str, copy_id: int, patron_id: int, returned_at: str | None = None) -> None:
+    db.execute_sql(
+        "INSERT INTO loan (uuid, copy_id, patron_id, checked_out_at, due, returned_at, renewals, location,"
+        " checkout_device) VALUES (?, ?, ?, '2026-03-02 02:00:00', '2026-03-12', ?, 0, 'main', 'sql')",
+        (uuid, copy_id, patron_id, returned_at))
+
+
+def _ids(school) -> tuple[int, int]:
+    copy_id = db.execute_sql("SELECT id FROM copy WHERE code = 'TN-0001'").fetchone()[0]
+    patron_id = db.execute_sql("SELECT id FROM patron WHERE code = 'HS002'").fetchone()[0]
+    return copy_id, patron_id
+
+
+def test_a_second_open_loan_on_a_copy_is_rejected_by_sql(school):
+    school.checkout("HS001", "TN-0001")
+    copy_id, patron_id = _ids(school)
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        _raw_loan("second", copy_id, patron_id)
+    assert Loan.select().count() == 1
+
+
+def test_returned_loans_do_not_count_against_the_index(school):
+    copy_id, patron_id = _ids(school)
+    for n in range(3):
+        _raw_loan(f"old-{n}", copy_id, patron_id, returned_at="2026-01-01 00:00:00")
+    _raw_loan("open", copy_id, patron_id)
+    assert Loan.select().where(Loan.copy == copy_id).count() == 4
+
+
+def test_foreign_keys_are_enforced(school):
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        _raw_loan("dangling", 999_999, 1)
+    school.checkout("HS001", "TN-0001")
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        db.execute_sql("DELETE FROM copy WHERE code = 'TN-0001'")  # a copy with loans is never deleted
+
+
+def test_the_status_and_kind_checks_hold(school):
+    with pytest.raises(IntegrityError, match="CHECK"):
+        db.execute_sql("UPDATE copy SET status = 'borrowed' WHERE code = 'TN-0001'")
+    with pytest.raises(IntegrityError, match="CHECK"):
+        db.execute_sql("UPDATE patron SET kind = 'parent' WHERE code = 'HS001'")
+
+
+def test_a_fresh_connection_is_wal_with_full_sync(data_dir):
+    database = init_database(database_path(data_dir))
+    database.connect()
+    try:
+        assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        database.close()
+    # WAL is a property of the file: a plain sqlite3 connection sees it too.
+    plain = sqlite3.connect(database_path(data_dir))
+    assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    plain.close()
+
+
+def test_a_write_transaction_holds_the_write_lock_before_its_first_write(school, data_dir):
+    """BEGIN IMMEDIATE: another writer is locked out from the start, not at the first INSERT."""
+    other = sqlite3.connect(database_path(data_dir), timeout=0, isolation_level=None)
+    with write_transaction():
+        db.execute_sql("SELECT count(*) FROM loan").fetchone()  # only a read so far
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_a_failed_transaction_leaves_neither_the_change_nor_its_event(school):
+    from kiosk.models import Patron
+
+    events = Event.select().count()
+    with pytest.raises(RuntimeError), write_transaction():
+        record("patron.upsert", {"code": "HS777", "name": "Vũ Thị Mai"}, device="test",
+               device_time=datetime(2026, 3, 2))
+        raise RuntimeError("power cut in the middle")
+    assert Patron.get_or_none(Patron.code == "HS777") is None
+    assert Event.select().count() == events
+
+
+def test_concurrent_checkouts_from_two_threads_never_hit_a_locked_database(school, clock):
+    """Two kiosks' worth of writers on one file: all succeed, no upgrade deadlock, seqs gap-free."""
+    from tests.conftest import copy_fact, patron_fact
+
+    school.record_facts([patron_fact(f"GV{n:03}", f"Giáo viên {n}", kind="teacher") for n in range(2, 4)]
+                        + [copy_fact(f"C-{n:03}", f"Sách {n}") for n in range(40)]
+                        + [("policy.set", {"rules": [{"patron_kind": "teacher", "category": "*",
+                                                      "max_loans": 100, "loan_days": 30}]})])
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def lend(patron: str, items: list[str], device: str) -> None:
+        worker = Circulation(device=device, clock=clock)
+        db.connect(reuse_if_open=True)
+        try:
+            start.wait()
+            for item in items:
+                worker.checkout(patron, item)
+                worker.checkin(item)
+                worker.checkout(patron, item)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=lend, args=("GV002", [f"C-{n:03}" for n in range(0, 40, 2)], "dev-a")),
+               threading.Thread(target=lend, args=("GV003", [f"C-{n:03}" for n in range(1, 40, 2)], "dev-b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    db.connect(reuse_if_open=True)
+    assert Loan.select().where(Loan.returned_at.is_null()).count() == 40
+    for device in ("dev-a", "dev-b"):
+        seqs = [e.seq for e in Event.select(Event.seq).where(Event.device == device).order_by(Event.seq)]
+        assert seqs == list(range(1, 61))
