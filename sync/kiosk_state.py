@@ -120,6 +120,9 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
         Loan.create(uuid=p["loan"], **values)
     else:
         Loan.update(**values).where(Loan.id == existing.id).execute()
+    if returned is not None and not Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists():
+        # The copy's own record came first and was held "on loan" by this loan: now it is back.
+        Copy.update(status="available").where((Copy.id == copy.id) & (Copy.status == "on_loan")).execute()
 
 
 def apply_tombstone(kind: str, key: str) -> None:
