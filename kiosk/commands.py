@@ -6,6 +6,7 @@ import click
 
 from sync import cli as sync_cli
 
+from .demo_cli import demo_command
 from .importer_cli import import_group
 from .reports import cli as reports_cli
 from .workflows import cli as workflows_cli
@@ -15,6 +16,7 @@ COMMANDS.append(reports_cli.report)
 COMMANDS.append(reports_cli.labels_command)
 COMMANDS.append(reports_cli.cards_command)
 COMMANDS.append(import_group)
+COMMANDS.append(demo_command)
 COMMANDS.append(workflows_cli.rotation)
 COMMANDS.append(workflows_cli.stocktake)
 COMMANDS.append(workflows_cli.intake)

@@ -164,3 +164,33 @@ def cards_command(ctx: click.Context, data: str, class_name: str, out: str) -> N
         pages = cards.write_cards(handle, patrons, today_in(timezone, None), lang_of(ctx),
                                   progress=progress("PDF", len(patrons)))
     click.echo(f"{out}: {len(patrons)} / {pages}")
+
+
+@report.command("stats")
+@data_option
+@click.option("--year", default=None, metavar="2025-2026", help="School year.")
+@click.option("--term", "term_number", type=click.IntRange(1, 2), default=None, help="Term 1 or 2 of the year.")
+@click.option("--month", "month_label", default=None, metavar="YYYY-MM", help="One month.")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD", help="First day of a date range.")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD", help="Last day of a date range.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="How many titles, readers and classes the rankings list.")
+@format_option
+@out_option
+@click.pass_context
+def stats_command(ctx: click.Context, data: str, year: str | None, term_number: int | None,
+                  month_label: str | None, start: str | None, end: str | None, top: int, fmt: str | None,
+                  out: str) -> None:
+    """Statistics for the board and the reading festival (xlsx or pdf)."""
+    from . import stats
+    from .common import format_for
+
+    lang = lang_of(ctx)
+    fmt = format_for(out, fmt, stats.FORMATS)
+    timezone = open_data(data)
+    period = stats.period_from(year, term_number, month_label, start, end)
+    computed = stats.compute(period, timezone, lang, top=top)
+    with output_file(out) as handle:
+        stats.write(fmt, handle, computed, lang,
+                    progress=progress("PDF", len(computed.charts) + 1) if fmt == "pdf" else None)
+    click.echo(f"{out}: {period.start.isoformat()} … {period.end.isoformat()}")
