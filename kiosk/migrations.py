@@ -6,6 +6,7 @@ to start on a database that is older (unmigrated) or newer than this code.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,7 +95,12 @@ def backup_sqlite(database: SqliteDatabase) -> Path | None:
         return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.stem}.before-migrate-{stamp}{path.suffix}")
-    database.backup_to_file(str(target))
+    # sqlite3's own backup API: peewee's backup_to_file exists only on playhouse's extension classes.
+    copy = sqlite3.connect(target)
+    try:
+        database.connection().backup(copy)
+    finally:
+        copy.close()
     return target
 
 
