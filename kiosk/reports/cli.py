@@ -194,3 +194,33 @@ def stats_command(ctx: click.Context, data: str, year: str | None, term_number: 
         stats.write(fmt, handle, computed, lang,
                     progress=progress("PDF", len(computed.charts) + 1) if fmt == "pdf" else None)
     click.echo(f"{out}: {period.start.isoformat()} … {period.end.isoformat()}")
+
+
+@report.command("register")
+@data_option
+@click.argument("kind", metavar="accession|loans|general")
+@click.option("--year", default=None, metavar="2025-2026",
+              help="School year of the loan book or the general register (default: the current one).")
+@click.option("--from", "start", default=None, metavar="YYYY-MM-DD", help="First day (loan book).")
+@click.option("--to", "end", default=None, metavar="YYYY-MM-DD", help="Last day (loan book).")
+@click.option("--prefix", default=None, help="Only this collection of the accession register, e.g. TN.")
+@format_option
+@out_option
+@click.pass_context
+def register_command(ctx: click.Context, data: str, kind: str, year: str | None, start: str | None,
+                     end: str | None, prefix: str | None, fmt: str | None, out: str) -> None:
+    """Registers: accession register (sổ ĐKCB), loan book (sổ mượn), general register (sổ ĐKTQ)."""
+    from . import registers, stats
+    from .common import format_for, school_year_of
+
+    lang = lang_of(ctx)
+    kind = registers.check_kind(kind)
+    fmt = format_for(out, fmt, registers.FORMATS)
+    timezone = open_data(data)
+    if not (year or start or end):
+        year = school_year_of(today_in(timezone, None))
+    period = stats.period_from(year if not (start or end) else None, None, None, start, end)
+    tables = registers.build(kind, period, timezone, lang, prefix=prefix)
+    with output_file(out) as handle:
+        registers.write(fmt, handle, kind, tables, period, lang)
+    click.echo(f"{out}: {sum(len(t.rows) for t in tables)}")

@@ -89,15 +89,23 @@ def _ratio(part: float, whole: float) -> float:
     return round(part / whole, 2) if whole else 0.0
 
 
-def withdrawals(period: Period, timezone: ZoneInfo) -> list[tuple[date, Copy, str]]:
-    """Copies withdrawn during the period (the day of their last withdrawal fact) with the reason noted."""
-    start, stop = period.utc_bounds(timezone)
+def withdrawal_facts(timezone: ZoneInfo, period: Period | None = None) -> dict[str, tuple[date, str]]:
+    """Copy code → (local day, note) of its last withdrawal fact (within ``period`` if given)."""
+    query = Event.select().where(Event.type == "copy.status").order_by(Event.device_time, Event.id)
+    if period is not None:
+        start, stop = period.utc_bounds(timezone)
+        query = query.where((Event.device_time >= start) & (Event.device_time < stop))
     withdrawn: dict[str, tuple[date, str]] = {}
-    for event in (Event.select().where((Event.type == "copy.status") & (Event.device_time >= start)
-                                       & (Event.device_time < stop)).order_by(Event.device_time)):
+    for event in query:
         if event.payload.get("status") == "withdrawn":
             withdrawn[event.payload["item"]] = (local_day(event.device_time, timezone),
                                                 event.payload.get("note", ""))
+    return withdrawn
+
+
+def withdrawals(period: Period, timezone: ZoneInfo) -> list[tuple[date, Copy, str]]:
+    """Copies withdrawn during the period (still withdrawn), with the day and the reason noted."""
+    withdrawn = withdrawal_facts(timezone, period)
     copies = Copy.select(Copy, Title).join(Title).where(
         Copy.code.in_(list(withdrawn)) & (Copy.status == "withdrawn"))
     return sorted(((withdrawn[c.code][0], c, c.status_note or withdrawn[c.code][1]) for c in copies),
