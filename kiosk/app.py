@@ -94,6 +94,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     csrf.exempt(api.bp)
+    from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
+    app.register_blueprint(staff_pages.bp)
     return app
 
 
