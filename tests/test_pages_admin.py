@@ -92,6 +92,9 @@ def test_wrong_pins_lock_the_librarian_out_until_the_time_is_up(app, client, sch
 
 def test_session_times_out_after_inactivity_but_slides_with_use(app, admin, clock):
     minutes = app.config["ADMIN_SESSION_MINUTES"]
+    # A page left open leaves by itself once the session is over.
+    refresh = f'http-equiv="refresh" content="{minutes * 60 + 5};url=/admin/"'
+    assert refresh in admin.get("/admin/").get_data(as_text=True)
     for _ in range(3):  # each visit within the limit keeps the session alive
         clock.set(clock.moment + timedelta(minutes=minutes - 1))
         assert admin.get("/admin/").status_code == 200
