@@ -141,6 +141,8 @@ class Decoder:
         use_zxing: bool = True,
         work_width: int = 320,
         blob_coherence: float = 0.5,
+        edge_contrast: float = 12.0,
+        edge_density: float = 0.35,
     ) -> None:
         unknown = set(symbologies) - LIBRARY_SYMBOLOGIES
         if unknown:
@@ -149,6 +151,8 @@ class Decoder:
         self.use_zxing = use_zxing
         self.work_width = work_width
         self.blob_coherence = blob_coherence
+        self.edge_contrast = edge_contrast
+        self.edge_density = edge_density
         self._zbar_all = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies)]
         self._zbar_1d = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies) if s != QRCODE]
         self._zx_all = tuple(f for s in sorted(self.symbologies) for f in _ZXING_FORMATS[s])
@@ -201,11 +205,15 @@ class Decoder:
         jxy = cv2.boxFilter(gx * gy, -1, k)
         energy = jxx + jyy
         coherence_num = cv2.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
-        # Energy threshold relative to the Scharr scale (a bar edge of contrast 40 gives
-        # |g| ~ 40*16); coherence says one orientation dominates, as it does across bars.
-        strong = energy > (40.0 * 16) ** 2 * 0.08
+        # Scharr scales a step of contrast C to |g| ~ 16*C. Bars mean: many edges close together
+        # (edge density; a lone outline or shadow edge has few), all in one orientation
+        # (coherence), with some contrast (energy).
+        mag2 = gx * gx + gy * gy
+        edges = (mag2 > (self.edge_contrast * 16.0) ** 2).astype(np.float32)
+        dense = cv2.boxFilter(edges, -1, k) > self.edge_density
+        strong = energy > (self.edge_contrast * 16.0) ** 2 * 0.5
         coherent = coherence_num > 0.6 * energy
-        mask = (strong & coherent).astype(np.uint8) * 255
+        mask = (strong & coherent & dense).astype(np.uint8) * 255
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
