@@ -70,6 +70,7 @@ class DecoderWorker:
         self._lock = threading.Lock()
         self._proc: mp.process.BaseProcess | None = None
         self._conn: Connection | None = None
+        self._sender: threading.Thread | None = None
         self._start()
 
     @property
@@ -99,14 +100,40 @@ class DecoderWorker:
         self._start()
 
     def _stop_process(self, grace: float = 0.0) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        # Kill before closing our end: a send blocked on a full pipe then fails and returns.
         if self._proc is not None:
             self._proc.join(timeout=grace)
             if self._proc.is_alive():
                 self._proc.kill()
             self._proc.join(timeout=5)
+        if self._sender is not None:
+            self._sender.join(timeout=2)
+            self._sender = None
+        if self._conn is not None:
+            self._conn.close()
         self._proc, self._conn = None, None
+
+    def _send(self, msg: object) -> bool:
+        """Send with the frame deadline: a stopped worker stops reading and a frame is larger
+        than the pipe buffer, so a plain send could block forever. False if it timed out."""
+        assert self._conn is not None
+        conn, failed = self._conn, []
+
+        def send() -> None:
+            try:
+                conn.send(msg)
+            except OSError as e:
+                failed.append(e)
+
+        self._sender = threading.Thread(target=send, name="muontra-decoder-send", daemon=True)
+        self._sender.start()
+        self._sender.join(self.timeout)
+        if self._sender.is_alive():
+            return False
+        self._sender = None
+        if failed:
+            raise failed[0]
+        return True
 
     def decode(self, img: np.ndarray, *, still: bool = False) -> list[Decoded]:
         """Decode one frame in the worker; [] if the worker died or timed out on it."""
@@ -115,8 +142,10 @@ class DecoderWorker:
             if self._conn is None:
                 raise WorkerError("decoder worker is closed")
             try:
-                self._conn.send((gray, still))
                 deadline = time.monotonic() + self.timeout
+                if not self._send((gray, still)):
+                    self._restart(f"did not take a frame within {self.timeout:g} s")
+                    return []
                 if not self._conn.poll(max(0.0, deadline - time.monotonic())):
                     self._restart(f"took more than {self.timeout:g} s on a frame")
                     return []
