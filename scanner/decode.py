@@ -363,6 +363,8 @@ class Decoder:
                 text = r.data.decode("utf-8")
             except UnicodeDecodeError:
                 text = r.data.decode("latin-1")
+            if name == QRCODE and not text.isascii():
+                text = _undo_zbar_charset_guess(text)
             norm = normalize_code(name, text)
             if norm is None:
                 continue
@@ -391,6 +393,21 @@ class Decoder:
 
 
 # --------------------------------------------------------------------- helpers
+def _undo_zbar_charset_guess(text: str) -> str:
+    """ZBar guesses the charset of a QR code without ECI and often takes UTF-8 (how phones and
+    our card printer write Vietnamese) for Shift-JIS or Latin-1. Undo the guess when the raw
+    bytes turn out to be valid UTF-8; a correctly decoded text does not survive the round trip."""
+    for enc, fix in (("shift_jis", {"¥": "\\", "‾": "~"}), ("latin-1", {})):
+        raw = text
+        for a, b in fix.items():
+            raw = raw.replace(a, b)
+        try:
+            return raw.encode(enc).decode("utf-8")
+        except UnicodeError:
+            continue
+    return text
+
+
 def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     h = np.hstack([pts, np.ones((len(pts), 1))])
     return (h @ m.T)[:, :2]
@@ -533,11 +550,12 @@ def _family(source: str) -> str:
 
 
 def _prefer_zxing(group: list[_Reading]) -> list[_Reading]:
-    """ZBar ignores Code 128 FNC4 (Latin-1) and Code 39 full ASCII; zxing-cpp implements both.
-
-    Where both read such a code at one spot, ZBar's literal text is the misreading.
+    """ZBar ignores Code 128 FNC4 (Latin-1) and Code 39 full ASCII and guesses QR charsets;
+    zxing-cpp implements all three. Where both read such a code at one spot and differ, ZBar's
+    text is the misreading.
     """
-    zx = {(r.symbology, r.text) for r in group if r.symbology in (CODE128, CODE39) and _family(r.source) == "zx"}
+    zx = {(r.symbology, r.text) for r in group
+          if r.symbology in (CODE128, CODE39, QRCODE) and _family(r.source) == "zx"}
     spec = {sym for sym, _ in zx}
     return [r for r in group
             if not (r.symbology in spec and _family(r.source) == "zbar" and (r.symbology, r.text) not in zx)]
