@@ -13,7 +13,6 @@ import threading
 from pathlib import Path
 
 import click
-import cv2
 
 from .confirm import Scan, ScanConfirmer
 from .decode import Decoder
@@ -67,8 +66,6 @@ def scan_image(paths: tuple[Path, ...]) -> None:
     Đọc mã vạch trong các tệp ảnh. Ảnh không có mã: không in gì. Mã thoát 1 nếu có tệp không
     đọc được.
     """
-    # OpenCV prints its own codec errors to stderr; ours are clearer.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     decoder = Decoder()
     failed = False
     for path in paths:

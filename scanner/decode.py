@@ -143,6 +143,7 @@ class Decoder:
         blob_coherence: float = 0.5,
         edge_contrast: float = 12.0,
         edge_density: float = 0.35,
+        qr_min_pixels: int = 150,
     ) -> None:
         unknown = set(symbologies) - LIBRARY_SYMBOLOGIES
         if unknown:
@@ -153,6 +154,7 @@ class Decoder:
         self.blob_coherence = blob_coherence
         self.edge_contrast = edge_contrast
         self.edge_density = edge_density
+        self.qr_min_pixels = qr_min_pixels
         self._zbar_all = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies)]
         self._zbar_1d = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies) if s != QRCODE]
         self._zx_all = tuple(f for s in sorted(self.symbologies) for f in _ZXING_FORMATS[s])
@@ -190,30 +192,35 @@ class Decoder:
         scale = min(1.0, self.work_width / w)
         small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
                            interpolation=cv2.INTER_AREA) if scale < 1.0 else gray
-        regions = self._locate_1d(small, scale)
-        if QRCODE in self.symbologies:
+        regions, two_d = self._locate_1d(small, scale)
+        # A QR code big enough to decode covers a few hundred such pixels even at work size.
+        if QRCODE in self.symbologies and two_d >= self.qr_min_pixels:
             regions.extend(self._locate_qr(small, scale))
         return regions
 
-    def _locate_1d(self, small: np.ndarray, scale: float) -> list[Region]:
+    def _locate_1d(self, small: np.ndarray, scale: float) -> tuple[list[Region], int]:
+        """1-D candidates, and how many pixels look like a 2-D code (dense edges, no single
+        orientation) so that the QR finder search can be skipped when there are none."""
         f = small.astype(np.float32)
         gx = cv2.Scharr(f, cv2.CV_32F, 1, 0)
         gy = cv2.Scharr(f, cv2.CV_32F, 0, 1)
+        gxx, gyy, gxy = gx * gx, gy * gy, gx * gy
         k = (9, 9)
-        jxx = cv2.boxFilter(gx * gx, -1, k)
-        jyy = cv2.boxFilter(gy * gy, -1, k)
-        jxy = cv2.boxFilter(gx * gy, -1, k)
-        energy = jxx + jyy
-        coherence_num = cv2.sqrt((jxx - jyy) ** 2 + 4 * jxy * jxy)
+        jxx = cv2.boxFilter(gxx, -1, k)
+        jyy = cv2.boxFilter(gyy, -1, k)
+        jxy = cv2.boxFilter(gxy, -1, k)
         # Scharr scales a step of contrast C to |g| ~ 16*C. Bars mean: many edges close together
         # (edge density; a lone outline or shadow edge has few), all in one orientation
         # (coherence), with some contrast (energy).
-        mag2 = gx * gx + gy * gy
-        edges = (mag2 > (self.edge_contrast * 16.0) ** 2).astype(np.float32)
-        dense = cv2.boxFilter(edges, -1, k) > self.edge_density
-        strong = energy > (self.edge_contrast * 16.0) ** 2 * 0.5
-        coherent = coherence_num > 0.6 * energy
-        mask = (strong & coherent & dense).astype(np.uint8) * 255
+        t2 = (self.edge_contrast * 16.0) ** 2
+        edges = cv2.threshold(gxx + gyy, t2, 1.0, cv2.THRESH_BINARY)[1]
+        busy = (cv2.boxFilter(edges, -1, k) > self.edge_density) & (jxx + jyy > 0.5 * t2)
+        energy = jxx + jyy
+        diff = jxx - jyy
+        # coherence = sqrt(diff² + 4 jxy²) / energy > 0.6, without the square root
+        coherent = diff * diff + 4 * jxy * jxy > 0.36 * energy * energy
+        mask = (busy & coherent).astype(np.uint8) * 255
+        two_d = int(np.count_nonzero(busy)) - int(np.count_nonzero(mask))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -226,11 +233,13 @@ class Decoder:
             if min(rw, rh) < 6:
                 continue
             # Bar direction from the tensor averaged over the blob: the gradient is across bars.
-            blob = np.zeros_like(mask)
-            cv2.drawContours(blob, [c], -1, 255, -1)
-            sxx = float(jxx[blob > 0].sum())
-            syy = float(jyy[blob > 0].sum())
-            sxy = float(jxy[blob > 0].sum())
+            bx, by, bw, bh = cv2.boundingRect(c)
+            blob = np.zeros((bh, bw), np.uint8)
+            cv2.drawContours(blob, [c - np.array([bx, by])], -1, 255, -1)
+            inside = blob > 0
+            sxx = float(jxx[by:by + bh, bx:bx + bw][inside].sum())
+            syy = float(jyy[by:by + bh, bx:bx + bw][inside].sum())
+            sxy = float(jxy[by:by + bh, bx:bx + bw][inside].sum())
             # Bars share one orientation across the whole code; textures (foliage, fabric,
             # text) are only locally coherent.
             if math.hypot(sxx - syy, 2 * sxy) < self.blob_coherence * (sxx + syy):
@@ -252,7 +261,7 @@ class Decoder:
             box = cv2.boxPoints(((cx * inv, cy * inv), (length * inv, height * inv), grad_angle))
             regions.append(Region((cx * inv, cy * inv), (length * inv, height * inv), grad_angle, "1d", box))
         regions.sort(key=lambda r: -r.size[0] * r.size[1])
-        return regions[:6]
+        return regions[:6], two_d
 
     def _locate_qr(self, small: np.ndarray, scale: float) -> list[Region]:
         # A QR finder pattern is a dark square ring around a light ring around a dark core:

@@ -34,7 +34,13 @@ def _flatten(img: np.ndarray) -> np.ndarray:
 
 def decode_image_bytes(data: bytes) -> np.ndarray:
     """Decode JPEG/PNG/WebP/... bytes to a grey uint8 frame; raise UnreadableImage."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    # OpenCV logs its own codec complaints to stderr; a failure here is reported by us instead.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if img is not None and img.size:
         return _flatten(img)
     # OpenCV lacks some variants (e.g. tiny lossless WebP); Pillow reads them.
