@@ -9,9 +9,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 from click.testing import CliRunner
-from scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, render_qr, write_video
 
 from scanner.cli import scan_camera, scan_image
+from tests.scanner_synth import (
+    Effects,
+    H,
+    W,
+    background,
+    finish,
+    paste,
+    quad_at,
+    render_1d,
+    render_qr,
+    write_video,
+)
 
 
 def _write(path: Path, items: list[np.ndarray], seed: int = 0) -> Path:

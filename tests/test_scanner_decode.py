@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, render_qr
 
 from scanner import Decoder, decode_image, load_image
+from tests.scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, render_qr
 
 FALSE_POSITIVES = Path(__file__).parent / "data" / "barcodes" / "falsepositives-1"
 

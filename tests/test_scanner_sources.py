@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, write_video
 
 from scanner import (
     CameraSource,
@@ -18,6 +17,7 @@ from scanner import (
     VideoFileSource,
     decode_image,
 )
+from tests.scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, write_video
 
 
 def frame_with_label(text: str, cx: float = W / 2, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scanner_synth import (
+from stdnum import ean
+
+from scanner import Scan, ScanConfirmer, Scanner, VideoFileSource
+from tests.scanner_synth import (
     Effects,
     H,
     W,
@@ -21,9 +24,6 @@ from scanner_synth import (
     render_qr,
     write_video,
 )
-from stdnum import ean
-
-from scanner import Scan, ScanConfirmer, Scanner, VideoFileSource
 
 FPS = 15.0
 LABEL = "SGK-000123"  # accession label, Code 128

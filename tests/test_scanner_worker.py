@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, write_video
 
 from scanner import DecoderWorker, ScanConfirmer, Scanner, VideoFileSource
+from tests.scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, write_video
 
 pytestmark = pytest.mark.slow
 
