@@ -87,11 +87,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
+    from sync import kiosk_panel
+
     from .web import api, errors, pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     return app
 
