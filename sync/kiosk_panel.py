@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 
 from kiosk.app import circulation
+from kiosk.web import admin
 
 from . import kiosk_state
 from .background import BackgroundSync
 
 bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
+bp.before_request(admin._require_login)  # the same librarian PIN session as the other admin pages
 
 
 def init_app(app: Flask) -> None:

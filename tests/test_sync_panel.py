@@ -18,6 +18,9 @@ def test_sync_now_runs_a_sync_and_the_panel_shows_it(tmp_path, data_dir):
     app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, "CLOCK": clock, "WTF_CSRF_ENABLED": False})
     kiosk_db = db.obj
     client = app.test_client()
+    assert client.get("/admin/sync/").status_code == 302  # the librarian's PIN first
+    assert client.post("/admin/sync/now").status_code == 302
+    client.post("/admin/login", data={"pin": "1234"})
     assert "muontra pair" in client.get("/admin/sync/").get_data(as_text=True)
 
     code = server.new_code("Bàn thủ thư")
