@@ -356,3 +356,14 @@ class Circulation:
                                      "school_year": school_year, "active": active},
                    device=self.device, device_time=self.now())
         return code
+
+    def upsert_copy(self, item: str, title: str, isbn: str | None, author: str, publisher: str,
+                    year: int | None, category: str, classification: str, location: str, shelf: str) -> str:
+        """Add or edit one copy and its title (a title with an ISBN is shared by its copies)."""
+        item = self.clean(item)
+        with write_transaction():
+            record("catalog.upsert", {"item": item, "title": title, "isbn": isbn, "author": author,
+                                      "publisher": publisher, "year": year, "category": category,
+                                      "classification": classification, "location": location, "shelf": shelf},
+                   device=self.device, device_time=self.now())
+        return item

@@ -41,6 +41,17 @@ def test_librarian_pages_then_pin_lock_out(browser, tmp_path):
         assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         small.context.close()
 
+        page.goto(process.url + "/admin/import")
+        page.check("input[name=kind][value=patrons]")
+        page.set_input_files("#file", files=[{
+            "name": "hoc-sinh-6A3.csv", "mimeType": "text/csv",
+            "buffer": "Mã HS,Họ và tên,Lớp\nHS301,Hà Thu,6A3\nHS302,,6A3\nHS303,Lê Na,6A3\nHS301,Trùng Mã,6A3\n".encode(),
+        }])
+        page.click("#import-form button[type=submit]")
+        expect(page.locator("table.problems-table tbody tr")).to_have_count(2)
+        expect(page.locator("table.problems-table")).to_contain_text("Dòng 3")
+        expect(page.locator("table.problems-table")).to_contain_text("Dòng 5")
+        screenshot(page, "admin-import-errors")
         page.click("button.link-button")  # log out
         page.goto(process.url + "/admin/")
         enter_pin(page, "1111")
