@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sync import cli as sync_cli
+
 from .demo_cli import demo_command
 from .importer_cli import import_group
 from .reports import cli as reports_cli
@@ -18,3 +20,4 @@ COMMANDS.append(demo_command)
 COMMANDS.append(workflows_cli.rotation)
 COMMANDS.append(workflows_cli.stocktake)
 COMMANDS.append(workflows_cli.intake)
+COMMANDS.extend(sync_cli.COMMANDS)

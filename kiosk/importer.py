@@ -686,14 +686,22 @@ def check_rows(kind: str, table: Table, progress: CheckProgress | None = None) -
     return plan
 
 
-def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgress | None = None) -> ImportPlan:
+def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgress | None = None,
+                prefix: str | None = None, category: str | None = None) -> ImportPlan:
     """Read and check a whole file; nothing is written.
 
-    ``kind`` is "patrons", "catalog" or "loans". Loans are checked against the
-    database, which must be bound.
+    ``kind`` is "patrons", "catalog" or "loans". A catalogue may also be a MARC 21
+    file (binary or MARCXML, see :mod:`kiosk.marc`): records without a copy barcode
+    get accession numbers after the highest of ``prefix``, filed under ``category``
+    (default: the prefix's). Loans and MARC are checked against the database, which
+    must be bound.
     """
     if kind not in KINDS:
         raise UnknownImportKind(kind=kind)
+    from . import marc
+
+    if kind == "catalog" and marc.is_marc(filename, data):
+        return marc.plan_marc(data, prefix=prefix, category=category, progress=progress)
     try:
         table = read_table(filename, data)
     except ImportProblem as problem:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -71,15 +70,14 @@ def report_and_write(plan: ImportPlan, lang: str, dry_run: bool) -> None:
     click.echo(translate(N_("Imported %(rows)s rows."), lang, rows=count))
 
 
-def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool,
-               plan: Callable[..., ImportPlan] = plan_import, **options) -> None:
+def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool, **options) -> None:
     ctx = click.get_current_context()
     lang = lang or ctx.meta.get("lang", DEFAULT_LANGUAGE)
     ctx.meta["lang"] = lang
     open_for_import(data)
     bar = LazyBar(translate(N_("Checking"), lang))
     try:
-        result = plan(kind, Path(file).name, Path(file).read_bytes(), progress=bar.checked, **options)
+        result = plan_import(kind, Path(file).name, Path(file).read_bytes(), progress=bar.checked, **options)
     finally:
         bar.close()
     report_and_write(result, lang, dry_run)
@@ -107,3 +105,18 @@ _kind_command("catalog", "Copies, one row each: barcode, isbn, title, author, ca
                          "(Số ĐKCB, ISBN, Nhan đề, Tác giả, Loại sách).")
 _kind_command("loans", "Open loans from a paper loan book: patron, item, checked_out, due "
                        "(Mã HS, Số ĐKCB, Ngày mượn, Hạn trả).")
+
+
+@import_group.command("marc")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@data_option
+@click.option("--prefix", default=None,
+              help="Collection prefix numbering records without a copy barcode (952$p/852$p), e.g. TN-.")
+@click.option("--category", type=click.Choice(["SGK", "STK", "SNV", "TN", "periodical", "other"]), default=None,
+              help="Category of the imported titles (default: the prefix's collection).")
+@lang_option
+@dry_run_option
+def marc_command(file: str, data: str, prefix: str | None, category: str | None, lang: str | None,
+                 dry_run: bool) -> None:
+    """Catalogue from MARC 21 (binary .mrc or MARCXML .xml), e.g. exported from Koha."""
+    run_import("catalog", file, data, lang, dry_run, prefix=prefix, category=category)

@@ -1,0 +1,180 @@
+"""``muontra server …`` on the school server, ``muontra pair`` and ``muontra sync`` on a kiosk."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from kiosk.cli import data_option
+
+db_option = click.option("--db", "db_url", envvar="MUONTRA_DB", default=None,
+                         help="Database URL (postgresql://…); default: server.sqlite3 in the data directory.")
+
+
+def _open(data: str, db_url: str | None, upgrade: bool = False):
+    from .server.store import open_server_store
+
+    return open_server_store(data, db_url, upgrade=upgrade)
+
+
+def _utc_now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@click.group(invoke_without_command=True)
+@data_option
+@db_option
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=min(4, 2 * (os.cpu_count() or 1)), show_default=True, type=int)
+@click.option("--wsgi", type=click.Choice(["gunicorn", "waitress"]), default=None,
+              help="WSGI server (default: gunicorn where it runs, else waitress).")
+@click.pass_context
+def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: int, workers: int,
+           wsgi: str | None) -> None:
+    """Run the central school server (or manage it with a sub-command)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _open(data, db_url, upgrade=True).close()
+    from .server.store import master_key
+
+    master_key(data)  # made once, before workers start
+    config = {"DATA_DIR": data, "DB": db_url}
+    if wsgi is None:
+        wsgi = "waitress" if sys.platform == "win32" else "gunicorn"
+    click.echo(f"Mượn Trả server on http://{host}:{port}/ ({wsgi}, data: {data})")
+    if wsgi == "gunicorn":
+        from .server.wsgi import run_gunicorn
+
+        run_gunicorn(config, host, port, workers)
+    else:
+        import waitress
+
+        from .server.app import create_app
+
+        waitress.serve(create_app(config), host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+
+
+@server.command("migrate")
+@data_option
+@db_option
+def server_migrate(data: str, db_url: str | None) -> None:
+    """Create or upgrade the server database (SQLite keeps a backup)."""
+    database = _open(data, db_url, upgrade=True)
+    click.echo(f"server database ready: {database.database}")
+
+
+@server.command("add-device")
+@click.argument("name")
+@data_option
+@db_option
+def add_device(name: str, data: str, db_url: str | None) -> None:
+    """Make a one-time pairing code for a new kiosk."""
+    from .server import service
+
+    _open(data, db_url, upgrade=True)
+    code = service.add_device(name, _utc_now())
+    click.echo(f"Pairing code for {name} (valid {service.PAIRING_HOURS} h, once): {code}")
+    click.echo(f"On the kiosk: muontra pair http://SERVER:PORT {code} --data DIR")
+
+
+@server.command("revoke")
+@click.argument("device")
+@data_option
+@db_option
+def revoke(device: str, data: str, db_url: str | None) -> None:
+    """Stop a kiosk from syncing (by name or id)."""
+    from .server import service
+
+    _open(data, db_url)
+    revoked = service.revoke_device(device)
+    click.echo(f"revoked {revoked.name} ({revoked.id})")
+
+
+@server.command("status")
+@data_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def server_status(data: str, db_url: str | None, as_json: bool) -> None:
+    """Loans, events, conflicts and each device's last sync."""
+    from .server import service
+
+    _open(data, db_url)
+    report = service.status()
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    click.echo(f"open loans {report['loans_open']} / {report['loans_total']}, events applied "
+               f"{report['events_applied']}, open conflicts {report['conflicts_open']}")
+    for device in report["devices"]:
+        click.echo(f"  {device['name']:<20} last sync {device['last_sync'] or 'never'}  last seq "
+                   f"{device['last_seq']}  waiting {device['pending']}{'  REVOKED' if device['revoked'] else ''}")
+
+
+@server.command("set-pin")
+@data_option
+@db_option
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
+    """Set the librarian's PIN for the server's pages."""
+    from kiosk.admin_auth import set_admin_pin
+
+    _open(data, db_url, upgrade=True)
+    set_admin_pin(pin)
+    click.echo("PIN set.")
+
+
+@click.command("pair")
+@click.argument("server_url")
+@click.argument("code")
+@data_option
+def pair(server_url: str, code: str, data: str) -> None:
+    """Pair this kiosk with the school server using the librarian's one-time code."""
+    from kiosk.ledger import get_setting
+    from kiosk.store import open_store
+
+    from .client import pair as pair_with
+
+    open_store(data)
+    paired = pair_with(server_url, code, get_setting("device_id"))
+    click.echo(f"paired as {paired.name} ({paired.device}) with {paired.server}")
+
+
+@click.command("sync")
+@data_option
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def sync(data: str, quiet: bool) -> None:
+    """Sync once with the school server; exit 0 only if everything was exchanged."""
+    from kiosk.store import open_store
+
+    from .client import client_for
+
+    open_store(data)
+    bars: dict[str, click.progressbar] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if quiet or not total or total < 200:
+            return
+        bar = bars.get(phase)
+        if bar is None:
+            label = "Đẩy sự kiện / pushing" if phase == "push" else "Nhận dữ liệu / pulling"
+            bar = bars[phase] = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    summary = client_for(progress=progress).sync()
+    for bar in bars.values():
+        bar.__exit__(None, None, None)
+    click.echo(f"sent {summary.sent}, received {summary.received}, conflicts {summary.conflicts}, "
+               f"waiting {summary.waiting}")
+    if not summary.complete:
+        click.echo(f"not complete: {summary.error or 'events still waiting'}", err=True)
+        sys.exit(2)
+
+
+COMMANDS = [server, pair, sync]

@@ -1,0 +1,193 @@
+"""The wire format both ends share: signatures, gzip JSON bodies, cursors, entity keys.
+
+Nothing here touches a database or Flask, so the kiosk client and the server
+agree on every byte by importing the same functions.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import secrets
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.errors import N_, BadInput, PayloadTooLarge
+
+PROTOCOL_VERSION = 1
+
+HEADER_DEVICE = "X-Muontra-Device"
+HEADER_TIME = "X-Muontra-Time"
+HEADER_NONCE = "X-Muontra-Nonce"
+HEADER_SIGNATURE = "X-Muontra-Signature"
+
+CLOCK_WINDOW_SECONDS = 300
+MAX_BATCH_EVENTS = 500
+MAX_BODY_BYTES = 2 * 1024 * 1024  # compressed, as it arrives
+MAX_JSON_BYTES = 16 * 1024 * 1024  # after gunzip: a bound against gzip bombs
+MAX_PULL_LIMIT = 2000
+
+EVENT_FIELDS = ("seq", "uuid", "type", "payload", "device_time")
+
+
+class MalformedBody(BadInput):
+    code = "malformed_body"
+    message = N_("The sync message is malformed: %(reason)s")
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    """What is signed: every part an attacker could replay, redirect or alter."""
+    return "\n".join([method.upper(), path, timestamp, nonce, body_digest(body)]).encode()
+
+
+def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), canonical(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
+
+
+def signed_headers(device: str, secret: str, method: str, path: str, body: bytes, unix_time: int) -> dict[str, str]:
+    timestamp, nonce = str(unix_time), secrets.token_hex(16)
+    return {
+        HEADER_DEVICE: device,
+        HEADER_TIME: timestamp,
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: sign(secret, method, path, timestamp, nonce, body),
+    }
+
+
+def signature_matches(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes,
+                      signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, method, path, timestamp, nonce, body), signature)
+
+
+def derive_device_secret(master_key: bytes, device: str, key_version: int) -> str:
+    """A device's secret is derived, never stored: HMAC(master key, device id + version).
+
+    The server keeps only the master key (outside the database), so a copy of
+    the database alone cannot forge requests; bumping the version re-keys a device.
+    """
+    return hmac.new(master_key, f"device:{device}:{key_version}".encode(), hashlib.sha256).hexdigest()
+
+
+def encode_body(document: Mapping[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def decode_body(raw: bytes, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """gunzip (bounded) and parse a JSON object, or raise a 4xx error saying why."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    try:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        text = inflater.decompress(raw, limit + 1)
+        if len(text) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLarge()
+        document = json.loads(text)
+    except (zlib.error, ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody(reason="not gzip JSON") from exc
+    if not isinstance(document, dict):
+        raise MalformedBody(reason="not an object")
+    return document
+
+
+def validate_events(events: Any) -> list[dict[str, Any]]:
+    """The events of a push, each with the fields and types the server relies on."""
+    if not isinstance(events, list):
+        raise MalformedBody(reason="events must be a list")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise PayloadTooLarge()
+    checked = []
+    for event in events:
+        if not isinstance(event, dict) or any(name not in event for name in EVENT_FIELDS):
+            raise MalformedBody(reason="each event needs " + ", ".join(EVENT_FIELDS))
+        if not isinstance(event["seq"], int) or isinstance(event["seq"], bool) or event["seq"] < 1:
+            raise MalformedBody(reason="seq must be a positive integer")
+        if not all(isinstance(event[name], str) for name in ("uuid", "type", "device_time")):
+            raise MalformedBody(reason="uuid, type and device_time must be text")
+        if not isinstance(event["payload"], dict):
+            raise MalformedBody(reason="payload must be an object")
+        checked.append(event)
+    seqs = [event["seq"] for event in checked]
+    if seqs != sorted(set(seqs)):
+        raise MalformedBody(reason="events must be in increasing seq order")
+    return checked
+
+
+# ---------------------------------------------------------------- cursors
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a kiosk is in the server's change sequence; ``epoch`` names the server database.
+
+    ``snapshot_until`` is non-zero while a kiosk is still reading a snapshot: up
+    to that change number, closed loans and tombstones are skipped.
+    """
+
+    epoch: str
+    seq: int
+    snapshot_until: int = 0
+
+    def encode(self) -> str:
+        text = f"v1.{self.epoch}.{self.seq}"
+        return f"{text}.s{self.snapshot_until}" if self.snapshot_until else text
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """None for an absent or unreadable cursor: the server then answers with a snapshot."""
+    if not text or not isinstance(text, str):
+        return None
+    parts = text.split(".")
+    if len(parts) not in (3, 4) or parts[0] != "v1" or not parts[2].isdigit():
+        return None
+    until = 0
+    if len(parts) == 4:
+        if not parts[3].startswith("s") or not parts[3][1:].isdigit():
+            return None
+        until = int(parts[3][1:])
+    return Cursor(parts[1], int(parts[2]), until)
+
+
+# ---------------------------------------------------------------- entity keys
+
+
+def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """The entities a fact touches, as (kind, key) pairs.
+
+    The server re-publishes these after processing the fact (even a rejected
+    one), and a kiosk holds back pulled state for entities its unsent facts
+    touch: the server's answer to those facts is on its way.
+    """
+    keys: set[tuple[str, str]] = set()
+    if isinstance(payload.get("item"), str):
+        keys.add(("copy", payload["item"]))
+    for name in ("items", "missing"):  # intake of several copies; a stock-take's missing list
+        if isinstance(payload.get(name), list):
+            keys |= {("copy", code) for code in payload[name] if isinstance(code, str)}
+    if isinstance(payload.get("loan"), str):
+        keys.add(("loan", payload["loan"]))
+    if event_type == "patron.upsert" and isinstance(payload.get("code"), str):
+        keys.add(("patron", payload["code"]))
+    if event_type == "loan.checkout" and isinstance(payload.get("patron"), str):
+        keys.add(("patron", payload["patron"]))
+    if event_type == "policy.set":
+        keys.add(("policy", "rules"))
+    if event_type == "calendar.set":
+        keys.add(("calendar", "calendar"))
+    if event_type == "setting.set" and isinstance(payload.get("key"), str):
+        keys.add(("setting", payload["key"]))
+    return keys
+
+
+def all_keys(facts: Iterable[tuple[str, Mapping[str, Any]]]) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for event_type, payload in facts:
+        keys |= keys_of(event_type, payload)
+    return keys

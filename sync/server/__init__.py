@@ -1,0 +1,1 @@
+"""The central school server: authoritative catalogue and every loan from every kiosk."""

@@ -1,0 +1,235 @@
+"""How the server applies a kiosk's fact: the conflict rules of docs/sync-protocol.md.
+
+Facts from kiosks happened: the book did leave the library. So a fact is
+accepted whenever it can be, and anything surprising becomes a ``Conflict`` row
+for the librarian. Device clocks are recorded and shown, never used to choose.
+An applier raises :class:`Rejected` only for a fact that can never apply; the
+push loop records it as processed with that reason so the kiosk never gets stuck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kiosk import ledger, rules
+from kiosk.models import Copy, Loan, Patron, Title
+
+from .changes import SHARED_SETTINGS, current_seq
+from .models import Conflict, PendingCheckin
+
+Payload = Mapping[str, Any]
+UNAVAILABLE = ("lost", "withdrawn", "damaged", "not_for_loan")
+CONFLICT_CLOSED = "conflict"  # checkin_device of a loan closed by a double-checkout decision
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Context:
+    """One fact being applied: who sent it, when it arrived, what it touched and flagged."""
+
+    device: str
+    event_uuid: str
+    device_time: str
+    received_at: datetime
+    known_seq: int = 0  # the server change number the kiosk had pulled when it made the fact
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+
+    def conflict(self, kind: str, *, status: str = "open", **values: Any) -> None:
+        """Queue a conflict row; written by :meth:`save_conflicts` even when the fact is rejected."""
+        self.conflicts.append({"kind": kind, "status": status, **values})
+
+    def save_conflicts(self) -> list[Conflict]:
+        return [
+            Conflict.create(device=self.device, event_uuid=self.event_uuid, device_time=self.device_time,
+                            received_at=self.received_at, resolution="auto" if row["status"] == "resolved" else "",
+                            resolved_at=self.received_at if row["status"] == "resolved" else None, **row)
+            for row in self.conflicts
+        ]
+
+
+def _text(p: Payload, name: str) -> str:
+    value = p.get(name)
+    if not isinstance(value, str) or not value:
+        raise Rejected(f"missing {name}")
+    return value
+
+
+def _time(p: Payload, name: str) -> datetime:
+    try:
+        return ledger.parse_time(_text(p, name))
+    except ValueError as exc:
+        raise Rejected(f"bad {name}") from exc
+
+
+def _open_loan(copy: Copy) -> Loan | None:
+    return Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
+
+
+def _settle_status(copy: Copy) -> None:
+    """A copy with an open loan is on loan; otherwise a return puts it back (a lost one is found)."""
+    copy = Copy.get_by_id(copy.id)
+    status = "on_loan" if _open_loan(copy) is not None else rules.transition(copy.status, "checkin")
+    if status != copy.status:
+        Copy.update(status=status).where(Copy.id == copy.id).execute()
+
+
+def _close(loan: Loan, at: datetime, device: str) -> None:
+    Loan.update(returned_at=at, checkin_device=device).where(Loan.id == loan.id).execute()
+
+
+def apply_checkout(ctx: Context, p: Payload) -> None:
+    loan_uuid, item, patron_code = _text(p, "loan"), _text(p, "item"), _text(p, "patron")
+    at = _time(p, "at")
+    due = ledger.parse_day(_text(p, "due"))
+    if Loan.get_or_none(Loan.uuid == loan_uuid) is not None:
+        raise Rejected("loan already recorded")
+    copy = Copy.get_or_none(Copy.code == item)
+    if copy is None:
+        title = Title.create(title=item, category="other")
+        copy = Copy.create(code=item, title=title, status="on_loan", location=p.get("location") or "main")
+        ctx.conflict("unknown_item", item=item, patron=patron_code, loan=loan_uuid)
+    patron = Patron.get_or_none(Patron.code == patron_code)
+    if patron is None:
+        patron = Patron.create(code=patron_code, name=patron_code, active=False)
+        ctx.conflict("unknown_patron", item=item, patron=patron_code, loan=loan_uuid)
+    elif not patron.active:
+        ctx.conflict("patron_inactive", item=item, patron=patron_code, loan=loan_uuid)
+    if copy.status in UNAVAILABLE:
+        ctx.conflict("copy_unavailable", item=item, patron=patron_code, loan=loan_uuid,
+                     details={"status": copy.status, "note": copy.status_note})
+        Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+
+    # This kiosk's own earlier unmatched returns of the copy are behind it now.
+    PendingCheckin.delete().where((PendingCheckin.item == item) & (PendingCheckin.device == ctx.device)).execute()
+    current = _open_loan(copy)
+    loan = Loan.create(uuid=loan_uuid, copy=copy, patron=patron, checked_out_at=at, due=due,
+                       location=p.get("location") or copy.location, checkout_device=_text(p, "device"),
+                       returned_at=ctx.received_at if current is not None else None,
+                       checkin_device=CONFLICT_CLOSED if current is not None else None)
+    if current is not None:
+        # Lent at two kiosks while both were offline. Both facts are kept; until the
+        # librarian decides, the loan with the smaller uuid stays open, which is the
+        # same whichever kiosk synced first (never the device clocks).
+        if loan.uuid < current.uuid:
+            _close(current, ctx.received_at, CONFLICT_CLOSED)
+            Loan.update(returned_at=None, checkin_device=None).where(Loan.id == loan.id).execute()
+        ctx.conflict("double_checkout", item=item, patron=patron_code, loan=loan_uuid, other_loan=current.uuid,
+                     details={"other_patron": current.patron.code, "other_device": current.checkout_device,
+                              "other_device_time": ledger.iso(current.checked_out_at)})
+        ctx.touched.add(("loan", current.uuid))
+    else:
+        parked = (PendingCheckin.select()
+                  .where((PendingCheckin.item == item) & (PendingCheckin.device != ctx.device)
+                         & (PendingCheckin.park_seq >= ctx.known_seq))
+                  .order_by(PendingCheckin.id).first())
+        if parked is not None:
+            # Returned at another kiosk before this checkout reached the server.
+            _close(loan, ledger.parse_time(parked.at), parked.device)
+            ctx.conflict("returned_elsewhere", status="resolved", item=item, patron=patron_code, loan=loan_uuid,
+                         details={"returned_at_device": parked.device, "return_device_time": parked.at})
+            parked.delete_instance()
+    _settle_status(copy)
+    ctx.touched |= {("copy", item), ("patron", patron_code), ("loan", loan_uuid)}
+
+
+def apply_checkin(ctx: Context, p: Payload) -> None:
+    item = _text(p, "item")
+    at = _time(p, "at")
+    copy = Copy.get_or_none(Copy.code == item)
+    if copy is None:
+        ctx.conflict("unknown_item_returned", item=item)
+        raise Rejected("unknown item")
+    loan_uuid = p.get("loan") if isinstance(p.get("loan"), str) else None
+    loan = Loan.get_or_none(Loan.uuid == loan_uuid) if loan_uuid else None
+    if loan is None:
+        loan = _open_loan(copy)
+    if loan is None:
+        # Nothing open here yet: the checkout may still be on a kiosk that is offline.
+        PendingCheckin.create(item=item, device=ctx.device, event_uuid=ctx.event_uuid, at=ledger.iso(at),
+                              received_at=ctx.received_at, park_seq=current_seq())
+    elif loan.returned_at is None or loan.checkin_device == CONFLICT_CLOSED:
+        _close(loan, at, ctx.device)
+        if loan.checkout_device != ctx.device:
+            ctx.conflict("returned_elsewhere", status="resolved", item=item, patron=loan.patron.code,
+                         loan=loan.uuid, details={"returned_at_device": ctx.device,
+                                                  "return_device_time": ledger.iso(at)})
+        ctx.touched.add(("loan", loan.uuid))
+    _settle_status(copy)
+    ctx.touched.add(("copy", item))
+
+
+def apply_renew(ctx: Context, p: Payload) -> None:
+    loan = Loan.get_or_none(Loan.uuid == _text(p, "loan"))
+    if loan is None or loan.returned_at is not None:
+        ctx.conflict("renew_closed_loan", item=str(p.get("item", "")), loan=str(p.get("loan")))
+        raise Rejected("loan is not open")
+    due = ledger.parse_day(_text(p, "due"))
+    renewals = p.get("renewals")
+    if not isinstance(renewals, int):
+        raise Rejected("bad renewals")
+    Loan.update(due=max(due, loan.due), renewals=max(renewals, loan.renewals)).where(Loan.id == loan.id).execute()
+    ctx.touched.add(("loan", loan.uuid))
+
+
+def apply_copy_status(ctx: Context, p: Payload) -> None:
+    copy = Copy.get_or_none(Copy.code == _text(p, "item"))
+    status = _text(p, "status")
+    if copy is None:
+        raise Rejected("unknown item")
+    if status not in ("available", "on_loan", *UNAVAILABLE):
+        raise Rejected("bad status")
+    if status == "available" and _open_loan(copy) is not None:
+        status = "on_loan"
+    Copy.update(status=status, status_note=str(p.get("note", ""))).where(Copy.id == copy.id).execute()
+    ctx.touched.add(("copy", copy.code))
+
+
+def _via_ledger(event_type: str) -> Callable[[Context, Payload], None]:
+    """Catalogue, patron, policy and calendar facts mean the same on the server as on a kiosk."""
+
+    def applier(ctx: Context, p: Payload) -> None:
+        try:
+            ledger.apply(event_type, p)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Rejected(f"bad payload: {exc.__class__.__name__}") from exc
+
+    return applier
+
+
+def apply_setting(ctx: Context, p: Payload) -> None:
+    if p.get("key") not in SHARED_SETTINGS:
+        raise Rejected("setting is local to the device")
+    ledger.apply("setting.set", p)
+
+
+APPLIERS: Mapping[str, Callable[[Context, Payload], None]] = {
+    "loan.checkout": apply_checkout,
+    "loan.checkin": apply_checkin,
+    "loan.renew": apply_renew,
+    "copy.status": apply_copy_status,
+    "patron.upsert": _via_ledger("patron.upsert"),
+    "catalog.upsert": _via_ledger("catalog.upsert"),
+    "policy.set": _via_ledger("policy.set"),
+    "calendar.set": _via_ledger("calendar.set"),
+    "setting.set": apply_setting,
+}
+
+
+def apply(ctx: Context, event_type: str, payload: Payload) -> None:
+    """Circulation facts get the conflict rules; other kinds the kiosk knows (rotation, stock-take,
+    intake…) are written to merge in any order, so the kiosk's own applier serves the server too."""
+    applier = APPLIERS.get(event_type)
+    if applier is None and event_type in ledger.APPLIERS:
+        applier = _via_ledger(event_type)
+    if applier is None:
+        raise Rejected(f"unknown event type {event_type}")
+    applier(ctx, payload)

@@ -1,0 +1,147 @@
+"""The server's change log: what a kiosk pulls.
+
+A transaction collects the entities it touched and publishes them once, at its
+end, under fresh change numbers taken from the ``ServerState`` row. That row
+update holds a lock until commit (SQLite's write lock, PostgreSQL's row lock),
+so change numbers become visible in order and ``seq > cursor`` never skips a
+change that committed late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kiosk.ledger import TITLE_FIELDS, get_setting, iso
+from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+
+from .models import Change, ServerState
+
+Key = tuple[str, str]
+
+# Patrons and copies get their numbers before the loans that name them.
+KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5}
+
+# Settings every kiosk shares (the lending policy reads them); others stay on their device.
+SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end"})
+CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
+
+
+def patron_state(code: str) -> dict[str, Any] | None:
+    patron = Patron.get_or_none(Patron.code == code)
+    if patron is None:
+        return None
+    return {"code": patron.code, "name": patron.name, "class_name": patron.class_name, "kind": patron.kind,
+            "school_year": patron.school_year, "active": patron.active}
+
+
+def copy_state(code: str) -> dict[str, Any] | None:
+    copy = Copy.select(Copy, Title).join(Title).where(Copy.code == code).first()
+    if copy is None:
+        return None
+    state = {name: getattr(copy.title, name) for name in TITLE_FIELDS}
+    state.update(item=copy.code, location=copy.location, shelf=copy.shelf, status=copy.status,
+                 added_on=copy.added_on.isoformat() if copy.added_on else None, price=copy.price)
+    return state
+
+
+def loan_state(uuid: str) -> dict[str, Any] | None:
+    loan = Loan.select(Loan, Copy, Patron).join(Copy).switch(Loan).join(Patron).where(Loan.uuid == uuid).first()
+    if loan is None:
+        return None
+    return {
+        "loan": loan.uuid, "item": loan.copy.code, "patron": loan.patron.code,
+        "at": iso(loan.checked_out_at), "due": loan.due.isoformat(),
+        "returned_at": iso(loan.returned_at) if loan.returned_at else None,
+        "renewals": loan.renewals, "location": loan.location,
+        "checkout_device": loan.checkout_device, "checkin_device": loan.checkin_device,
+    }
+
+
+def policy_state(_key: str) -> dict[str, Any]:
+    rules = PolicyRule.select().order_by(PolicyRule.patron_kind, PolicyRule.category)
+    return {"rules": [{"patron_kind": r.patron_kind, "category": r.category, "max_loans": r.max_loans,
+                       "loan_days": r.loan_days, "max_renewals": r.max_renewals, "due_mode": r.due_mode,
+                       "loanable": r.loanable} for r in rules]}
+
+
+def calendar_state(_key: str) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "closed_days": [{"day": row.day.isoformat(), "reason": row.reason}
+                        for row in ClosedDay.select().order_by(ClosedDay.day)],
+    }
+    for name in CALENDAR_SETTINGS:
+        value = get_setting(name)
+        if value is not None:
+            state[name] = value
+    return state
+
+
+def setting_state(key: str) -> dict[str, Any] | None:
+    if key not in SHARED_SETTINGS:
+        return None
+    value = get_setting(key)
+    return None if value is None else {"key": key, "value": value}
+
+
+# kind → (fact type a kiosk applies, state reader)
+PUBLISHERS = {
+    "patron": ("patron.upsert", patron_state),
+    "copy": ("catalog.upsert", copy_state),
+    "loan": ("loan.state", loan_state),
+    "policy": ("policy.set", policy_state),
+    "calendar": ("calendar.set", calendar_state),
+    "setting": ("setting.set", setting_state),
+}
+
+
+def _with_open_loans(keys: set[Key]) -> set[Key]:
+    """A changed copy or patron re-publishes its open loans, so they always follow it in the log."""
+    copies = [key for kind, key in keys if kind == "copy"]
+    patrons = [key for kind, key in keys if kind == "patron"]
+    extra: set[Key] = set()
+    for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
+        for start in range(0, len(codes), 500):
+            chunk = codes[start:start + 500]
+            query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
+                     .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
+            extra |= {("loan", row.uuid) for row in query}
+    return keys | extra
+
+
+def publish(touched: Iterable[Key]) -> int:
+    """Give every touched entity a new change number with its current state (or a tombstone).
+
+    Call last in the transaction that changed them; returns the highest number taken.
+    """
+    keys = _with_open_loans({key for key in touched if key[0] in PUBLISHERS})
+    if not keys:
+        return current_seq()
+    ordered = sorted(keys, key=lambda key: (KIND_ORDER[key[0]], key[1]))
+    ServerState.update(change_seq=ServerState.change_seq + len(ordered)).where(ServerState.id == 1).execute()
+    top = current_seq()
+    rows = []
+    for number, (kind, key) in enumerate(ordered, start=top - len(ordered) + 1):
+        fact_type, reader = PUBLISHERS[kind]
+        state = reader(key)
+        if state is None:
+            rows.append({"kind": kind, "key": key, "seq": number, "op": "delete", "type": fact_type,
+                         "payload": {"key": key}, "in_snapshot": False})
+        else:
+            in_snapshot = not (kind == "loan" and state["returned_at"] is not None)
+            rows.append({"kind": kind, "key": key, "seq": number, "op": "upsert", "type": fact_type,
+                         "payload": state, "in_snapshot": in_snapshot})
+    for start in range(0, len(rows), 200):
+        (Change.insert_many(rows[start:start + 200])
+         .on_conflict(conflict_target=[Change.kind, Change.key],
+                      preserve=[Change.seq, Change.op, Change.type, Change.payload, Change.in_snapshot])
+         .execute())
+    return top
+
+
+def current_seq() -> int:
+    return ServerState.get_by_id(1).change_seq
+
+
+def epoch() -> str:
+    return ServerState.get_by_id(1).epoch

@@ -1,0 +1,320 @@
+"""Server services: pairing, push, pull, status, conflict resolution. Each is one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from peewee import DatabaseError, IntegrityError, OperationalError, fn
+
+from kiosk import ledger
+from kiosk.db import db, is_sqlite, write_transaction
+from kiosk.errors import N_, MuontraError
+from kiosk.models import Copy, Loan, Patron, Title
+
+from ..protocol import MAX_PULL_LIMIT, Cursor, derive_device_secret, keys_of, parse_cursor
+from . import apply as applying
+from .changes import current_seq, publish
+from .models import AppliedEvent, Change, Conflict, Device, PairingCode, PendingCheckin, ServerState
+
+PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
+PAIRING_HOURS = 24
+APPLY_LOCK = 0x4D554F4E  # PostgreSQL advisory lock id for the push path ("MUON")
+
+
+class BadPairingCode(MuontraError):
+    code = "bad_pairing_code"
+    message = N_("This pairing code is wrong, already used or expired. Ask the librarian for a new one.")
+    http_status = 403
+
+
+class UnknownDevice(MuontraError):
+    code = "unknown_device"
+    message = N_("There is no device called %(name)s.")
+    http_status = 404
+
+
+class UnknownConflict(MuontraError):
+    code = "unknown_conflict"
+    message = N_("There is no such conflict.")
+    http_status = 404
+
+
+@contextlib.contextmanager
+def server_write() -> Iterator[None]:
+    """The push path's transaction: one applier at a time.
+
+    Apply rules read then write across devices (one open loan per copy), so
+    pushes are serialised: SQLite by ``BEGIN IMMEDIATE``, PostgreSQL by a
+    transaction-scoped advisory lock taken first thing.
+    """
+    with write_transaction():
+        if not is_sqlite():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (APPLY_LOCK,))
+        yield
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").upper().encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- devices
+
+
+def add_device(name: str, now: datetime) -> str:
+    """A one-time pairing code for a new kiosk (valid for a day)."""
+    raw = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
+    code = f"{raw[:4]}-{raw[4:]}"
+    with write_transaction():
+        PairingCode.create(code_hash=_code_hash(code), name=name.strip() or "kiosk", created_at=now,
+                           expires_at=now + timedelta(hours=PAIRING_HOURS))
+    return code
+
+
+def pair(code: str, device_id: str, master_key: bytes, now: datetime) -> dict[str, Any]:
+    """Exchange a pairing code for the device's secret; re-pairing re-keys the device."""
+    with write_transaction():
+        row = PairingCode.get_or_none(PairingCode.code_hash == _code_hash(code))
+        if row is None or row.used_by is not None or row.expires_at < now:
+            raise BadPairingCode()
+        PairingCode.update(used_by=device_id).where(PairingCode.code_hash == row.code_hash).execute()
+        device = Device.get_or_none(Device.id == device_id)
+        if device is None:
+            device = Device.create(id=device_id, name=row.name, paired_at=now)
+        else:
+            device.key_version += 1
+            device.name, device.revoked, device.paired_at = row.name, False, now
+            device.save()
+    return {"device": device.id, "name": device.name, "last_seq": device.last_seq,
+            "secret": derive_device_secret(master_key, device.id, device.key_version)}
+
+
+def revoke_device(name_or_id: str) -> Device:
+    with write_transaction():
+        device = Device.get_or_none((Device.id == name_or_id) | (Device.name == name_or_id))
+        if device is None:
+            raise UnknownDevice(name=name_or_id)
+        Device.update(revoked=True).where(Device.id == device.id).execute()
+    return device
+
+
+# ---------------------------------------------------------------- push
+
+
+def _outcome_of(row: AppliedEvent) -> dict[str, Any]:
+    return {"seq": row.seq, "uuid": row.uuid, "outcome": row.outcome, "reason": row.reason, "duplicate": True}
+
+
+def _apply_one(device: Device, event: Mapping[str, Any], now: datetime, touched: set) -> dict[str, Any]:
+    ctx = applying.Context(device=device.id, event_uuid=event["uuid"], device_time=event["device_time"],
+                        received_at=now, known_seq=int(event.get("known") or 0))
+    reason = ""
+    if AppliedEvent.get_or_none(AppliedEvent.uuid == event["uuid"]) is not None:
+        reason = "event uuid already used"
+    else:
+        try:
+            with db.atomic():  # a savepoint: a rejected fact leaves nothing behind
+                applying.apply(ctx, event["type"], event["payload"])
+        except applying.Rejected as exc:
+            reason = exc.reason
+        except OperationalError:
+            raise  # locked or gone: the whole batch retries, nothing is marked processed
+        except (IntegrityError, DatabaseError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = f"cannot apply: {exc.__class__.__name__}"
+    conflicts = ctx.save_conflicts()
+    outcome = "rejected" if reason else ("applied_with_conflict" if conflicts else "applied")
+    AppliedEvent.create(device=device.id, seq=event["seq"], uuid=event["uuid"], type=event["type"],
+                        payload=event["payload"], device_time=event["device_time"], received_at=now,
+                        outcome=outcome, reason=reason)
+    touched |= ctx.touched | keys_of(event["type"], event["payload"])
+    return {"seq": event["seq"], "uuid": event["uuid"], "outcome": outcome, "reason": reason,
+            "conflicts": [c.kind for c in conflicts]}
+
+
+def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, reported_seq: int = 0) -> dict:
+    """Apply a batch exactly once and in order; the device's last seq advances in the same transaction."""
+    with server_write():
+        device = Device.get_by_id(device_id)
+        last = device.last_seq
+        results: list[dict[str, Any]] = []
+        stopped = None
+        touched: set[tuple[str, str]] = set()
+        for event in events:
+            if event["seq"] <= last:
+                row = AppliedEvent.get_or_none((AppliedEvent.device == device.id) & (AppliedEvent.seq == event["seq"]))
+                results.append(_outcome_of(row) if row else {"seq": event["seq"], "outcome": "applied",
+                                                              "duplicate": True})
+                continue
+            if event["seq"] != last + 1:
+                stopped = "gap"  # something before it never arrived: wait for it
+                break
+            results.append(_apply_one(device, event, now, touched))
+            last = event["seq"]
+        Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
+            Device.id == device.id).execute()
+        publish(touched)
+    return {"last_seq": last, "results": results, "stopped": stopped}
+
+
+# ---------------------------------------------------------------- pull
+
+
+def pull(device_id: str, cursor_text: str | None, limit: int, now: datetime, want_total: bool = False) -> dict:
+    """One page of changes after the cursor, or the start of a snapshot when it can't be served."""
+    limit = max(1, min(int(limit), MAX_PULL_LIMIT))
+    state = ServerState.get_by_id(1)
+    cursor = parse_cursor(cursor_text)
+    reset = (cursor is None or cursor.epoch != state.epoch or cursor.seq > state.change_seq
+             or cursor.seq < state.snapshot_floor)
+    since = 0 if reset else cursor.seq
+    # Every change up to ``state.change_seq`` has committed: the counter row is
+    # only updated under a lock held until commit (see changes.py).
+    until = state.change_seq if reset else cursor.snapshot_until
+    where = Change.seq > since
+    if until:
+        # A fresh kiosk needs no closed loans or tombstones from before its snapshot.
+        where &= (Change.in_snapshot == True) | (Change.seq > until)  # noqa: E712 (peewee expression)
+    rows = list(Change.select().where(where).order_by(Change.seq).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if more:
+        top = rows[-1].seq
+    else:
+        top = max([since, until, *(row.seq for row in rows[-1:])])
+    next_cursor = Cursor(state.epoch, top, until if more else 0).encode()
+    reply: dict[str, Any] = {
+        "cursor": next_cursor, "reset": reset, "more": more,
+        "records": [{"seq": r.seq, "kind": r.kind, "key": r.key, "op": r.op, "type": r.type, "payload": r.payload}
+                    for r in rows],
+    }
+    if want_total:
+        reply["total"] = Change.select().where(where).count()
+    with write_transaction():
+        Device.update(pull_cursor=next_cursor, last_sync=now).where(Device.id == device_id).execute()
+        reply["conflicts_open"] = (Conflict.select().where((Conflict.device == device_id)
+                                                           & (Conflict.status == "open")).count())
+    return reply
+
+
+# ---------------------------------------------------------------- librarian actions on the server
+
+
+def record_server_facts(facts: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    """Catalogue, patron, policy and calendar changes made at the server (imports), published to kiosks."""
+    with server_write():
+        touched: set[tuple[str, str]] = set()
+        for event_type, payload in facts:
+            ledger.apply(event_type, payload)
+            touched |= keys_of(event_type, payload)
+        publish(touched)
+    return len(facts)
+
+
+def remove_patron(code: str) -> str:
+    """Delete a patron, or only deactivate one who has loans (their history must stay)."""
+    with server_write():
+        patron = Patron.get_or_none(Patron.code == code)
+        if patron is None:
+            return "absent"
+        if Loan.select().where(Loan.patron == patron).exists():
+            Patron.update(active=False).where(Patron.id == patron.id).execute()
+            result = "deactivated"
+        else:
+            patron.delete_instance()
+            result = "deleted"
+        publish({("patron", code)})
+    return result
+
+
+def remove_copy(code: str) -> str:
+    """Delete a copy, or only withdraw one that has loans."""
+    with server_write():
+        copy = Copy.get_or_none(Copy.code == code)
+        if copy is None:
+            return "absent"
+        if Loan.select().where(Loan.copy == copy).exists():
+            Copy.update(status="withdrawn").where(Copy.id == copy.id).execute()
+            result = "withdrawn"
+        else:
+            title = copy.title_id
+            copy.delete_instance()
+            if not Copy.select().where(Copy.title == title).exists():
+                Title.delete().where(Title.id == title).execute()
+            result = "deleted"
+        publish({("copy", code)})
+    return result
+
+
+RESOLUTIONS = ("keep", "close_loan", "reopen_loan")
+
+CONFLICT_LABELS = {
+    "double_checkout": N_("The same book was lent at two kiosks while offline"),
+    "returned_elsewhere": N_("Returned at another kiosk (the loan was closed)"),
+    "patron_inactive": N_("Lent to a card deactivated on the server"),
+    "unknown_patron": N_("Lent to a card the server does not know (deleted?)"),
+    "unknown_item": N_("Lent a book the server does not know"),
+    "unknown_item_returned": N_("Returned a book the server does not know"),
+    "copy_unavailable": N_("Lent a book marked lost, damaged or withdrawn on the server"),
+    "renew_closed_loan": N_("Renewed a loan that was already closed"),
+}
+
+
+def resolve_conflict(conflict_id: int, action: str, now: datetime, note: str = "") -> Conflict:
+    """The librarian's decision: keep things as they are, or close/reopen the loan it names."""
+    with server_write():
+        conflict = Conflict.get_or_none(Conflict.id == conflict_id)
+        if conflict is None:
+            raise UnknownConflict()
+        touched: set[tuple[str, str]] = set()
+        if action in ("close_loan", "reopen_loan") and conflict.loan:
+            loan = Loan.get_or_none(Loan.uuid == conflict.loan)
+            if loan is not None:
+                copy = Copy.get_by_id(loan.copy_id)
+                if action == "close_loan" and loan.returned_at is None:
+                    Loan.update(returned_at=now, checkin_device="server").where(Loan.id == loan.id).execute()
+                elif action == "reopen_loan" and loan.returned_at is not None:
+                    other = Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
+                    if other is not None:
+                        Loan.update(returned_at=now, checkin_device="server").where(Loan.id == other.id).execute()
+                        touched.add(("loan", other.uuid))
+                    Loan.update(returned_at=None, checkin_device=None).where(Loan.id == loan.id).execute()
+                status = "on_loan" if Loan.select().where(
+                    (Loan.copy == copy) & Loan.returned_at.is_null()).exists() else "available"
+                Copy.update(status=status).where(Copy.id == copy.id).execute()
+                touched |= {("loan", loan.uuid), ("copy", copy.code)}
+        Conflict.update(status="resolved", resolution=f"{action}: {note}".strip(": "), resolved_at=now).where(
+            Conflict.id == conflict.id).execute()
+        publish(touched)
+    return Conflict.get_by_id(conflict_id)
+
+
+# ---------------------------------------------------------------- status
+
+
+def status() -> dict[str, Any]:
+    devices = []
+    for device in Device.select().order_by(Device.name):
+        devices.append({
+            "id": device.id, "name": device.name, "revoked": device.revoked,
+            "last_sync": ledger.iso(device.last_sync) + "Z" if device.last_sync else None,
+            "last_seq": device.last_seq, "pending": max(0, device.reported_seq - device.last_seq),
+            "clock_offset": device.clock_offset,
+        })
+    return {
+        "loans_open": Loan.select().where(Loan.returned_at.is_null()).count(),
+        "loans_total": Loan.select().count(),
+        "events_applied": AppliedEvent.select().count(),
+        "events_rejected": AppliedEvent.select().where(AppliedEvent.outcome == "rejected").count(),
+        "conflicts_open": Conflict.select().where(Conflict.status == "open").count(),
+        "pending_checkins": PendingCheckin.select().count(),
+        "change_seq": current_seq(),
+        "devices": devices,
+    }
+
+
+def max_seq_of(device_id: str) -> int:
+    return AppliedEvent.select(fn.MAX(AppliedEvent.seq)).where(AppliedEvent.device == device_id).scalar() or 0

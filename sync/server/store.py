@@ -1,0 +1,58 @@
+"""Where the server keeps its data: SQLite in the data directory, or a PostgreSQL URL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from peewee import Database
+
+from kiosk.db import connect, db, write_transaction
+from kiosk.ledger import get_setting, put_setting
+from kiosk.migrations import KIOSK, check_schema, migrate
+
+from .migrations import SERVER
+
+SERVER_DB_FILENAME = "server.sqlite3"
+MASTER_KEY_FILENAME = "server.key"
+
+
+def database_url(data: str | os.PathLike[str], url: str | None = None) -> str:
+    return url or os.environ.get("MUONTRA_DB") or str(Path(data) / SERVER_DB_FILENAME)
+
+
+def open_server_store(data: str | os.PathLike[str], url: str | None = None, *, upgrade: bool = False) -> Database:
+    """Bind the server database (kiosk tables + server tables); create or upgrade only when asked."""
+    Path(data).mkdir(parents=True, exist_ok=True)
+    database = connect(database_url(data, url))
+    db.initialize(database)
+    database.connect(reuse_if_open=True)
+    if upgrade:
+        for component in (KIOSK, SERVER):
+            migrate(database, component)
+        if get_setting("secret_key") is None:
+            with write_transaction():
+                put_setting("secret_key", secrets.token_hex(32))  # signs the librarian's session cookie
+    else:
+        for component in (KIOSK, SERVER):
+            check_schema(database, component, data=str(data))
+    return database
+
+
+def master_key(data: str | os.PathLike[str]) -> bytes:
+    """The key every device secret is derived from; created once, readable only by its owner."""
+    env = os.environ.get("MUONTRA_SERVER_KEY")
+    if env:
+        return env.encode()
+    path = Path(data) / MASTER_KEY_FILENAME
+    if not path.exists():
+        Path(data).mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another worker made it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()

@@ -1,0 +1,77 @@
+"""The sync API kiosks talk to: pair (with a one-time code), push and pull (signed)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from kiosk.errors import MuontraError
+from kiosk.i18n import DEFAULT_LANGUAGE, translate
+from kiosk.web.api import json_body
+from kiosk.web.errors import HTTP_MESSAGES
+
+from ..protocol import PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
+from . import service
+from .app import now, now_unix
+from .auth import verify_request
+
+bp = Blueprint("sync_api", __name__)
+
+
+def _json_error(code: str, message: str, status: int):
+    return jsonify({"error": {"code": code, "message": message}, "server_time": now_unix()}), status
+
+
+@bp.errorhandler(MuontraError)
+def _domain_error(exc: MuontraError):
+    return _json_error(exc.code, exc.message_in(getattr(g, "lang", DEFAULT_LANGUAGE)), exc.http_status)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])
+    return _json_error(f"http_{status}", translate(message, getattr(g, "lang", DEFAULT_LANGUAGE)), status)
+
+
+def _signed_document() -> tuple[str, dict]:
+    """Authenticate the request, then unpack its gzip JSON body."""
+    raw = request.get_data(cache=False)
+    device = verify_request(request.headers, request.method, request.path, raw,
+                            current_app.extensions["master_key"], now_unix())
+    return device.id, decode_body(raw)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"ok": True, "role": "server", "protocol": PROTOCOL_VERSION, "time": now_unix()})
+
+
+@bp.post("/sync/pair")
+def pair():
+    body = json_body("code", "device")
+    reply = service.pair(body["code"], body["device"], current_app.extensions["master_key"], now())
+    return jsonify({**reply, "server_time": now_unix(), "protocol": PROTOCOL_VERSION})
+
+
+@bp.post("/sync/push")
+def push():
+    device, document = _signed_document()
+    events = validate_events(document.get("events"))
+    reported = document.get("newest_seq", 0)
+    if not isinstance(reported, int):
+        raise MalformedBody(reason="newest_seq must be an integer")
+    reply = service.push(device, events, now(), reported)
+    return jsonify({**reply, "server_time": now_unix()})
+
+
+@bp.post("/sync/pull")
+def pull():
+    device, document = _signed_document()
+    cursor, limit = document.get("cursor"), document.get("limit", 500)
+    if cursor is not None and not isinstance(cursor, str):
+        raise MalformedBody(reason="cursor must be text")
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise MalformedBody(reason="limit must be an integer")
+    reply = service.pull(device, cursor, limit, now(), want_total=bool(document.get("total")))
+    return jsonify({**reply, "server_time": now_unix()})

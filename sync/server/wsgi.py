@@ -1,0 +1,36 @@
+"""gunicorn, started from ``muontra server``: several worker processes, each opening the database itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class ServerApplication(BaseApplication):
+    def __init__(self, config: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        self.config, self.options = dict(config), dict(options)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Called in each worker after the fork: no database connection crosses a fork.
+        from .app import create_app
+
+        return create_app(self.config)
+
+
+def run_gunicorn(config: Mapping[str, Any], host: str, port: int, workers: int) -> None:
+    ServerApplication(config, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "sync",
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "preload_app": False,
+        "accesslog": None,
+    }).run()

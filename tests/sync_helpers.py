@@ -1,0 +1,103 @@
+"""Helpers for the sync tests: a server and kiosks in one process, each with its own database.
+
+The kiosk and server share model classes bound to one database proxy, so the
+in-process transport points the proxy at the server's database for the length
+of each request and back at the kiosk's afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from peewee import Database
+
+from kiosk.db import db
+from kiosk.ledger import get_setting
+from kiosk.services import Circulation
+from kiosk.store import open_store
+from sync.client import SyncClient, pair
+from sync.server import service
+from sync.server.app import create_app as create_server_app
+
+
+@contextlib.contextmanager
+def bound(database: Database) -> Iterator[None]:
+    previous = db.obj
+    db.initialize(database)
+    try:
+        database.connect(reuse_if_open=True)
+        yield
+    finally:
+        db.initialize(previous)
+
+
+class AppTransport:
+    """The server's Flask app behind the client's transport interface, in this process."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.client = app.test_client()
+        self.calls = 0
+
+    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        self.calls += 1
+        with bound(self.app.extensions["server_db"]):
+            response = self.client.post(path, data=body, headers=dict(headers))
+        return response.status_code, response.get_json(silent=True) or {}
+
+
+class ServerHandle:
+    def __init__(self, data: Path, clock, url: str | None = None) -> None:
+        previous = db.obj
+        self.app = create_server_app({"DATA_DIR": str(data), "DB": url, "AUTO_MIGRATE": True, "TESTING": True,
+                                      "CLOCK": clock, "MASTER_KEY": b"test-master-key"})
+        self.database = self.app.extensions["server_db"]
+        if previous is not None:
+            db.initialize(previous)
+        self.transport = AppTransport(self.app)
+
+    def run(self):
+        return bound(self.database)
+
+    def new_code(self, name: str) -> str:
+        with self.run():
+            return service.add_device(name, datetime(2026, 3, 2, 2, 0))
+
+    def facts(self, facts) -> None:
+        with self.run():
+            service.record_server_facts(facts)
+
+
+class KioskHandle:
+    """A kiosk: its own SQLite data directory, a Circulation service and a sync client."""
+
+    def __init__(self, data: Path, clock) -> None:
+        self.database = open_store(data, upgrade=True)
+        self.device = get_setting("device_id")
+        self.circ = Circulation(device=self.device, clock=clock)
+        self.client: SyncClient | None = None
+
+    def run(self):
+        return bound(self.database)
+
+    def pair(self, server: ServerHandle, name: str) -> None:
+        code = server.new_code(name)
+        with self.run():
+            paired = pair("http://server", code, self.device, transport=server.transport)
+        self.client = SyncClient(server.transport, paired.device, paired.secret, clock=lambda: _unix_of(server))
+
+    def sync(self):
+        with self.run():
+            return self.client.sync()
+
+
+def _unix_of(server: ServerHandle) -> float:
+    return server.app.config["CLOCK"]().timestamp()
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
