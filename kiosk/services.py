@@ -287,3 +287,40 @@ class Circulation:
             for event_type, payload in facts:
                 record(event_type, payload, device=self.device, device_time=now)
         return len(facts)
+
+    # -------------------------------------------------------------- librarian settings
+
+    def set_policy(self, policy_rules: list[rules.Rule], block_when_overdue: bool) -> None:
+        """Replace the lending rules (patron kind × category) and the overdue block, as one change."""
+        with write_transaction():
+            now = self.now()
+            record("policy.set", {"rules": [dict(vars(rule)) for rule in policy_rules]},
+                   device=self.device, device_time=now)
+            record("setting.set", {"key": "block_when_overdue", "value": bool(block_when_overdue)},
+                   device=self.device, device_time=now)
+
+    def set_calendar(self, closed_weekdays: list[int], closed_days: list[tuple[date, str]],
+                     term_ends: list[date], year_end: date | None) -> None:
+        """Replace the school calendar: weekly closed days, holidays (Tết…), term and year ends."""
+        with write_transaction():
+            record(
+                "calendar.set",
+                {
+                    "closed_weekdays": sorted(closed_weekdays),
+                    "closed_days": [{"day": day.isoformat(), "reason": reason} for day, reason in closed_days],
+                    "term_ends": [day.isoformat() for day in sorted(term_ends)],
+                    "year_end": year_end.isoformat() if year_end else None,
+                },
+                device=self.device,
+                device_time=self.now(),
+            )
+
+    def upsert_patron(self, code: str, name: str, class_name: str, kind: str, school_year: str,
+                      active: bool) -> str:
+        """Add or edit a reader; returns the cleaned card code."""
+        code = self.clean(code)
+        with write_transaction():
+            record("patron.upsert", {"code": code, "name": name, "class_name": class_name, "kind": kind,
+                                     "school_year": school_year, "active": active},
+                   device=self.device, device_time=self.now())
+        return code

@@ -62,7 +62,7 @@ def test_stocktake_from_open_to_the_board_record(school, data_dir, tmp_path):
     assert refused.returncode == 1 and "đã kết thúc" in refused.stderr and "Traceback" not in refused.stderr
 
 
-def test_rotation_and_intake_commands(school, data_dir):
+def test_rotation_and_intake_commands(school, data_dir, tmp_path):
     seed_shelves(school)
     data = ["--data", str(data_dir)]
     opened = ok("rotation", "open", *data, "--class", "6A1", "--teacher", "GV001", "--helper", "CTV01",
@@ -76,6 +76,9 @@ def test_rotation_and_intake_commands(school, data_dir):
                       "--due", "2030-05-29")
     assert refused.returncode == 1 and refused.stderr.strip() == "HS001 is not a teacher's card."
 
+    labels = tmp_path / "nhan.pdf"
     received = ok("intake", *data, "--title", "Hoàng tử bé", "--author", "Antoine de Saint-Exupéry",
-                  "--prefix", "tn", "--count", "2", "--donor", "Chi đoàn trường")
-    assert received.strip() == "Hoàng tử bé: TN-0006 TN-0007"
+                  "--prefix", "tn", "--count", "2", "--donor", "Chi đoàn trường", "--labels", str(labels))
+    assert received.splitlines() == ["Hoàng tử bé: TN-0006 TN-0007", str(labels)]
+    printed = "\n".join(pdf_text(labels))
+    assert "TN-0006" in printed and "TN-0007" in printed and "TN-0005" not in printed
