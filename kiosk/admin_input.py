@@ -13,8 +13,8 @@ from datetime import date, timedelta
 
 from .errors import N_, BadInput, MuontraError
 from .i18n import DEFAULT_LANGUAGE, translate
-from .importer import parse_date
-from .models import CATEGORIES, PATRON_KINDS
+from .importer import normalize_isbn, parse_date
+from .models import CATEGORIES, MAIN_LIBRARY, PATRON_KINDS
 from .rules import Rule
 
 DUE_MODES = ("days", "term_end", "year_end")
@@ -25,7 +25,8 @@ LIMITS = {"max_loans": 200, "loan_days": 400, "max_renewals": 20}
 FIELD_WORDS = {
     "patron_kind": N_("Reader"), "category": N_("Category"), "max_loans": N_("Max. books"),
     "loan_days": N_("Loan days"), "max_renewals": N_("Renewals"), "due_mode": N_("Due"),
-    "name": N_("Full name"), "kind": N_("Kind"), "code": N_("Card code"),
+    "name": N_("Full name"), "kind": N_("Kind"), "code": N_("Card code"), "title": N_("Title"),
+    "item": N_("Label"),
 }
 
 
@@ -74,6 +75,14 @@ class BadWeekday(FormProblem):
 
 class AllWeekdaysClosed(FormProblem):
     message = N_("The library cannot be closed on every day of the week.")
+
+
+class BadIsbn(FormProblem):
+    message = N_("'%(value)s' is not a valid ISBN (check the digits).")
+
+
+class BadYearValue(FormProblem):
+    message = N_("'%(value)s' is not a year.")
 
 
 class MissingField(FormProblem):
@@ -236,3 +245,49 @@ def parse_patron(form: Mapping[str, str], code: str) -> PatronInput:
         raise InvalidForm(problems)
     return PatronInput(code, name, (form.get("class_name") or "").strip().upper(), kind,
                        (form.get("school_year") or "").strip(), bool(form.get("active")))
+
+
+# ---------------------------------------------------------------- copies
+
+
+@dataclass(frozen=True)
+class CopyInput:
+    item: str
+    title: str
+    isbn: str | None
+    author: str
+    publisher: str
+    year: int | None
+    category: str
+    classification: str
+    location: str
+    shelf: str
+
+
+def parse_copy(form: Mapping[str, str], item: str) -> CopyInput:
+    """The copy form: one copy (its label) and the title it is a copy of."""
+    problems: list[FormProblem] = []
+    text = {name: " ".join((form.get(name) or "").split()) for name in (
+        "title", "isbn", "author", "publisher", "year", "category", "classification", "location", "shelf")}
+    if not item:
+        problems.append(MissingField(field="item"))
+    if not text["title"]:
+        problems.append(MissingField(field="title"))
+    if text["category"] not in CATEGORIES:
+        problems.append(UnknownChoice(row=1, field="category", value=text["category"]))
+    isbn = None
+    if text["isbn"]:
+        try:
+            isbn = normalize_isbn(text["isbn"])
+        except ValueError:
+            problems.append(BadIsbn(value=text["isbn"]))
+    year = None
+    if text["year"]:
+        if text["year"].isdigit() and 1000 <= int(text["year"]) <= 2100:
+            year = int(text["year"])
+        else:
+            problems.append(BadYearValue(value=text["year"]))
+    if problems:
+        raise InvalidForm(problems)
+    return CopyInput(item, text["title"], isbn, text["author"], text["publisher"], year, text["category"],
+                     text["classification"], text["location"] or MAIN_LIBRARY, text["shelf"])

@@ -108,6 +108,11 @@ def test_not_for_loan_periodical_is_refused_in_english(browser, server):
     expect(result).to_contain_text(re.compile(r"Return by \d{1,2} [A-Z][a-z]{2} \d{4}"))
     page.click("[data-action=done]")
     expect(page.locator(".receipt")).to_contain_text("Kính vạn hoa")
+    # Printed, the receipt is all there is on the page.
+    page.emulate_media(media="print")
+    expect(page.locator(".receipt")).to_be_visible()
+    for chrome in (".topbar", ".step-receipt .actions", ".countdown"):
+        expect(page.locator(chrome)).to_be_hidden()
     page.context.close()
 
 

@@ -92,6 +92,9 @@ def test_wrong_pins_lock_the_librarian_out_until_the_time_is_up(app, client, sch
 
 def test_session_times_out_after_inactivity_but_slides_with_use(app, admin, clock):
     minutes = app.config["ADMIN_SESSION_MINUTES"]
+    # A page left open leaves by itself once the session is over.
+    refresh = f'http-equiv="refresh" content="{minutes * 60 + 5};url=/admin/"'
+    assert refresh in admin.get("/admin/").get_data(as_text=True)
     for _ in range(3):  # each visit within the limit keeps the session alive
         clock.set(clock.moment + timedelta(minutes=minutes - 1))
         assert admin.get("/admin/").status_code == 200
@@ -380,3 +383,35 @@ def test_import_of_a_file_that_is_not_a_table_is_explained(admin):
     assert problem.message_in("vi") in html.unescape(answer.get_data(as_text=True))
     assert admin.post("/admin/import/confirm", data={"token": "../../etc/passwd",
                                                      "csrf_token": token(admin, "/admin/import")}).status_code == 302
+
+
+# ---------------------------------------------------------------- copies
+
+
+def test_adding_and_editing_a_copy(admin):
+    answer = post(admin, "/admin/copies/save", {
+        "item": "tn-0100", "title": "  Chuyện  cổ tích  Việt Nam ", "author": "Nhiều tác giả", "isbn": "",
+        "category": "TN", "year": "2019", "location": "6A1", "shelf": "Tủ 2"})
+    assert answer.headers["Location"] == "/admin/copies/TN-0100"
+    copy = Copy.get(Copy.code == "TN-0100")
+    assert (copy.title.title, copy.title.year, copy.location, copy.shelf) == ("Chuyện cổ tích Việt Nam", 2019,
+                                                                              "6A1", "Tủ 2")
+    assert events("catalog.upsert")[-1].payload["item"] == "TN-0100"
+    stk = Copy.get(Copy.code == "STK-0001")
+    post(admin, "/admin/copies/save", {"item": "STK-0001", "title": "Từ điển Tiếng Việt (tái bản)",
+                                       "isbn": stk.title.isbn, "category": "STK", "location": "main"})
+    assert Copy.get(Copy.code == "STK-0001").title.title == "Từ điển Tiếng Việt (tái bản)"
+    page = admin.get("/admin/copies/STK-0001").get_data(as_text=True)
+    assert "Từ điển Tiếng Việt (tái bản)" in page
+    assert page.count("<form") == len(re.findall(r"</form>", page)) and "<title>STK-0001 · Mượn Trả</title>" in page
+
+
+def test_bad_copy_input_is_explained_and_nothing_is_saved(admin):
+    before = len(events("catalog.upsert"))
+    answer = post(admin, "/admin/copies/save", {"item": "TN-0200", "title": "", "isbn": "978-604-0-00000-1",
+                                                "category": "comics", "year": "năm ngoái"})
+    assert answer.headers["Location"] == "/admin/copies/new"
+    page = html.unescape(admin.get("/admin/copies/new").get_data(as_text=True))
+    for message in ("Cần điền \"Tên sách\"", "978-604-0-00000-1", "comics", "năm ngoái"):
+        assert message in page
+    assert len(events("catalog.upsert")) == before and Copy.get_or_none(Copy.code == "TN-0200") is None

@@ -30,7 +30,15 @@ from flask_babel import gettext as _
 
 from .. import queries
 from ..admin_auth import pin_is_default, set_admin_pin, verify_admin_pin
-from ..admin_input import DUE_MODES, RULE_FIELDS, InvalidForm, parse_calendar, parse_patron, parse_policy
+from ..admin_input import (
+    DUE_MODES,
+    RULE_FIELDS,
+    InvalidForm,
+    parse_calendar,
+    parse_copy,
+    parse_patron,
+    parse_policy,
+)
 from ..errors import N_, MuontraError
 from ..importer import KINDS, apply_plan, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
@@ -252,7 +260,22 @@ def copy(code: str):
     if found is None:
         abort(404)
     return render_template("admin/copy.html", copy=found, loan=queries.open_loan_line(found, circ().today()),
-                           borrower=queries.borrower_of(found), actions=COPY_ACTIONS)
+                           borrower=queries.borrower_of(found), actions=COPY_ACTIONS, categories=CATEGORIES)
+
+
+@bp.get("/copies/new")
+def new_copy():
+    return render_template("admin/copy_form.html", copy=None, categories=CATEGORIES)
+
+
+@bp.post("/copies/save")
+@acting(lambda item: _("The copy %(code)s is saved.", code=item),
+        lambda item: url_for("admin.copy", code=item) if item else url_for("admin.new_copy"))
+def save_copy():
+    values = parse_copy(request.form, circ().clean(request.form.get("item", "")))
+    return circ().upsert_copy(values.item, values.title, values.isbn, values.author, values.publisher,
+                              values.year, values.category, values.classification, values.location,
+                              values.shelf)
 
 
 @bp.post("/copies/<code>/status")
