@@ -69,15 +69,18 @@ def output_file(path: str) -> Iterator[IO[bytes]]:
 
 
 def progress(label: str, length: int) -> Callable[[int], None]:
-    """A click progress bar on stderr, driven by a callback the renderers call per item done."""
+    """A click progress bar on stderr, driven by a callback the renderers call with the items done."""
     bar = click.progressbar(length=max(length, 1), label=label, file=click.get_text_stream("stderr"))
     bar.__enter__()
     done = 0
 
     def advance(count: int = 1) -> None:
         nonlocal done
-        done += count
-        bar.update(count)
+        if done >= length:
+            return
+        step = min(count, length - done)
+        done += step
+        bar.update(step)
         if done >= length:
             bar.__exit__(None, None, None)
 
@@ -228,6 +231,7 @@ def register_command(ctx: click.Context, data: str, kind: str, year: str | None,
     period = stats.period_from(year if not (start or end) else None, None, None, start, end)
     tables = registers.build(kind, period, timezone, lang, prefix=prefix)
     with output_file(out) as handle:
-        registers.write(fmt, handle, kind, tables, period, lang)
+        registers.write(fmt, handle, kind, tables, period, lang,
+                        progress=progress("PDF", sum(len(t.rows) for t in tables)) if fmt == "pdf" else None)
     click.echo(translate(N_("%(path)s: %(count)s lines."), lang, path=out,
                          count=sum(len(t.rows) for t in tables)))
