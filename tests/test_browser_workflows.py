@@ -199,3 +199,37 @@ def test_stocktake_with_misplaced_unknown_and_missing_exported(browser, server, 
     for words in ("Biên bản kiểm kê", "Trường THCS Nguyễn Du", "Thư viện chính, giá A1 đến A2",
                   "Sổ tay kiến thức Toán 6", "Để sai chỗ", "ZZ-0404", "Hiệu trưởng", "(ký, ghi rõ họ tên)"):
         assert words in text, words
+
+
+def test_intake_of_donated_books_with_labels(browser, server):
+    librarian = new_page(browser)
+    sign_in_librarian(librarian, server, "/staff/intake")
+    # The scanner types the cover ISBN into the ISBN field; its Enter looks the title up.
+    librarian.focus("#isbn")
+    librarian.keyboard.type("9786041234567", delay=5)
+    librarian.keyboard.press("Enter")
+    expect(librarian.locator("#title")).to_be_focused()
+    librarian.fill("#title", "Những tấm lòng cao cả")
+    librarian.fill("#author", "Edmondo De Amicis")
+    librarian.select_option("#prefix", "TN-")
+    librarian.fill("#count", "2")
+    librarian.fill("[name=donor]", "Chi đoàn 9A1")
+    screenshot(librarian, "workflows-intake")
+    librarian.click("#intake-form button[type=submit]")
+    receipt = librarian.locator("#intake-receipt")
+    expect(receipt).to_contain_text("Đã nhập 2 bản sách “Những tấm lòng cao cả”.")
+    expect(receipt.locator(".code")).to_have_text(["TN-0007", "TN-0008"])
+    labels = requests.get(server.url + librarian.locator("#print-labels").get_attribute("href"),
+                          cookies={c["name"]: c["value"] for c in librarian.context.cookies()}, timeout=10)
+    assert labels.headers["Content-Type"] == "application/pdf"
+    printed = "\n".join(pdf_text(labels.content))
+    assert "TN-0007" in printed and "TN-0008" in printed
+
+    # The same ISBN again: the title comes from the catalogue now.
+    librarian.goto(server.url + "/staff/intake")
+    librarian.focus("#isbn")
+    librarian.keyboard.type("978-604-1-23456-7", delay=5)
+    librarian.keyboard.press("Enter")
+    expect(librarian.locator("#title")).to_have_value("Những tấm lòng cao cả")
+    expect(librarian.locator("#isbn-known")).to_be_visible()
+    expect(librarian.locator("#count")).to_be_focused()
