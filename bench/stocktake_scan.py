@@ -50,6 +50,22 @@ def row(label: str, copies: int, times: list[float]) -> str:
     return f"| {copies:>7} | {label:<22} | {statistics.median(times):>8.1f} | {p95:>8.1f} |"
 
 
+def measure(copies: int, scans: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        open_store(tmp, upgrade=True)
+        circ = Circulation(device=get_setting("device_id"))
+        seed(circ, copies)
+        wf = Workflows(circ)
+        session = wf.open_stocktake("main", "A1", "D20", by="bench")
+        step = max(1, copies // scans)
+        codes = [f"TN-{n:05d}" for n in range(1, copies + 1, step)][:scans]
+        print(row("stock-take scan", copies, timed(lambda c: wf.stocktake_scan(session, c, by="bench"), codes)))
+        full = timed(lambda c: wf._result(wf._session(session)).progress, codes[:20])
+        print(row("full recount (old way)", copies, full))
+        print(row("check-in (yardstick)", copies, timed(circ.checkin, codes)))
+        db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="2000,10000,20000")
@@ -58,19 +74,7 @@ def main() -> None:
     print("| copies  | operation              | median ms | p95 ms   |")
     print("|---------|------------------------|-----------|----------|")
     for copies in [int(s) for s in args.sizes.split(",")]:
-        with tempfile.TemporaryDirectory() as tmp:
-            open_store(tmp, upgrade=True)
-            circ = Circulation(device=get_setting("device_id"))
-            seed(circ, copies)
-            wf = Workflows(circ)
-            session = wf.open_stocktake("main", "A1", "D20", by="bench")
-            step = max(1, copies // args.scans)
-            codes = [f"TN-{n:05d}" for n in range(1, copies + 1, step)][: args.scans]
-            print(row("stock-take scan", copies, timed(lambda c: wf.stocktake_scan(session, c, by="bench"), codes)))
-            full = timed(lambda c: wf._result(wf._session(session)).progress, codes[:20])
-            print(row("full recount (old way)", copies, full))
-            print(row("check-in (yardstick)", copies, timed(circ.checkin, codes)))
-            db.close()
+        measure(copies, args.scans)
 
 
 if __name__ == "__main__":

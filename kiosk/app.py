@@ -87,11 +87,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from .web import api, errors, pages
+    from sync import kiosk_panel
+
+    from .web import admin, api, errors, pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
+    kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
     app.register_blueprint(staff_pages.bp)

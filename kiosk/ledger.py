@@ -37,8 +37,8 @@ def _copy(code: str) -> Copy | None:
 
 
 def apply_checkout(p: Payload) -> None:
-    copy = Copy.get(Copy.code == p["item"])
-    patron = Patron.get(Patron.code == p["patron"])
+    copy = Copy.select(Copy.id, Copy.location).where(Copy.code == p["item"]).get()
+    patron = Patron.select(Patron.id).where(Patron.code == p["patron"]).get()
     Loan.create(
         uuid=p["loan"],
         copy=copy,

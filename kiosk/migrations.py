@@ -149,4 +149,14 @@ def _workflows(database: Database) -> None:
     )
 
 
-KIOSK = Component("kiosk", [("0001_initial", _kiosk_v1), ("0002_workflows", _workflows)])
+def _title_lookup(database: Database) -> None:
+    # A catalogue row without an ISBN finds its title by title + author (ledger.find_title):
+    # without this index every such row scanned the whole title table (quadratic imports).
+    database.execute_sql("CREATE INDEX IF NOT EXISTS title_by_name ON title (title, author)")
+
+
+KIOSK = Component("kiosk", [
+    ("0001_initial", _kiosk_v1),
+    ("0002_workflows", _workflows),
+    ("0003_title_lookup", _title_lookup),
+])

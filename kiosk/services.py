@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from . import rules
 from .codes import book_number, clean
 from .db import write_transaction
-from .ledger import get_setting, iso, record
-from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+from .ledger import iso, record
+from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -59,8 +59,13 @@ class RenewReceipt:
     due: date
 
 
+POLICY_SETTINGS = ("closed_weekdays", "block_when_overdue", "term_ends", "year_end")
+
+
 def load_policy() -> rules.Policy:
     rule_rows = list(PolicyRule.select())
+    # One query for the policy's settings: this runs inside every checkout's write lock.
+    settings = {row.key: row.value for row in Setting.select().where(Setting.key.in_(POLICY_SETTINGS))}
     source = (
         [
             rules.Rule(
@@ -72,15 +77,15 @@ def load_policy() -> rules.Policy:
         else rules.DEFAULT_RULES
     )
     calendar = rules.Calendar(
-        closed_weekdays=frozenset(get_setting("closed_weekdays", [5, 6])),
+        closed_weekdays=frozenset(settings.get("closed_weekdays", [5, 6])),
         closed_days=frozenset(row.day for row in ClosedDay.select(ClosedDay.day)),
     )
-    year_end = get_setting("year_end")
+    year_end = settings.get("year_end")
     return rules.Policy(
         rules={(r.patron_kind, r.category): r for r in source},
         calendar=calendar,
-        block_when_overdue=bool(get_setting("block_when_overdue", True)),
-        term_ends=tuple(date.fromisoformat(d) for d in get_setting("term_ends", [])),
+        block_when_overdue=bool(settings.get("block_when_overdue", True)),
+        term_ends=tuple(date.fromisoformat(d) for d in settings.get("term_ends", [])),
         year_end=date.fromisoformat(year_end) if year_end else None,
     )
 
@@ -101,12 +106,30 @@ def _loan_view(loan: Loan) -> rules.LoanView:
 
 def open_loans_of(patron: Patron) -> list[Loan]:
     return list(
-        Loan.select(Loan, Copy, Title)
+        Loan.select(Loan, Copy, Title, Patron)
         .join(Copy)
         .join(Title)
+        .switch(Loan)
+        .join(Patron)  # _loan_view reads loan.patron.code: no query per loan
         .where((Loan.patron == patron) & Loan.returned_at.is_null())
         .order_by(Loan.due)
     )
+
+
+def open_loan_views(patron: Patron) -> list[rules.LoanView]:
+    """What the rules need of a patron's open loans: one narrow query, no model objects.
+
+    It runs inside every checkout's write lock, where peewee building wide queries was the main cost.
+    """
+    rows = (
+        Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals)
+        .join(Copy)
+        .join(Title)
+        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .tuples()
+    )
+    return [rules.LoanView(uuid, item, patron.code, category, due, renewals)
+            for uuid, item, category, due, renewals in rows]
 
 
 def open_loan_of(copy: Copy) -> Loan | None:
@@ -147,7 +170,7 @@ class Circulation:
 
     def patron_summary(self, raw_code: str) -> PatronSummary:
         patron = self.find_patron(raw_code)
-        loans = [_loan_view(loan) for loan in open_loans_of(patron)]
+        loans = open_loan_views(patron)
         policy = load_policy()
         general = policy.rule_for(patron.kind, "*")
         held = sum(1 for loan in loans if policy.rule_for(patron.kind, loan.category).category == "*")
@@ -163,7 +186,12 @@ class Circulation:
 
     def _resolve_copy(self, text: str, *, for_checkin: bool) -> Copy | None:
         """The copy a scan names: its label, or a cover ISBN where that is unambiguous."""
-        copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
+        copy = (
+            Copy.select(Copy.id, Copy.code, Copy.status, Copy.location, Title.id, Title.title, Title.category)
+            .join(Title)
+            .where(Copy.code == text)
+            .first()
+        )
         if copy is not None:
             return copy
         isbn = book_number(text)
@@ -185,14 +213,18 @@ class Circulation:
     def checkout(self, patron_code: str, item_code: str) -> LoanReceipt:
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
-            patron = Patron.get_or_none(Patron.code == patron_text)
+            patron = (
+                Patron.select(Patron.id, Patron.code, Patron.kind, Patron.active)
+                .where(Patron.code == patron_text)
+                .first()
+            )
             rules.check_patron(_patron_view(patron))
             copy = self._resolve_copy(item_text, for_checkin=False)
             today = self.today()
             decision = rules.checkout(
                 _patron_view(patron),
                 _copy_view(copy) if copy else None,
-                [_loan_view(loan) for loan in open_loans_of(patron)],
+                open_loan_views(patron),
                 load_policy(),
                 today,
             )
@@ -287,3 +319,51 @@ class Circulation:
             for event_type, payload in facts:
                 record(event_type, payload, device=self.device, device_time=now)
         return len(facts)
+
+    # -------------------------------------------------------------- librarian settings
+
+    def set_policy(self, policy_rules: list[rules.Rule], block_when_overdue: bool) -> None:
+        """Replace the lending rules (patron kind × category) and the overdue block, as one change."""
+        with write_transaction():
+            now = self.now()
+            record("policy.set", {"rules": [dict(vars(rule)) for rule in policy_rules]},
+                   device=self.device, device_time=now)
+            record("setting.set", {"key": "block_when_overdue", "value": bool(block_when_overdue)},
+                   device=self.device, device_time=now)
+
+    def set_calendar(self, closed_weekdays: list[int], closed_days: list[tuple[date, str]],
+                     term_ends: list[date], year_end: date | None) -> None:
+        """Replace the school calendar: weekly closed days, holidays (Tết…), term and year ends."""
+        with write_transaction():
+            record(
+                "calendar.set",
+                {
+                    "closed_weekdays": sorted(closed_weekdays),
+                    "closed_days": [{"day": day.isoformat(), "reason": reason} for day, reason in closed_days],
+                    "term_ends": [day.isoformat() for day in sorted(term_ends)],
+                    "year_end": year_end.isoformat() if year_end else None,
+                },
+                device=self.device,
+                device_time=self.now(),
+            )
+
+    def upsert_patron(self, code: str, name: str, class_name: str, kind: str, school_year: str,
+                      active: bool) -> str:
+        """Add or edit a reader; returns the cleaned card code."""
+        code = self.clean(code)
+        with write_transaction():
+            record("patron.upsert", {"code": code, "name": name, "class_name": class_name, "kind": kind,
+                                     "school_year": school_year, "active": active},
+                   device=self.device, device_time=self.now())
+        return code
+
+    def upsert_copy(self, item: str, title: str, isbn: str | None, author: str, publisher: str,
+                    year: int | None, category: str, classification: str, location: str, shelf: str) -> str:
+        """Add or edit one copy and its title (a title with an ISBN is shared by its copies)."""
+        item = self.clean(item)
+        with write_transaction():
+            record("catalog.upsert", {"item": item, "title": title, "isbn": isbn, "author": author,
+                                      "publisher": publisher, "year": year, "category": category,
+                                      "classification": classification, "location": location, "shelf": shelf},
+                   device=self.device, device_time=self.now())
+        return item

@@ -123,7 +123,7 @@ def wait_for_http(url: str, timeout: float = 20.0) -> None:
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine: not up yet
             time.sleep(0.1)
     raise TimeoutError(url)
 

@@ -101,3 +101,76 @@ def _unix_of(server: ServerHandle) -> float:
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+class ServerProcess:
+    """A real ``muontra server`` (gunicorn, several workers) on loopback."""
+
+    def __init__(self, data: Path, port: int | None = None, db_url: str | None = None, workers: int = 2) -> None:
+        from tests.conftest import free_port
+
+        self.data, self.port, self.db_url, self.workers = data, port or free_port(), db_url, workers
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self) -> ServerProcess:
+        import subprocess
+        import sys
+
+        from tests.conftest import subprocess_env, wait_for_http
+
+        args = [sys.executable, "-m", "kiosk", "server", "--data", str(self.data), "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers)]
+        if self.db_url:
+            args += ["--db", self.db_url]
+        self.proc = subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for_http(self.url + "/healthz")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: gunicorn's master and its workers."""
+        import os
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        import os
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except Exception:  # noqa: BLE001
+                self.kill()
+
+
+def seed_server(data: Path, facts, db_url: str | None = None) -> None:
+    from sync.server.store import open_server_store
+
+    previous = db.obj
+    database = open_server_store(data, db_url, upgrade=True)
+    try:
+        service.record_server_facts(facts)
+    finally:
+        database.close()
+        if previous is not None:
+            db.initialize(previous)
+
+
+def server_database(data: Path, db_url: str | None = None) -> Database:
+    from kiosk.db import connect
+    from sync.server.store import database_url
+
+    return connect(database_url(data, db_url))
+
+
+def kiosk_database(data: Path) -> Database:
+    from kiosk.db import connect
+    from kiosk.store import database_path
+
+    return connect(database_path(data))

@@ -97,6 +97,7 @@ def test_not_for_loan_periodical_is_refused_in_english(browser, server):
     page.click("a.lang[lang=en]")
     expect(page.locator("#go-borrow .choice-label")).to_have_text("Borrow books")
     expect(page.locator("#go-borrow .choice-other")).to_have_text("Mượn sách")
+    screenshot(page, "idle-en")
     # A card scanned on the idle screen starts borrowing straight away.
     scan(page, "HS002")
     expect(page.locator("[data-patron=greeting]")).to_have_text("Hello Bình!")
@@ -108,6 +109,11 @@ def test_not_for_loan_periodical_is_refused_in_english(browser, server):
     expect(result).to_contain_text(re.compile(r"Return by \d{1,2} [A-Z][a-z]{2} \d{4}"))
     page.click("[data-action=done]")
     expect(page.locator(".receipt")).to_contain_text("Kính vạn hoa")
+    # Printed, the receipt is all there is on the page.
+    page.emulate_media(media="print")
+    expect(page.locator(".receipt")).to_be_visible()
+    for chrome in (".topbar", ".step-receipt .actions", ".countdown"):
+        expect(page.locator(chrome)).to_be_hidden()
     page.context.close()
 
 

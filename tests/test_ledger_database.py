@@ -137,3 +137,33 @@ def test_concurrent_checkouts_from_two_threads_never_hit_a_locked_database(schoo
     for device in ("dev-a", "dev-b"):
         seqs = [e.seq for e in Event.select(Event.seq).where(Event.device == device).order_by(Event.seq)]
         assert seqs == list(range(1, 61))
+
+
+def statements_during(call) -> list[str]:
+    seen: list[str] = []
+    connection = db.connection()
+    connection.set_trace_callback(seen.append)
+    try:
+        call()
+    finally:
+        connection.set_trace_callback(None)
+    return seen
+
+
+def test_a_checkout_costs_the_same_statements_however_many_books_are_held(school):
+    """No query per held loan inside the write lock (the N+1 the benchmark found)."""
+    school.checkout("GV001", "TN-0001")
+    few = statements_during(lambda: school.checkout("GV001", "TN-0002"))
+    for item in ("TN-0003", "STK-0001", "SGK-0001", "SGK-0002"):
+        school.checkout("GV001", item)
+    many = statements_during(lambda: school.checkout("GV001", "TN-0004"))
+    assert len(many) == len(few)
+    assert few[0] == "BEGIN IMMEDIATE" and few[-1] == "COMMIT"
+    assert len(few) <= 16
+
+
+def test_a_catalogue_row_without_isbn_finds_its_title_through_an_index(school):
+    plan = db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT id FROM title WHERE isbn IS NULL AND title = ? AND author = ?",
+        ("Dế Mèn phiêu lưu ký", "Tô Hoài")).fetchall()
+    assert any("USING INDEX" in row[-1] for row in plan), plan

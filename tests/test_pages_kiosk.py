@@ -39,10 +39,14 @@ def test_language_switch_is_remembered_and_only_goes_to_local_pages(client):
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
 
 
-def test_reset_forgets_the_language(client):
+def test_reset_forgets_the_language_and_logs_the_librarian_out(client):
     client.get("/lang/en")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").get_data(as_text=True))
+    assert client.post("/admin/login", data={"pin": "1234", "csrf_token": csrf.group(1)}).status_code == 302
+    assert client.get("/admin/").status_code == 200
     assert client.get("/reset").headers["Location"] == "/"
     assert '<html lang="vi">' in client.get("/").get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
 
 
 def test_script_gets_its_settings_and_translated_words(data_dir, clock):

@@ -98,8 +98,9 @@ def switch_language(code: str):
 
 @bp.get("/reset")
 def reset():
-    """Where an idle kiosk goes: the next child starts in the default language."""
-    session.pop("lang", None)
+    """Where an idle kiosk goes: the next child starts afresh, in the default language, and a
+    librarian who logged in at the kiosk and walked away is logged out."""
+    session.clear()
     return redirect(url_for("pages.idle"))
 
 

@@ -1,0 +1,503 @@
+"""The librarian's pages under /admin: PIN login, search, a reader's loans, copies, policy, calendar.
+
+Views parse the form, call one service, and redirect with a message (post/redirect/get);
+every form carries a CSRF token (Flask-WTF checks it app-wide).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+import time
+from datetime import datetime, timedelta
+from functools import wraps
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import queries
+from ..admin_auth import pin_is_default, set_admin_pin, verify_admin_pin
+from ..admin_input import (
+    DUE_MODES,
+    RULE_FIELDS,
+    InvalidForm,
+    parse_calendar,
+    parse_copy,
+    parse_patron,
+    parse_policy,
+)
+from ..errors import N_, MuontraError
+from ..importer import KINDS, apply_plan, plan_import
+from ..models import CATEGORIES, PATRON_KINDS, Patron
+from ..reports import overdue as overdue_report
+from ..services import Circulation, load_policy
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+SESSION_KEY = "admin_seen"
+# Librarian actions on a copy (rules.TRANSITIONS): the form offers exactly these.
+COPY_ACTIONS = ("mark_lost", "mark_damaged", "withdraw", "mark_not_for_loan", "mark_available")
+NEW_RULE_ROWS = 3
+
+STATUS_WORDS = {
+    "available": N_("on the shelf"),
+    "on_loan": N_("on loan"),
+    "lost": N_("lost"),
+    "damaged": N_("damaged"),
+    "withdrawn": N_("withdrawn"),
+    "not_for_loan": N_("not for loan"),
+}
+ACTION_WORDS = {
+    "mark_lost": N_("Mark as lost"),
+    "mark_damaged": N_("Mark as damaged"),
+    "withdraw": N_("Withdraw"),
+    "mark_not_for_loan": N_("Not for loan (read in the library)"),
+    "mark_available": N_("Back on the shelf"),
+}
+KIND_WORDS = {"student": N_("student"), "teacher": N_("teacher"), "helper": N_("student helper"),
+              "*": N_("everyone else")}
+CATEGORY_WORDS = {"SGK": N_("SGK textbooks"), "STK": N_("STK reference"), "SNV": N_("SNV teachers' books"),
+                  "TN": N_("TN children's books"), "periodical": N_("periodicals"), "other": N_("other"),
+                  "*": N_("all other books")}
+DUE_MODE_WORDS = {"days": N_("after the loan days"), "term_end": N_("at the end of the term"),
+                  "year_end": N_("at the end of the school year")}
+WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+                 N_("Sunday"))
+
+
+def circ() -> Circulation:
+    return current_app.extensions["circulation"]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("admin.home")
+
+
+@bp.before_request
+def _require_login():
+    """Every page but the login needs a PIN entered less than ADMIN_SESSION_MINUTES ago (sliding)."""
+    if request.endpoint == "admin.login":
+        return None
+    seen = session.get(SESSION_KEY)
+    now = circ().now()
+    if seen is None:
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    if now - datetime.fromisoformat(seen) > timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"]):
+        session.pop(SESSION_KEY, None)
+        flash(_("Your session has ended. Please enter the PIN again."), "warning")
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    session[SESSION_KEY] = now.isoformat()
+    return None
+
+
+@bp.context_processor
+def _admin_layout():
+    return {"pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "action_words": ACTION_WORDS,
+            "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
+            "weekday_words": WEEKDAY_WORDS}
+
+
+def acting(success_message_for, back):
+    """Run a librarian action, then go ``back`` (a function of the view's arguments and outcome):
+    a refusal becomes a red message there, never an error page."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(**kwargs):
+            try:
+                outcome = view(**kwargs)
+            except InvalidForm as exc:
+                for problem in exc.problems_in(g.lang):
+                    flash(problem, "error")
+                return redirect(back(None, **kwargs))
+            except MuontraError as exc:
+                flash(exc.message_in(g.lang), "error")
+                return redirect(back(None, **kwargs))
+            flash(success_message_for(outcome), "success")
+            return redirect(back(outcome, **kwargs))
+
+        return wrapper
+
+    return decorate
+
+
+def to_patron(_outcome, code: str) -> str:
+    return url_for("admin.patron", code=code)
+
+
+def to_copy(_outcome, code: str) -> str:
+    return url_for("admin.copy", code=code)
+
+
+# ---------------------------------------------------------------- login
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error, status = None, 200
+    if request.method == "POST":
+        config = current_app.config
+        try:
+            verify_admin_pin(request.form.get("pin", ""), circ().now(), config["PIN_MAX_ATTEMPTS"],
+                             config["PIN_LOCKOUT_MINUTES"])
+        except MuontraError as exc:
+            error, status = exc.message_in(g.lang), exc.http_status
+        else:
+            session[SESSION_KEY] = circ().now().isoformat()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("admin/login.html", error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    session.pop(SESSION_KEY, None)
+    return redirect(url_for("pages.idle"))
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+def change_pin():
+    if request.method == "POST":
+        pin, again = request.form.get("pin", ""), request.form.get("again", "")
+        if pin != again:
+            flash(_("The two PINs are not the same."), "error")
+        else:
+            try:
+                set_admin_pin(pin)
+            except MuontraError as exc:
+                flash(exc.message_in(g.lang), "error")
+            else:
+                flash(_("The new PIN is saved."), "success")
+                return redirect(url_for("admin.home"))
+    return render_template("admin/pin.html")
+
+
+# ---------------------------------------------------------------- search
+
+
+@bp.get("/")
+def home():
+    return render_template("admin/home.html", counts=queries.counts(circ().today()))
+
+
+@bp.get("/search")
+def search():
+    text = request.args.get("q", "").strip()
+    return render_template("admin/search.html", q=text, patrons=queries.search_patrons(text),
+                           copies=queries.search_copies(text))
+
+
+# ---------------------------------------------------------------- patrons
+
+
+def _patron_or_404(code: str) -> Patron:
+    patron = Patron.get_or_none(Patron.code == code)
+    if patron is None:
+        abort(404)
+    return patron
+
+
+@bp.get("/patrons/<code>")
+def patron(code: str):
+    reader = _patron_or_404(code)
+    return render_template("admin/patron.html", patron=reader, loans=queries.loans_of(reader, circ().today()),
+                           kinds=PATRON_KINDS)
+
+
+@bp.get("/patrons/new")
+def new_patron():
+    return render_template("admin/patron_form.html", patron=None, kinds=PATRON_KINDS)
+
+
+@bp.post("/patrons/save")
+@acting(lambda code: _("The reader %(code)s is saved.", code=code),
+        lambda code: url_for("admin.patron", code=code) if code else url_for("admin.new_patron"))
+def save_patron():
+    values = parse_patron(request.form, circ().clean(request.form.get("code", "")))
+    return circ().upsert_patron(values.code, values.name, values.class_name, values.kind, values.school_year,
+                                values.active)
+
+
+@bp.post("/patrons/<code>/checkout")
+@acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
+                          due=receipt.due.strftime("%d/%m/%Y")), to_patron)
+def checkout_for(code: str):
+    return circ().checkout(code, request.form.get("item", ""))
+
+
+@bp.post("/patrons/<code>/checkin")
+@acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_patron)
+def checkin_for(code: str):
+    return circ().checkin(request.form.get("item", ""))
+
+
+@bp.post("/patrons/<code>/renew")
+@acting(lambda receipt: _("Renewed: %(title)s, now due %(due)s.", title=receipt.title,
+                          due=receipt.due.strftime("%d/%m/%Y")), to_patron)
+def renew_for(code: str):
+    return circ().renew(code, request.form.get("item", ""))
+
+
+# ---------------------------------------------------------------- copies
+
+
+@bp.get("/copies/<code>")
+def copy(code: str):
+    found = queries.find_copy(code)
+    if found is None:
+        abort(404)
+    return render_template("admin/copy.html", copy=found, loan=queries.open_loan_line(found, circ().today()),
+                           borrower=queries.borrower_of(found), actions=COPY_ACTIONS, categories=CATEGORIES)
+
+
+@bp.get("/copies/new")
+def new_copy():
+    return render_template("admin/copy_form.html", copy=None, categories=CATEGORIES)
+
+
+@bp.post("/copies/save")
+@acting(lambda item: _("The copy %(code)s is saved.", code=item),
+        lambda item: url_for("admin.copy", code=item) if item else url_for("admin.new_copy"))
+def save_copy():
+    values = parse_copy(request.form, circ().clean(request.form.get("item", "")))
+    return circ().upsert_copy(values.item, values.title, values.isbn, values.author, values.publisher,
+                              values.year, values.category, values.classification, values.location,
+                              values.shelf)
+
+
+@bp.post("/copies/<code>/status")
+@acting(lambda status: _("The copy is now: %(status)s.", status=_(STATUS_WORDS[status])), to_copy)
+def copy_status(code: str):
+    action = request.form.get("action", "")
+    if action not in COPY_ACTIONS:
+        abort(400)
+    return circ().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
+
+
+@bp.post("/copies/<code>/checkin")
+@acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_copy)
+def copy_checkin(code: str):
+    return circ().checkin(code)
+
+
+# ---------------------------------------------------------------- overdue books by class
+
+OVERDUE_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/overdue")
+def overdue():
+    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()))
+
+
+@bp.get("/overdue/<class_name>")
+def overdue_class(class_name: str):
+    loans = overdue_report.overdue_loans(class_name, circ().today(), circ().timezone)
+    return render_template("admin/overdue_class.html", class_name=class_name, loans=loans,
+                           formats=overdue_report.FORMATS)
+
+
+@bp.get("/overdue/<class_name>.<fmt>")
+def overdue_file(class_name: str, fmt: str):
+    """The class's reminder slips (pdf) or list (xlsx, csv), made by the reports module."""
+    if fmt not in OVERDUE_TYPES:
+        abort(404)
+    today = circ().today()
+    out = io.BytesIO()
+    overdue_report.write(fmt, out, class_name, today,
+                         overdue_report.overdue_loans(class_name, today, circ().timezone), g.lang)
+    return send_file(io.BytesIO(out.getvalue()), mimetype=OVERDUE_TYPES[fmt], as_attachment=fmt != "pdf",
+                     download_name=f"qua-han-{class_name}-{today.isoformat()}.{fmt}")
+
+
+# ---------------------------------------------------------------- policy and calendar
+
+
+def _render_policy(rows: list[dict], block_when_overdue: bool, problems: list[str] | None = None):
+    return render_template("admin/policy.html", rows=rows, blank=NEW_RULE_ROWS, kinds=PATRON_KINDS,
+                           categories=CATEGORIES, due_modes=DUE_MODES, block_when_overdue=block_when_overdue,
+                           problems=problems or [])
+
+
+@bp.get("/policy")
+def policy():
+    current = load_policy()
+    rows = [dict(vars(rule)) for rule in sorted(current.rules.values(),
+                                                key=lambda r: (r.patron_kind, r.category != "*", r.category))]
+    return _render_policy(rows, current.block_when_overdue)
+
+
+@bp.post("/policy")
+def save_policy():
+    count = min(int(request.form.get("rows", "0") or 0) if request.form.get("rows", "").isdigit() else 0, 500)
+    rows = [{name: request.form.get(f"rule-{index}-{name}", "") for name in (*RULE_FIELDS, "delete")}
+            for index in range(count)]
+    block = bool(request.form.get("block_when_overdue"))
+    try:
+        rules = parse_policy(rows)
+    except InvalidForm as exc:
+        kept = [row for row in rows if row["patron_kind"]]
+        return _render_policy(kept, block, exc.problems_in(g.lang)), 400
+    circ().set_policy(rules, block)
+    flash(_("The lending rules are saved."), "success")
+    return redirect(url_for("admin.policy"))
+
+
+def _render_calendar(form: dict, problems: list[str] | None = None):
+    term_ends = list(form["term_ends"])
+    return render_template("admin/calendar.html", closed_weekdays=form["closed_weekdays"],
+                           closed_text=form["closed_days"], term_ends=term_ends + [""] * max(0, 3 - len(term_ends)),
+                           year_end=form["year_end"], problems=problems or [])
+
+
+@bp.get("/calendar")
+def calendar():
+    current = load_policy()
+    return _render_calendar({
+        "closed_weekdays": [str(day) for day in current.calendar.closed_weekdays],
+        "closed_days": "\n".join(f"{d.day.strftime('%d/%m/%Y')} {d.reason}".strip() for d in queries.closed_days()),
+        "term_ends": [day.strftime("%d/%m/%Y") for day in current.term_ends],
+        "year_end": current.year_end.strftime("%d/%m/%Y") if current.year_end else "",
+    })
+
+
+@bp.post("/calendar")
+def save_calendar():
+    form = {
+        "closed_weekdays": request.form.getlist("closed_weekdays"),
+        "closed_days": request.form.get("closed_days", ""),
+        "term_ends": request.form.getlist("term_ends"),
+        "year_end": request.form.get("year_end", ""),
+    }
+    try:
+        values = parse_calendar(form)
+    except InvalidForm as exc:
+        return _render_calendar(form, exc.problems_in(g.lang)), 400
+    circ().set_calendar(list(values.closed_weekdays), list(values.closed_days), list(values.term_ends),
+                        values.year_end)
+    flash(_("The calendar is saved."), "success")
+    return redirect(url_for("admin.calendar"))
+
+
+@bp.app_template_filter("dmy")
+def dmy(day) -> str:
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+# ---------------------------------------------------------------- import
+
+# What the preview shows of each fact, per kind of file.
+PREVIEW_FIELDS = {
+    "patrons": (("code", N_("Card")), ("name", N_("Name")), ("class_name", N_("Class")), ("kind", N_("Kind"))),
+    "catalog": (("item", N_("Label")), ("title", N_("Title")), ("author", N_("Author")),
+                ("category", N_("Category")), ("isbn", N_("ISBN"))),
+    "loans": (("patron", N_("Card")), ("item", N_("Label")), ("due", N_("Due"))),
+}
+PREVIEW_ROWS = 15
+IMPORT_KIND_WORDS = {"patrons": N_("Readers (students, teachers)"), "catalog": N_("Catalogue (one row per copy)"),
+                     "loans": N_("Open loans from the paper loan book")}
+UPLOAD_MAX_AGE = timedelta(days=1)
+
+
+def _uploads() -> Path:
+    folder = Path(current_app.config["DATA_DIR"]) / "imports"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _keep_upload(kind: str, filename: str, data: bytes) -> str:
+    """Keep a checked file until the librarian confirms it (the browser sends it only once)."""
+    folder = _uploads()
+    limit = time.time() - UPLOAD_MAX_AGE.total_seconds()
+    for old in folder.glob("*.json"):
+        if old.stat().st_mtime < limit:
+            old.with_suffix(".bin").unlink(missing_ok=True)
+            old.unlink(missing_ok=True)
+    token = secrets.token_hex(16)
+    (folder / f"{token}.bin").write_bytes(data)
+    (folder / f"{token}.json").write_text(json.dumps({"kind": kind, "filename": filename}))
+    return token
+
+
+def _load_upload(token: str) -> tuple[str, str, bytes] | None:
+    if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
+        return None
+    folder = _uploads()
+    try:
+        meta = json.loads((folder / f"{token}.json").read_text())
+        return meta["kind"], meta["filename"], (folder / f"{token}.bin").read_bytes()
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _drop_upload(token: str) -> None:
+    for suffix in (".bin", ".json"):
+        (_uploads() / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def _render_import(plan=None, kind: str = "patrons", filename: str = "", token: str | None = None, status=200):
+    preview = []
+    if plan is not None and plan.ok:
+        preview = [payload for _type, payload in plan.facts[:PREVIEW_ROWS]]
+    return render_template("admin/import.html", plan=plan, kind=kind, kinds=KINDS, filename=filename,
+                           token=token, preview=preview, fields=PREVIEW_FIELDS[kind],
+                           import_words=IMPORT_KIND_WORDS), status
+
+
+@bp.get("/import")
+def import_file():
+    return _render_import()[0]
+
+
+@bp.post("/import")
+def check_import():
+    kind = request.form.get("kind", "")
+    upload = request.files.get("file")
+    if kind not in KINDS:
+        abort(400)
+    if upload is None or not upload.filename:
+        flash(_("Please choose a file."), "error")
+        return redirect(url_for("admin.import_file"))
+    data = upload.read()
+    plan = plan_import(kind, upload.filename, data)
+    token = _keep_upload(kind, upload.filename, data) if plan.ok else None
+    return _render_import(plan, kind, upload.filename, token, 200 if plan.ok else 422)
+
+
+@bp.post("/import/confirm")
+def confirm_import():
+    kept = _load_upload(request.form.get("token", ""))
+    if kept is None:
+        flash(_("That file is no longer waiting to be imported. Please choose it again."), "error")
+        return redirect(url_for("admin.import_file"))
+    kind, filename, data = kept
+    # Checked again: the data may have changed since the preview (a copy lent meanwhile).
+    plan = plan_import(kind, filename, data)
+    if not plan.ok:
+        _drop_upload(request.form["token"])
+        return _render_import(plan, kind, filename, None, 422)
+    try:
+        count = apply_plan(circ(), plan)
+    except MuontraError as exc:
+        flash(exc.message_in(g.lang), "error")
+        return redirect(url_for("admin.import_file"))
+    _drop_upload(request.form["token"])
+    flash(_("Imported %(count)s rows from %(filename)s.", count=count, filename=filename), "success")
+    return redirect(url_for("admin.import_file"))

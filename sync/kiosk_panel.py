@@ -1,0 +1,56 @@
+"""The sync panel on the kiosk's admin page: online or not, last sync, waiting events, conflicts, "Sync now"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template
+
+from kiosk.app import circulation
+from kiosk.web import admin
+
+from . import kiosk_state
+from .background import BackgroundSync
+
+bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
+bp.before_request(admin._require_login)  # the same librarian PIN session as the other admin pages
+
+
+def init_app(app: Flask) -> None:
+    """Register the panel; start background sync unless disabled (SYNC_INTERVAL 0) or testing."""
+    app.config.setdefault("SYNC_INTERVAL", 60)
+    app.config.setdefault("SYNC_MAX_BACKOFF", 900)
+    app.register_blueprint(bp)
+    syncer = BackgroundSync(float(app.config["SYNC_INTERVAL"]) or 60.0, float(app.config["SYNC_MAX_BACKOFF"]))
+    app.extensions["sync"] = syncer
+    if app.config["SYNC_INTERVAL"] and not app.testing:
+        syncer.start()
+
+
+def _syncer() -> BackgroundSync:
+    return current_app.extensions["sync"]
+
+
+def _status() -> dict:
+    syncer = _syncer()
+    report = kiosk_state.status(circulation().device)
+    report["online"] = bool(report["paired"] and report["last_attempt"] and not report["last_error"])
+    report["running"] = syncer.running
+    report["progress"] = syncer.progress
+    report["summary"] = syncer.last_summary.as_dict() if syncer.last_summary else None
+    return report
+
+
+@bp.get("/")
+def panel():
+    return render_template("sync/panel.html", status=_status())
+
+
+@bp.get("/status")
+def status():
+    return jsonify(_status())
+
+
+@bp.post("/now")
+def sync_now():
+    """Sync in this request (the page polls /status meanwhile for the progress bar)."""
+    summary = _syncer().run_once()
+    return jsonify({"summary": summary.as_dict() if summary else None, "status": _status()})
