@@ -99,6 +99,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
     app.register_blueprint(staff_pages.bp)
+    from .camera import init_camera
+    from .web import camera as camera_pages  # scan events, live preview, tablet frames
+
+    init_camera(app)
+    app.register_blueprint(camera_pages.bp)
+    csrf.exempt(camera_pages.bp)
     return app
 
 
