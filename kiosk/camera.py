@@ -466,7 +466,7 @@ class CameraRuntime:
                 jpeg = preview_jpeg(latest)
                 yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                        + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-            elif time.monotonic() - idle_since > 3.0:
+            elif scanner is None or scanner.status != SourceStatus.OK or time.monotonic() - idle_since > 3.0:
                 return
             time.sleep(1.0 / self.settings.preview_fps)
 
@@ -480,8 +480,7 @@ class CameraRuntime:
         """
         if self.settings.mode != BROWSER:
             raise CameraOff()
-        if content_type.split(";")[0].strip().lower() not in ("image/jpeg", "image/jpg"):
-            raise FrameNotJpeg()
+        require_jpeg(content_type)
         if len(data) > self.settings.frame_max_bytes:
             raise FrameTooLarge()
         frame = self._read_jpeg(data)
@@ -566,6 +565,12 @@ class _PreviewStream:
         if not self._released:
             self._released = True
             self._release()
+
+
+def require_jpeg(content_type: str) -> None:
+    """Tablet frames are JPEGs (what canvas.toBlob makes everywhere); anything else is refused."""
+    if content_type.split(";")[0].strip().lower() not in ("image/jpeg", "image/jpg"):
+        raise FrameNotJpeg()
 
 
 def _sse(event: Event) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
-from ..camera import BROWSER, OFF, CameraOff, CameraRuntime, CameraSettings, FrameTooLarge
+from ..camera import BROWSER, OFF, CameraOff, CameraRuntime, CameraSettings, FrameTooLarge, require_jpeg
 
 bp = Blueprint("camera", __name__)
 
@@ -65,6 +65,7 @@ def preview():
 @bp.post("/api/scan/frame")
 def frame():
     runtime = _runtime()
+    require_jpeg(request.content_type or "")
     limit = runtime.settings.frame_max_bytes
     if (request.content_length or 0) > limit:
         raise FrameTooLarge()
