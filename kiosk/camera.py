@@ -101,6 +101,11 @@ class CameraBusy(MuontraError):
     http_status = 503
 
 
+class CameraStarting(CameraBusy):
+    code = "camera_starting"
+    message = N_("The camera reader is starting. Please wait a moment.")
+
+
 class TooManyViewers(MuontraError):
     code = "too_many_viewers"
     message = N_("Too many screens are showing the camera. Please close one.")
@@ -485,7 +490,7 @@ class CameraRuntime:
             raise FrameTooLarge()
         frame = self._read_jpeg(data)
         if self.worker is None:
-            raise CameraBusy()
+            raise CameraStarting()
         state = self._admit(client)
         try:
             if not self._decoding.acquire(timeout=2.0):

@@ -158,9 +158,10 @@
     });
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      camera.errors.push(response.status);
-      setStatus("slow");
-      return 1000; // busy or too fast: back off, the USB scanner keeps working meanwhile
+      const code = data && data.error ? data.error.code : `http_${response.status}`;
+      camera.errors.push(code);
+      setStatus(code === "camera_starting" ? "starting" : "slow");
+      return 1000; // starting, busy or too fast: back off, the USB scanner keeps working meanwhile
     }
     camera.frames += 1;
     setStatus("ok");
