@@ -23,6 +23,7 @@ from .stats import CATEGORY_LABELS, STATUS_LABELS, STUDENT_KINDS, withdrawal_fac
 
 FORMATS = ("xlsx", "pdf")
 KINDS = ("accession", "loans", "general")
+FILE_NAMES = {"accession": "so-dang-ky-ca-biet", "loans": "so-muon", "general": "so-dang-ky-tong-quat"}
 Progress = Callable[[int], None]
 
 
@@ -240,7 +241,8 @@ def build(kind: str, period: Period, timezone: ZoneInfo, lang: str, *, prefix: s
     return general_register(period, timezone, lang)
 
 
-def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Period, lang: str) -> None:
+def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Period, lang: str, *,
+          progress: Progress | None = None) -> None:
     _ = translator(lang)
     title = _(TITLES[kind])
     if fmt == "xlsx":
@@ -250,4 +252,5 @@ def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Peri
 
     school = school_name()
     subtitle = school if kind == "accession" else f"{school} · {period.label}".strip(" ·")
-    write_tables_pdf(out, title.upper(), subtitle, tables, footer=f"{title} — {school}".strip(" —"))
+    write_tables_pdf(out, title.upper(), subtitle, tables, footer=f"{title} — {school}".strip(" —"),
+                     progress=progress)
