@@ -225,7 +225,7 @@ def _patron_or_404(code: str) -> Patron:
     return patron
 
 
-@bp.get("/patrons/<code>")
+@bp.get("/patrons/<path:code>")
 def patron(code: str) -> ResponseReturnValue:
     reader = _patron_or_404(code)
     return render_template("admin/patron.html", patron=reader, loans=queries.loans_of(reader, circ().today()),
@@ -246,20 +246,20 @@ def save_patron() -> str:
                                 values.active)
 
 
-@bp.post("/patrons/<code>/checkout")
+@bp.post("/patrons/<path:code>/checkout")
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def checkout_for(code: str) -> LoanReceipt:
     return circ().checkout(code, request.form.get("item", ""))
 
 
-@bp.post("/patrons/<code>/checkin")
+@bp.post("/patrons/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_patron)
 def checkin_for(code: str) -> CheckinReceipt:
     return circ().checkin(request.form.get("item", ""))
 
 
-@bp.post("/patrons/<code>/renew")
+@bp.post("/patrons/<path:code>/renew")
 @acting(lambda receipt: _("Renewed: %(title)s, now due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def renew_for(code: str) -> RenewReceipt:
@@ -269,7 +269,7 @@ def renew_for(code: str) -> RenewReceipt:
 # ---------------------------------------------------------------- copies
 
 
-@bp.get("/copies/<code>")
+@bp.get("/copies/<path:code>")
 def copy(code: str) -> ResponseReturnValue:
     found = queries.find_copy(code)
     if found is None:
@@ -293,7 +293,7 @@ def save_copy() -> str:
                               values.shelf)
 
 
-@bp.post("/copies/<code>/status")
+@bp.post("/copies/<path:code>/status")
 @acting(lambda status: _("The copy is now: %(status)s.", status=_(STATUS_WORDS[status])), to_copy)
 def copy_status(code: str) -> str:
     action = request.form.get("action", "")
@@ -302,7 +302,7 @@ def copy_status(code: str) -> str:
     return circ().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
 
 
-@bp.post("/copies/<code>/checkin")
+@bp.post("/copies/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_copy)
 def copy_checkin(code: str) -> CheckinReceipt:
     return circ().checkin(code)
