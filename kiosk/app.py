@@ -102,6 +102,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .web import reports as report_pages  # overdue lists, statistics, registers, labels, cards
     app.register_blueprint(report_pages.bp)
     app.register_blueprint(report_pages.teacher_bp)
+    from .camera import init_camera
+    from .web import camera as camera_pages  # scan events, live preview, tablet frames
+
+    init_camera(app)
+    app.register_blueprint(camera_pages.bp)
+    csrf.exempt(camera_pages.bp)
     return app
 
 
