@@ -99,6 +99,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
     app.register_blueprint(staff_pages.bp)
+    from .web import reports as report_pages  # overdue lists, statistics, registers, labels, cards
+    app.register_blueprint(report_pages.bp)
     return app
 
 

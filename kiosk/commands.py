@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from scanner import cli as scanner_cli
 from sync import cli as sync_cli
 
 from .demo_cli import demo_command
@@ -21,3 +22,5 @@ COMMANDS.append(workflows_cli.rotation)
 COMMANDS.append(workflows_cli.stocktake)
 COMMANDS.append(workflows_cli.intake)
 COMMANDS.extend(sync_cli.COMMANDS)
+COMMANDS.append(scanner_cli.scan_image)
+COMMANDS.append(scanner_cli.scan_camera)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from peewee import fn
+
 from .importer import fold
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
 from .services import open_loan_of, open_loans_of
@@ -111,3 +113,23 @@ def policy_rows() -> list[PolicyRule]:
 
 def closed_days() -> list[ClosedDay]:
     return list(ClosedDay.select().order_by(ClosedDay.day))
+
+
+@dataclass(frozen=True)
+class ClassOverdue:
+    class_name: str
+    students: int
+    books: int
+
+
+def overdue_by_class(today: date) -> list[ClassOverdue]:
+    """Classes with overdue books, for the librarian to hand each homeroom teacher their list."""
+    rows = (
+        Loan.select(Patron.class_name, fn.COUNT(fn.DISTINCT(Patron.id)), fn.COUNT(Loan.id))
+        .join(Patron)
+        .where(Loan.returned_at.is_null() & (Loan.due < today) & (Patron.class_name != ""))
+        .group_by(Patron.class_name)
+        .order_by(Patron.class_name)
+        .tuples()
+    )
+    return [ClassOverdue(name, students, books) for name, students, books in rows]

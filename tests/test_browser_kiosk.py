@@ -97,6 +97,7 @@ def test_not_for_loan_periodical_is_refused_in_english(browser, server):
     page.click("a.lang[lang=en]")
     expect(page.locator("#go-borrow .choice-label")).to_have_text("Borrow books")
     expect(page.locator("#go-borrow .choice-other")).to_have_text("Mượn sách")
+    screenshot(page, "idle-en")
     # A card scanned on the idle screen starts borrowing straight away.
     scan(page, "HS002")
     expect(page.locator("[data-patron=greeting]")).to_have_text("Hello Bình!")

@@ -415,3 +415,32 @@ def test_bad_copy_input_is_explained_and_nothing_is_saved(admin):
     for message in ("Cần điền \"Tên sách\"", "978-604-0-00000-1", "comics", "năm ngoái"):
         assert message in page
     assert len(events("catalog.upsert")) == before and Copy.get_or_none(Copy.code == "TN-0200") is None
+
+
+# ---------------------------------------------------------------- overdue books by class
+
+
+def test_overdue_books_by_class_with_reminder_slips(admin, circ, clock):
+    circ.checkout("HS001", "TN-0001")
+    circ.checkout("HS001", "TN-0002")
+    circ.checkout("HS002", "TN-0003")
+    circ.checkout("CTV01", "TN-0004")
+    clock.set(clock.moment + timedelta(days=20))
+    circ.checkin("TN-0003")
+    login(admin)
+    page = admin.get("/admin/overdue").get_data(as_text=True)
+    assert re.search(r">6A1</a></td>\s*<td>1</td><td>2</td>", page)
+    assert re.search(r">7A2</a></td>\s*<td>1</td><td>1</td>", page)
+    page = admin.get("/admin/overdue/6A1").get_data(as_text=True)
+    assert "Dế Mèn phiêu lưu ký" in page and "Đất rừng phương Nam" in page and "Tuổi thơ dữ dội" not in page
+    slips = admin.get("/admin/overdue/6A1.pdf")
+    assert slips.status_code == 200 and slips.data.startswith(b"%PDF")
+    sheet = admin.get("/admin/overdue/6A1.xlsx")
+    assert sheet.status_code == 200 and sheet.data.startswith(b"PK")
+    assert admin.get("/admin/overdue/6A1.exe").status_code == 404
+    unknown = admin.get("/admin/overdue/9Z9")
+    assert unknown.status_code == 404 and "9Z9" in unknown.get_data(as_text=True)  # a page saying so
+
+
+def test_no_overdue_books_is_said_kindly(admin):
+    assert translate("No overdue books. Well done!", "vi") in admin.get("/admin/overdue").get_data(as_text=True)

@@ -11,6 +11,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
 from ..pdfkit import register_fonts
@@ -49,26 +50,45 @@ def para(value: Cell, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text(value)), style)
 
 
+CELL_PADDING = 12  # the table's 6 pt left and right padding
+
+
+def cell(value: Cell, style: ParagraphStyle, width: float) -> str | Paragraph:
+    """Plain text when it fits the column (ten times cheaper to lay out), a wrapping Paragraph when not."""
+    shown = text(value)
+    if stringWidth(shown, style.fontName, style.fontSize) <= width - CELL_PADDING:
+        return shown
+    return Paragraph(escape(shown), style)
+
+
 def table_flowable(table: Table, width: float, *, font_size: float = 8) -> Flowable:
-    """The table with its header row repeated on every page; numbers right-aligned."""
+    """The table with its header row repeated on every page; numeric columns right-aligned."""
     sheet = styles()
-    cell = ParagraphStyle("c", parent=sheet["cell"], fontSize=font_size, leading=font_size * 1.2)
-    number = ParagraphStyle("n", parent=cell, alignment=2)
+    body = ParagraphStyle("c", parent=sheet["cell"], fontSize=font_size, leading=font_size * 1.2)
+    number = ParagraphStyle("n", parent=body, alignment=2)
     head = ParagraphStyle("h", parent=sheet["head"], fontSize=font_size, leading=font_size * 1.2)
     weights = table.widths or [1.0] * len(table.headers)
     widths = [width * w / sum(weights) for w in weights]
-    data = [[para(h, head) for h in table.headers]]
+    numeric = [
+        any(isinstance(row[c], int | float) for row in table.rows)
+        and all(isinstance(row[c], int | float) or row[c] in (None, "") for row in table.rows)
+        for c in range(len(table.headers))
+    ]
+    data: list[list] = [[para(h, head) for h in table.headers]]
     for row in table.rows:
-        data.append([para(v, number if isinstance(v, int | float) else cell) for v in row])
+        data.append([cell(v, number if numeric[c] else body, widths[c]) for c, v in enumerate(row)])
     flowable = LongTable(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    flowable.setStyle(TableStyle([
+    commands = [
+        ("FONT", (0, 1), (-1, -1), body.fontName, font_size, body.leading),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#777777")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDE7F0")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#F5F7FA")]),
-    ]))
+    ]
+    commands += [("ALIGN", (c, 1), (c, -1), "RIGHT") for c, is_number in enumerate(numeric) if is_number]
+    flowable.setStyle(TableStyle(commands))
     return flowable
 
 

@@ -23,6 +23,7 @@ from .stats import CATEGORY_LABELS, STATUS_LABELS, STUDENT_KINDS, withdrawal_fac
 
 FORMATS = ("xlsx", "pdf")
 KINDS = ("accession", "loans", "general")
+FILE_NAMES = {"accession": "so-dang-ky-ca-biet", "loans": "so-muon", "general": "so-dang-ky-tong-quat"}
 Progress = Callable[[int], None]
 
 

@@ -152,7 +152,7 @@ def compute(period: Period, timezone: ZoneInfo, lang: str, *, top: int = 10) -> 
     for loan in student_loans:
         class_readers.setdefault(loan.patron.class_name, set()).add(loan.patron.code)
     class_rows = []
-    for name in sorted(set(class_sizes) | set(class_loans), key=_class_key):
+    for name in sorted(set(class_sizes) | set(class_loans), key=class_sort_key):
         size, count, borrowed = class_sizes[name], class_loans[name], len(class_readers.get(name, ()))
         class_rows.append([name, size, borrowed, round(100 * _ratio(borrowed, size), 1), count, _ratio(count, size)])
     class_headers = [_("Class"), _("Students"), _("Students who borrowed"), _("Share (%)"), _("Loans"),
@@ -199,7 +199,7 @@ def compute(period: Period, timezone: ZoneInfo, lang: str, *, top: int = 10) -> 
               for rank, (code, count) in enumerate(ranked_readers, start=1)],
     )
 
-    ranked_classes = sorted(class_rows, key=lambda r: (-r[5], -r[4], _class_key(r[0])))
+    ranked_classes = sorted(class_rows, key=lambda r: (-r[5], -r[4], class_sort_key(r[0])))
     tables["top_classes"] = Table(
         name=_("Top classes"), title=_("Top classes by loans per student (reading festival)"),
         headers=[_("Rank"), *class_headers], widths=[8, 14, 13, 17, 13, 13, 22],
@@ -252,7 +252,7 @@ def _categories(present: Counter) -> list[str]:
     return known + sorted(c for c in present if c not in CATEGORY_LABELS)
 
 
-def _class_key(name: str) -> tuple:
+def class_sort_key(name: str) -> tuple:
     """6A1 < 6A2 < 10A1: by grade number, then the rest."""
     digits = "".join(ch for ch in name[:2] if ch.isdigit())
     return (int(digits) if digits else 99, sort_key(name))

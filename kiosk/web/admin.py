@@ -6,6 +6,7 @@ every form carries a CSRF token (Flask-WTF checks it app-wide).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -23,6 +24,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -42,6 +44,7 @@ from ..admin_input import (
 from ..errors import N_, MuontraError
 from ..importer import KINDS, apply_plan, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
+from ..reports import overdue as overdue_report
 from ..services import Circulation, load_policy
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -291,6 +294,37 @@ def copy_status(code: str):
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_copy)
 def copy_checkin(code: str):
     return circ().checkin(code)
+
+
+# ---------------------------------------------------------------- overdue books by class
+
+OVERDUE_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
+                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/overdue")
+def overdue():
+    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()))
+
+
+@bp.get("/overdue/<class_name>")
+def overdue_class(class_name: str):
+    loans = overdue_report.overdue_loans(class_name, circ().today(), circ().timezone)
+    return render_template("admin/overdue_class.html", class_name=class_name, loans=loans,
+                           formats=overdue_report.FORMATS)
+
+
+@bp.get("/overdue/<class_name>.<fmt>")
+def overdue_file(class_name: str, fmt: str):
+    """The class's reminder slips (pdf) or list (xlsx, csv), made by the reports module."""
+    if fmt not in OVERDUE_TYPES:
+        abort(404)
+    today = circ().today()
+    out = io.BytesIO()
+    overdue_report.write(fmt, out, class_name, today,
+                         overdue_report.overdue_loans(class_name, today, circ().timezone), g.lang)
+    return send_file(io.BytesIO(out.getvalue()), mimetype=OVERDUE_TYPES[fmt], as_attachment=fmt != "pdf",
+                     download_name=f"qua-han-{class_name}-{today.isoformat()}.{fmt}")
 
 
 # ---------------------------------------------------------------- policy and calendar

@@ -1,0 +1,212 @@
+"""Scanner benchmark: raw pyzbar vs the pipeline (raw zxing-cpp as a reference), same frames.
+
+    python bench/bench_scanner.py [--quick]
+
+Prints markdown tables: per-frame median/p95 ms at 640x480 and 1280x720 for empty frames (noisy
+sensor, cluttered scene, real photo without a code) and frames with one code; sustained frames
+per second on one core; real-photo decode counts per set; frames from first sight to a confirmed
+scan; resident memory. The process pins itself to one CPU and OpenCV to one thread, so the
+figures are single-core figures. Not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import cv2
+import numpy as np
+import zxingcpp
+from pyzbar import pyzbar
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from scanner_synth import Effects, background, finish, paste, quad_at, render_1d  # noqa: E402
+
+from scanner import Decoder, DecoderWorker, ScanConfirmer, load_image  # noqa: E402
+from scanner.decode import to_gray  # noqa: E402
+
+PHOTOS = ROOT / "tests" / "data" / "barcodes"
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def synth_scene(size: tuple[int, int], seed: int, code: str | None) -> np.ndarray:
+    """A webcam-like 640x480 scene (optionally with an accession label), scaled to ``size``."""
+    rng = np.random.default_rng(seed)
+    bg = background(rng)
+    if code is not None:
+        label = render_1d("code128", code, module_px=2)
+        paste(bg, label, quad_at(label, 320 + rng.normal(0, 30), 240 + rng.normal(0, 30), angle=rng.normal(0, 10)))
+    frame = finish(bg, Effects(noise=4.0), rng)
+    return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR) if size != (640, 480) else frame
+
+
+def noisy_sensor(size: tuple[int, int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = 90 + 50 * xx / w + 30 * yy / h
+    return np.clip(base + rng.normal(0, 12, (h, w)), 0, 255).astype(np.uint8)
+
+
+def real_empty(size: tuple[int, int], i: int) -> np.ndarray:
+    photos = sorted(p for p in (PHOTOS / "falsepositives-1").glob("*.webp"))
+    imgs = [img for p in photos if (img := load_image(p)).shape == (480, 640)]
+    img = imgs[i % len(imgs)]
+    return cv2.resize(img, size, interpolation=cv2.INTER_LINEAR) if size != (640, 480) else img
+
+
+def timed(fn: Callable[[np.ndarray], object], frames: list[np.ndarray], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        for f in frames:
+            t = time.perf_counter()
+            fn(f)
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def p95(xs: list[float]) -> float:
+    return float(np.percentile(xs, 95))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = ap.parse_args()
+    repeat = 2 if args.quick else 6
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cv2.setNumThreads(1)
+
+    pipeline = Decoder()
+    decoders: dict[str, Callable[[np.ndarray], object]] = {
+        "raw pyzbar": lambda f: pyzbar.decode(to_gray(f)),
+        "raw zxing-cpp": lambda f: zxingcpp.read_barcodes(to_gray(f)),
+        "pipeline (camera)": lambda f: pipeline.decode(f, still=False),
+    }
+
+    print("## Per-frame time, ms (median / p95), one core\n")
+    print("| frame | size | " + " | ".join(decoders) + " |")
+    print("|---|---|" + "---|" * len(decoders))
+    medians: dict[tuple[str, str, str], float] = {}
+    for size in ((640, 480), (1280, 720)):
+        sz = f"{size[0]}x{size[1]}"
+        kinds = {
+            "empty: noisy sensor": [noisy_sensor(size, s) for s in range(4)],
+            "empty: cluttered scene": [synth_scene(size, s, None) for s in range(4)],
+            "empty: real photo": [real_empty(size, i) for i in range(16)],
+            "one code (Code 128 label)": [synth_scene(size, s, f"SGK-{s:06d}") for s in range(4)],
+        }
+        for kind, frames in kinds.items():
+            cells = []
+            for name, fn in decoders.items():
+                fn(frames[0])  # warm-up
+                ts = timed(fn, frames, repeat if "photo" not in kind else max(1, repeat // 2))
+                medians[(kind, sz, name)] = statistics.median(ts)
+                cells.append(f"{statistics.median(ts):.1f} / {p95(ts):.1f}")
+            print(f"| {kind} | {sz} | " + " | ".join(cells) + " |")
+    print()
+    print("Ratio raw pyzbar / pipeline (median):\n")
+    for (kind, sz, name), v in medians.items():
+        if name == "pipeline (camera)":
+            raw = medians[(kind, sz, "raw pyzbar")]
+            print(f"- {kind}, {sz}: {raw / v:.1f}x")
+    print()
+
+    # Sustained: a camera stream where a code is in view 1 frame in 5.
+    stream = [synth_scene((640, 480), s, f"SGK-{s:06d}" if s % 5 == 0 else None) for s in range(20)]
+    print("## Sustained frames per second on one core (640x480, code in 1 frame of 5)\n")
+    print("| decoder | fps |")
+    print("|---|---|")
+    for name, fn in decoders.items():
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < (2.0 if args.quick else 5.0):
+            fn(stream[n % len(stream)])
+            n += 1
+        print(f"| {name} | {n / (time.perf_counter() - t0):.0f} |")
+    worker = DecoderWorker()
+    try:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < (2.0 if args.quick else 5.0):
+            worker.decode(stream[n % len(stream)])
+            n += 1
+        print(f"| pipeline in worker process (incl. IPC) | {n / (time.perf_counter() - t0):.0f} |")
+        print()
+        print(f"Resident memory: benchmark process {rss_mb():.0f} MB, decoder worker {rss_mb(worker.pid):.0f} MB\n")
+    finally:
+        worker.close()
+
+    # First sight to confirmed scan: frames at 30 fps, code appears at frame 10.
+    print("## First sight to confirmed scan (camera path, 30 fps)\n")
+    print("| rule | frames after first sight | ms incl. decode |")
+    print("|---|---|---|")
+    seq = [synth_scene((640, 480), 100 + i, "SGK-000042" if i >= 10 else None) for i in range(30)]
+    for label, conf in (("2 frames, or 1 frame if both decoders agree", ScanConfirmer()),
+                        ("always 2 frames", ScanConfirmer(trust_agreement=False))):
+        t0 = None
+        for i, f in enumerate(seq):
+            if i == 10:
+                t0 = time.perf_counter()
+            scans = conf.feed(pipeline.decode(f, still=False), i / 30)
+            if scans:
+                assert t0 is not None
+                ms = (i - 10) * 1000 / 30 + (time.perf_counter() - t0) * 1000 / (i - 9)
+                print(f"| {label} | {i - 10} | {ms:.0f} |")
+                break
+    print()
+
+    # Real photos: each decoder on the same files.
+    rows = list(csv.DictReader((PHOTOS / "MANIFEST.tsv").open(encoding="utf-8"), delimiter="\t"))
+    photo_decoders: dict[str, Callable[[np.ndarray], list[str]]] = {
+        # UPC-A given its EAN-13 leading zero, as the expected texts (and every EAN lookup) have it.
+        "raw pyzbar": lambda g: [("0" if r.type == "UPCA" else "") + r.data.decode("utf-8", "replace")
+                                 for r in pyzbar.decode(g)],
+        "raw zxing-cpp": lambda g: [b.text for b in zxingcpp.read_barcodes(g)],
+        "pipeline camera path": lambda g: [d.text for d in pipeline.decode(g, still=False)],
+        "pipeline stills (scan-image)": lambda g: [d.text for d in pipeline.decode(g, still=True)],
+    }
+    correct: dict[str, Counter[str]] = {k: Counter() for k in photo_decoders}
+    wrong: dict[str, Counter[str]] = {k: Counter() for k in photo_decoders}
+    total: Counter[str] = Counter()
+    for r in rows:
+        p = PHOTOS / r["set"] / r["file"]
+        g = load_image(p)
+        txt = p.with_suffix(".txt")
+        expected = txt.read_bytes().decode("utf-8") if txt.exists() else None
+        total[r["set"]] += 1
+        for name, fn in photo_decoders.items():
+            texts = fn(g)
+            correct[name][r["set"]] += expected in texts
+            wrong[name][r["set"]] += sum(t != expected for t in texts)
+    print("## Real photos: correct (wrong texts) per set\n")
+    print("| set | images | " + " | ".join(photo_decoders) + " |")
+    print("|---|---|" + "---|" * len(photo_decoders))
+    for s in sorted(total):
+        print(f"| {s} | {total[s]} | " + " | ".join(f"{correct[k][s]} ({wrong[k][s]})" for k in photo_decoders) + " |")
+    print(f"| **total** | {sum(total.values())} | "
+          + " | ".join(f"**{sum(correct[k].values())}** ({sum(wrong[k].values())})" for k in photo_decoders) + " |")
+    print()
+    versions = {m: metadata.version(m) for m in ("opencv-python-headless", "zxing-cpp", "pyzbar", "numpy")}
+    print(f"Python {platform.python_version()}, " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The librarian's report pages under /admin/reports: overdue lists, statistics, registers, labels, cards.
+
+Pages show the tables (and the charts as PNG from this server: kiosks are offline);
+every table downloads as the same file the ``muontra report`` commands write.
+Downloads are GET requests: they read, never change, anything.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from ..errors import MuontraError
+from ..models import Patron
+from ..reports import cards, labels, overdue, registers, stats
+from ..reports.common import Period, school_year_of
+from ..reports.pdf import text as pdf_text
+from ..services import Circulation
+from .admin import _require_login
+
+bp = Blueprint("reports", __name__, url_prefix="/admin/reports")
+bp.before_request(_require_login)
+
+MIME = {
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "png": "image/png",
+}
+
+
+@bp.app_template_filter("report_cell")
+def report_cell(value: Any) -> str:
+    """A table cell as printed in the PDF (dates dd/mm/yyyy, decimal comma)."""
+    return pdf_text(value)
+
+
+def circ() -> Circulation:
+    return current_app.extensions["circulation"]
+
+
+def back_to_index_on_error(view: Callable) -> Callable:
+    """A refused report (unknown class, bad period…) is a red message on the reports page, not an error page."""
+
+    @wraps(view)
+    def wrapper(**kwargs: Any):
+        try:
+            return view(**kwargs)
+        except MuontraError as exc:
+            flash(exc.message_in(g.lang), "error")
+            return redirect(url_for("reports.index", **request.args))
+
+    return wrapper
+
+
+def download(render: Callable[[io.BytesIO], None], fmt: str, filename: str):
+    buffer = io.BytesIO()
+    render(buffer)
+    buffer.seek(0)
+    return send_file(buffer, mimetype=MIME[fmt], as_attachment=fmt != "png", download_name=f"{filename}.{fmt}")
+
+
+def classes() -> list[str]:
+    names = {row.class_name for row in Patron.select(Patron.class_name).where(Patron.class_name != "").distinct()}
+    return sorted(names, key=stats.class_sort_key)
+
+
+def period_from_args() -> Period:
+    args = request.args
+    term = args.get("term", "")
+    return stats.period_from(
+        args.get("year") or None, int(term) if term in ("1", "2") else None, args.get("month") or None,
+        args.get("from") or None, args.get("to") or None,
+    )
+
+
+@bp.get("/")
+def index():
+    today = circ().today()
+    return render_template("reports/index.html", classes=classes(), current_year=school_year_of(today),
+                           args=request.args, sheets=list(labels.PRESETS))
+
+
+# ---------------------------------------------------------------- overdue
+
+
+@bp.get("/overdue")
+@back_to_index_on_error
+def overdue_page():
+    class_name = request.args.get("class", "")
+    today = circ().today()
+    loans = overdue.overdue_loans(class_name, today, circ().timezone)
+    table = overdue.overdue_table(class_name.strip(), today, loans, g.lang)
+    return render_template("reports/table.html", tables=[table], heading=table.title, charts=[],
+                           downloads=[(fmt, url_for("reports.overdue_file", fmt=fmt, **{"class": class_name}))
+                                      for fmt in overdue.FORMATS])
+
+
+@bp.get("/overdue.<fmt>")
+@back_to_index_on_error
+def overdue_file(fmt: str):
+    if fmt not in overdue.FORMATS:
+        abort(404)
+    class_name = request.args.get("class", "").strip()
+    today = circ().today()
+    loans = overdue.overdue_loans(class_name, today, circ().timezone)
+    return download(lambda out: overdue.write(fmt, out, class_name, today, loans, g.lang), fmt,
+                    f"qua-han-{class_name}-{today.isoformat()}")
+
+
+# ---------------------------------------------------------------- statistics
+
+
+@bp.get("/stats")
+@back_to_index_on_error
+def stats_page():
+    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    title, subtitle = stats.heading(report, g.lang)
+    args = request.args.to_dict()
+    return render_template(
+        "reports/table.html", heading=title, subtitle=subtitle,
+        tables=[report.tables[key] for key in stats.ORDER],
+        charts=[(report.charts[key][0], url_for("reports.chart", key=key, **args)) for key in report.charts],
+        downloads=[(fmt, url_for("reports.stats_file", fmt=fmt, **args)) for fmt in stats.FORMATS],
+    )
+
+
+@bp.get("/stats.<fmt>")
+@back_to_index_on_error
+def stats_file(fmt: str):
+    if fmt not in stats.FORMATS:
+        abort(404)
+    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    return download(lambda out: stats.write(fmt, out, report, g.lang), fmt, f"thong-ke-{report.period.label}")
+
+
+@bp.get("/chart/<key>.png")
+@back_to_index_on_error
+def chart(key: str):
+    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    if key not in report.charts:
+        abort(404)
+    title, names, values = report.charts[key]
+    png = stats.chart_png(title, names, values, horizontal=(key == "categories"))
+    return download(lambda out: out.write(png), "png", key)
+
+
+# ---------------------------------------------------------------- registers
+
+
+@bp.get("/register/<kind>.<fmt>")
+@back_to_index_on_error
+def register_file(kind: str, fmt: str):
+    if kind not in registers.KINDS or fmt not in registers.FORMATS:
+        abort(404)
+    args = request.args.to_dict()
+    if not any(args.get(name) for name in ("year", "from", "to", "month")):
+        args["year"] = school_year_of(circ().today())
+    period = stats.period_from(args.get("year") or None, None, args.get("month") or None,
+                               args.get("from") or None, args.get("to") or None)
+    tables = registers.build(kind, period, circ().timezone, g.lang, prefix=args.get("prefix") or None)
+    return download(lambda out: registers.write(fmt, out, kind, tables, period, g.lang), fmt,
+                    f"{registers.FILE_NAMES[kind]}-{period.label}")
+
+
+# ---------------------------------------------------------------- labels and cards
+
+
+@bp.get("/labels.pdf")
+@back_to_index_on_error
+def labels_file():
+    args = request.args
+    sheet = labels.make_sheet(args.get("sheet") or "3x8", args.get("grid") or None, args.get("margins") or None,
+                              args.get("gaps") or None)
+    codes = [code for code in args.get("copies", "").replace("\n", ",").split(",") if code.strip()]
+    chosen = labels.select_copies(codes, args.get("all") == "1", args.get("isbn") or None)
+    start = args.get("start", "1")
+    if not start.isdigit():
+        raise labels.BadGrid(value=start, hint=f"1 … {sheet.per_page}")
+    spine = args.get("spine") == "1"
+    return download(lambda out: labels.write_labels(out, chosen, sheet, start=int(start), spine=spine), "pdf",
+                    "nhan-gay" if spine else "nhan-sach")
+
+
+@bp.get("/cards.pdf")
+@back_to_index_on_error
+def cards_file():
+    class_name = request.args.get("class", "")
+    patrons = cards.class_patrons(class_name)
+    return download(lambda out: cards.write_cards(out, patrons, circ().today(), g.lang), "pdf",
+                    f"the-thu-vien-{class_name.strip()}")

@@ -1,0 +1,79 @@
+"""The report pages under /admin/reports: behind the librarian's PIN, tables on screen, files to download."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from .reports_helpers import pdf_text, seed_two_classes, xlsx_rows
+from .test_pages_admin import login
+
+
+@pytest.fixture
+def seeded(school, clock):
+    return seed_two_classes(school, clock)
+
+
+def test_reports_need_the_librarian_pin(client, seeded):
+    for path in ("/admin/reports/", "/admin/reports/overdue?class=6A1", "/admin/reports/overdue.pdf?class=6A1",
+                 "/admin/reports/stats.xlsx?year=2025-2026", "/admin/reports/cards.pdf?class=6A1"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/login"), path
+
+
+def test_overdue_page_and_downloads(client, seeded):
+    login(client)
+    page = client.get("/admin/reports/overdue?class=6A2")
+    text = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert "Danh sách sách quá hạn lớp 6A2 ngày 02/03/2026" in text
+    assert "Lê Thị Ánh" in text and "TN-0003" in text and "Nguyễn Văn An" not in text
+    slips = client.get("/admin/reports/overdue.pdf?class=6A1")
+    assert slips.status_code == 200 and slips.mimetype == "application/pdf"
+    assert "attachment" in slips.headers["Content-Disposition"]
+    assert "Gửi em: Nguyễn Văn An, lớp 6A1" in pdf_text(slips.data)[0]
+    listing = client.get("/admin/reports/overdue.xlsx?class=6A1")
+    assert [row[4] for row in xlsx_rows(listing.data)[2:]] == ["TN-0002", "TN-0001"]
+
+
+def test_a_refused_report_is_a_message_on_the_reports_page(client, seeded):
+    login(client)
+    answer = client.get("/admin/reports/overdue.pdf?class=9Z9&lang=en", follow_redirects=True)
+    assert answer.status_code == 200
+    assert "There is no class named &#39;9Z9&#39;." in answer.get_data(as_text=True)
+    answer = client.get("/admin/reports/stats?year=2025/26", follow_redirects=True)
+    assert "không hợp lệ" in html.unescape(answer.get_data(as_text=True))
+    assert client.get("/admin/reports/overdue.docx?class=6A1").status_code == 404
+
+
+def test_stats_page_shows_tables_and_serves_its_charts(client, seeded):
+    login(client)
+    page = client.get("/admin/reports/stats?year=2025-2026&term=2")
+    text = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert "Thống kê thư viện — 2025-2026 HK2" in text and "Lượt mượn theo lớp" in text
+    charts = [part.split('"')[0] for part in text.split('<img src="')[1:]]
+    assert len(charts) == 3
+    for url in charts:
+        image = client.get(url)
+        assert image.status_code == 200 and image.mimetype == "image/png" and image.data[:4] == b"\x89PNG"
+    workbook = client.get("/admin/reports/stats.xlsx?month=2026-02")
+    summary = {row[0]: row[1] for row in xlsx_rows(workbook.data, "Tổng hợp")[2:]}
+    assert summary["Lượt mượn"] == 3  # 2 and 16 and 23 February
+
+
+def test_registers_labels_and_cards_download(client, seeded):
+    login(client)
+    register = client.get("/admin/reports/register/accession.xlsx?prefix=TN")
+    assert register.status_code == 200
+    assert [row[2] for row in xlsx_rows(register.data)[2:]] == [f"TN-000{n}" for n in range(1, 6)]
+    loans = client.get("/admin/reports/register/loans.pdf?year=2025-2026")
+    assert "SỔ MƯỢN" in pdf_text(loans.data)[0]
+    labels = client.get("/admin/reports/labels.pdf?copies=TN-0001,TN-0002&sheet=4x10&start=5")
+    assert labels.status_code == 200 and labels.mimetype == "application/pdf"
+    assert "TN-0001" in pdf_text(labels.data)[0]
+    cards = client.get("/admin/reports/cards.pdf?class=6A2")
+    assert "Lê Thị Ánh" in pdf_text(cards.data)[0]
+    bad = client.get("/admin/reports/labels.pdf?copies=TN-0001&start=x", follow_redirects=True)
+    assert "Tờ nhãn" in html.unescape(bad.get_data(as_text=True))
