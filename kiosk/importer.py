@@ -353,6 +353,18 @@ def parse_date(value: Any) -> date | None:
     return None
 
 
+def parse_amount(text: str) -> int | None:
+    """Whole đồng from "45.000", "45,000 đ", "45000" or "45000.00"; None if it is not an amount.
+
+    A separator followed by three digits groups thousands; one followed by one or two
+    digits at the end starts the cents (Koha, English Excel), which are dropped.
+    """
+    compact = re.sub(r"vnđ|vnd|đ|\s", "", text.lower())
+    compact = re.sub(r"[.,]\d{1,2}$", "", compact)
+    digits = re.sub(r"[.,]", "", compact)
+    return int(digits) if digits.isdigit() else None
+
+
 def normalize_isbn(text: str) -> str:
     """ISBN-13 digits for an ISBN-10 or -13 with a valid check digit; ValueError otherwise."""
     try:
@@ -509,12 +521,10 @@ class Row:
             return None
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             return int(round(raw))
-        # Prices are written "45.000" or "45,000 đ": the separators group thousands.
-        digits = re.sub(r"vnđ|vnd|đ|[.,\s]", "", value.lower())
-        if not digits.isdigit():
+        amount = parse_amount(value)
+        if amount is None:
             self.fail(problem, value=value, column=self.label(name))
-            return None
-        return int(digits)
+        return amount
 
     def year(self, name: str) -> int | None:
         value = self.number(name, BadYear)

@@ -31,8 +31,9 @@ from .importer import (
     RowError,
     UnreadableFile,
     normalize_isbn,
+    parse_amount,
 )
-from .models import CATEGORIES, MAIN_LIBRARY, Copy
+from .models import CATEGORIES, Copy
 from .workflows import rules as workflow_rules
 
 HOLDINGS = (("952", "p"), ("852", "p"))
@@ -117,7 +118,7 @@ def _holdings(record: Record) -> list[dict[str, Any]]:
     for tag, code in HOLDINGS:
         items = []
         for field in record.get_fields(tag):
-            barcode = (field.get_subfields(code) or [""])[0].strip()
+            barcode = _first(field, code)
             if barcode:
                 items.append({"barcode": barcode, "field": field, "tag": tag})
         if items:
@@ -125,9 +126,9 @@ def _holdings(record: Record) -> list[dict[str, Any]]:
     return []
 
 
-def _price(text: str) -> int | None:
-    match = re.match(r"\d+", text.replace(",", "").replace(" ", ""))
-    return int(match.group()) if match else None
+def _first(field: Any, code: str) -> str:
+    values = field.get_subfields(code)
+    return values[0].strip() if values else ""
 
 
 class MarcCheck:
@@ -195,17 +196,19 @@ class MarcCheck:
             if first != number:
                 fail(DuplicateInFile, value=code, first=first)
             field = item["field"]
+            # Koha's 952$a/$b and 852$a are the library (branch) itself, not a shelf or class
+            # library: the copy keeps its location; the shelving location becomes the shelf.
             extra: dict[str, Any] = {}
+            shelf = _first(field, "c" if item["tag"] == "952" else "b")
+            if shelf:
+                extra["shelf"] = shelf
             if item["tag"] == "952":
-                extra["location"] = (field.get_subfields("a") or [MAIN_LIBRARY])[0].strip() or MAIN_LIBRARY
-                price = _price((field.get_subfields("g") or [""])[0])
+                price = parse_amount(_first(field, "g") or _first(field, "v"))
                 if price is not None:
                     extra["price"] = price
-                acquired = re.match(r"\d{4}-\d{2}-\d{2}", (field.get_subfields("d") or [""])[0])
+                acquired = re.match(r"\d{4}-\d{2}-\d{2}", _first(field, "d"))
                 if acquired:
                     extra["added_on"] = acquired.group()
-            else:
-                extra["location"] = (field.get_subfields("b") or [MAIN_LIBRARY])[0].strip() or MAIN_LIBRARY
             facts.append(("catalog.upsert", {**base, **extra, "item": code}))
         return facts
 

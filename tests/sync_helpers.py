@@ -174,3 +174,40 @@ def kiosk_database(data: Path) -> Database:
     from kiosk.store import database_path
 
     return connect(database_path(data))
+
+
+PG_ADMIN_DSN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
+
+
+def postgres_reachable() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((PG_ADMIN_DSN["host"], PG_ADMIN_DSN["port"]), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards. Yields its URL."""
+    import os
+    import secrets
+
+    import psycopg2
+    import pytest
+
+    if not postgres_reachable():
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL on 127.0.0.1:5432 is required in CI")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (and CI is not set)")
+    name = "muontra_sync_" + secrets.token_hex(5)
+    admin = psycopg2.connect(**PG_ADMIN_DSN)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

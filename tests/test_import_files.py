@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from kiosk.importer import PlanHasErrors, apply_plan, plan_import
+from kiosk.importer import PlanHasErrors, apply_plan, parse_amount, plan_import
 from kiosk.models import Copy, Event, Loan, Patron, Title
 
 
@@ -299,3 +299,11 @@ def test_unknown_kind_of_import_is_refused():
     with pytest.raises(Exception) as caught:
         plan_import("teachers", "p.csv", b"code\r\n")
     assert getattr(caught.value, "code", None) == "unknown_import_kind"
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("45.000", 45000), ("45,000 đ", 45000), ("45000", 45000), ("45000.00", 45000),
+    ("1.250.000 VNĐ", 1250000), ("45.000,00", 45000), ("bốn mươi nghìn", None), ("", None),
+])
+def test_prices_as_schools_write_them(text, amount):
+    assert parse_amount(text) == amount

@@ -36,8 +36,9 @@ def good_records() -> list[Record]:
         record(("020", ("a", f"{DE_MEN} (bìa mềm)")), ("100", ("a", "Tô Hoài,")),
                ("245", ("a", "Dế Mèn phiêu lưu ký /"), ("c", "Tô Hoài.")),
                ("264", ("a", "Hà Nội :"), ("b", "Kim Đồng,"), ("c", "2019.")), ("082", ("a", "895.9223")),
-               ("952", ("a", "main"), ("p", "TN-0101"), ("g", "45000.00"), ("d", "2025-09-05")),
-               ("952", ("a", "6A1"), ("p", "tn-0102"))),
+               ("952", ("a", "THCSND"), ("c", "TN-A"), ("p", "TN-0101"), ("g", "45000.00"),
+                       ("d", "2025-09-05")),
+               ("952", ("a", "THCSND"), ("p", "tn-0102"), ("v", "52.000"))),
         record(("020", ("a", HOANG_TU_BE_10)), ("245", ("a", "Hoàng tử bé :"), ("b", "tiểu thuyết /")),
                ("700", ("a", "Saint-Exupéry, Antoine de.")), ("260", ("b", "Nhã Nam ;"), ("c", "c2018")),
                ("084", ("a", "8(44)")), ("852", ("b", "7A1"), ("p", "TN-0103"))),
@@ -63,12 +64,13 @@ def test_binary_marc_titles_copies_and_numbered_records(school):
     de_men = Title.get(Title.isbn == DE_MEN)
     assert (de_men.title, de_men.author, de_men.publisher, de_men.year, de_men.classification, de_men.category) == (
         "Dế Mèn phiêu lưu ký", "Tô Hoài", "Kim Đồng", 2019, "895.9223", "TN")
-    copies = {c.code: (c.location, c.price, c.added_on) for c in de_men.copies}
-    assert copies == {"TN-0101": ("main", 45000, date(2025, 9, 5)), "TN-0102": ("6A1", None, None)}
+    copies = {c.code: (c.location, c.shelf, c.price, c.added_on) for c in de_men.copies}
+    assert copies == {"TN-0101": ("main", "TN-A", 45000, date(2025, 9, 5)),
+                      "TN-0102": ("main", "", 52000, None)}
     prince = Title.get(Title.isbn == "9780306406157")
     assert (prince.title, prince.author, prince.publisher, prince.year, prince.classification) == (
         "Hoàng tử bé : tiểu thuyết", "Saint-Exupéry, Antoine de", "Nhã Nam", 2018, "8(44)")
-    assert [(c.code, c.location) for c in prince.copies] == [("TN-0103", "7A1")]
+    assert [(c.code, c.shelf) for c in prince.copies] == [("TN-0103", "7A1")]
     # No holdings: numbered after the school's highest TN- label (TN-0004), not after the file's TN-0103.
     que_noi = Title.get(Title.title == "Quê nội")
     assert [c.code for c in que_noi.copies] == ["TN-0005"]

@@ -1,14 +1,15 @@
-"""Labels and cards: rendered at 300 dpi, every barcode decoded back to its exact code, in its place."""
+"""Labels and cards: rendered at 300 dpi, every barcode decoded by the project's own scanner
+(scanner.decode_image, the still-image path) back to its exact code, in its place."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
-from pyzbar import pyzbar
 
 from kiosk.reports import cards, labels
 from kiosk.reports.labels import BadGrid, NoCopies
+from scanner import decode_image
 
 from .conftest import copy_fact, muontra, patron_fact
 from .reports_helpers import pdf_images, pdf_text
@@ -17,18 +18,22 @@ DPI = 300
 PX_PER_MM = DPI / 25.4
 
 
+def centre(polygon) -> tuple[float, float]:
+    xs, ys = [x for x, _y in polygon], [y for _x, y in polygon]
+    return (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+
+
 def decoded_positions(pdf: bytes, sheet: labels.Sheet) -> dict[int, list[tuple[str, str]]]:
-    """Every symbol pyzbar finds, by the absolute sheet position (page × per_page + slot) it sits in."""
+    """Every code the scanner reads, by the absolute sheet position (page × per_page + slot) it sits in."""
     found: dict[int, list[tuple[str, str]]] = {}
     for page_number, image in enumerate(pdf_images(pdf, DPI)):
-        for symbol in pyzbar.decode(image):
-            cx = (symbol.rect.left + symbol.rect.width / 2) / PX_PER_MM
-            cy = (symbol.rect.top + symbol.rect.height / 2) / PX_PER_MM
+        for symbol in decode_image(image, still=True):
+            cx, cy = (value / PX_PER_MM for value in centre(symbol.polygon))
             col = int((cx - sheet.left) // (sheet.label_width + sheet.gap_x))
             row = int((cy - sheet.top) // (sheet.label_height + sheet.gap_y))
             assert 0 <= col < sheet.cols and 0 <= row < sheet.rows, symbol
             position = page_number * sheet.per_page + row * sheet.cols + col
-            found.setdefault(position, []).append((symbol.type, symbol.data.decode()))
+            found.setdefault(position, []).append((symbol.symbology, symbol.text))
     return found
 
 
@@ -118,12 +123,11 @@ def test_class_cards_decode_barcode_and_qr_for_every_student(school):
     assert cards.write_cards(out, patrons, school.today(), "vi") == 2
     found: list[tuple[int, int, str, str]] = []
     for page, image in enumerate(pdf_images(out.getvalue(), DPI)):
-        for symbol in pyzbar.decode(image):
-            x = (symbol.rect.left + symbol.rect.width / 2) / DPI * 72
-            y = (symbol.rect.top + symbol.rect.height / 2) / DPI * 72
+        for symbol in decode_image(image, still=True):
+            x, y = (value / DPI * 72 for value in centre(symbol.polygon))
             col = int((x - cards.LEFT) // cards.CARD_W)
             row = int((y - cards.TOP) // cards.CARD_H)
-            found.append((page * 10 + row * 2 + col, symbol.type, symbol.data.decode()))
+            found.append((page * 10 + row * 2 + col, symbol.symbology, symbol.text))
     assert sorted(found) == sorted(
         (i, kind, code) for i, code in enumerate(codes) for kind in ("CODE128", "QRCODE"))
     pages = pdf_text(out.getvalue())

@@ -444,3 +444,9 @@ def test_overdue_books_by_class_with_reminder_slips(admin, circ, clock):
 
 def test_no_overdue_books_is_said_kindly(admin):
     assert translate("No overdue books. Well done!", "vi") in admin.get("/admin/overdue").get_data(as_text=True)
+
+
+def test_school_name_is_set_by_the_librarian(admin):
+    post(admin, "/admin/school", {"school_name": "  Trường THCS   Chu Văn An "})
+    assert events("setting.set")[-1].payload == {"key": "school_name", "value": "Trường THCS Chu Văn An"}
+    assert "Trường THCS Chu Văn An" in admin.get("/").get_data(as_text=True)

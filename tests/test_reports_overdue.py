@@ -118,6 +118,7 @@ def test_cli_writes_each_format_and_refuses_bad_input(school, seeded, data_dir, 
         result = muontra("report", "overdue", "--data", str(data_dir), "--class", "6A1", "--out", str(out),
                          "--on", "2026-03-02")
         assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{out}: 2 cuốn sách quá hạn của 1 học sinh."
         assert out.stat().st_size > 0
     assert xlsx_rows(tmp_path / "6a1.xlsx")[2][4] == "TN-0002"
     assert "Gửi em: Nguyễn Văn An" in pdf_text(tmp_path / "6a1.pdf")[0]

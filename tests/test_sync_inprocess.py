@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,7 @@ from sync import kiosk_state
 from sync.server import service
 from sync.server.models import AppliedEvent, Conflict, Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, utc
+from tests.sync_helpers import KioskHandle, ServerHandle, fresh_postgres_database, utc
 
 SCHOOL = [
     patron_fact("HS001", "Nguyễn Văn An"),
@@ -28,11 +30,15 @@ def sclock() -> FakeClock:
     return FakeClock(utc(2026, 3, 2, 2, 0))
 
 
-@pytest.fixture
-def server(tmp_path, sclock) -> ServerHandle:
-    handle = ServerHandle(tmp_path / "server", sclock)
-    handle.facts(SCHOOL)
-    return handle
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request, tmp_path, sclock) -> Iterator[ServerHandle]:
+    """The same suite on the embedded SQLite file and on a fresh PostgreSQL database."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
+        handle = ServerHandle(tmp_path / "server", sclock, url)
+        handle.facts(SCHOOL)
+        yield handle
+        handle.database.close()
 
 
 def _kiosk(tmp_path, server, sclock, name) -> KioskHandle:

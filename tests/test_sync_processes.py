@@ -6,6 +6,7 @@ server exactly once and in order, none lost, kiosks agreeing with the server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -25,7 +26,14 @@ from kiosk.services import Circulation
 from sync.server.models import AppliedEvent
 from tests.conftest import copy_fact, free_port, muontra, patron_fact, subprocess_env, wait_for_http
 from tests.faultproxy import FaultProxy
-from tests.sync_helpers import ServerProcess, bound, kiosk_database, seed_server, server_database
+from tests.sync_helpers import (
+    ServerProcess,
+    bound,
+    fresh_postgres_database,
+    kiosk_database,
+    seed_server,
+    server_database,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +41,32 @@ PATRONS = [patron_fact(f"HS{n:03d}", f"Học Sinh {n}") for n in range(1, 11)]
 COPIES = [copy_fact(f"TN-{n:04d}", f"Truyện số {n}") for n in range(1, 21)]
 
 
+def _running_server(data: Path, url: str | None = None) -> ServerProcess:
+    seed_server(data, PATRONS + COPIES, url)
+    return ServerProcess(data, db_url=url).start()
+
+
 @pytest.fixture
 def server(tmp_path):
-    data = tmp_path / "server"
-    seed_server(data, PATRONS + COPIES)
-    proc = ServerProcess(data).start()
+    proc = _running_server(tmp_path / "server")
     yield proc
     proc.stop()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_server(request, tmp_path):
+    """The crash test on both databases: gunicorn workers SIGKILLed mid-transaction."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
+        proc = _running_server(tmp_path / "server", url)
+        yield proc
+        proc.stop()
+
+
 def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
     assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data))
+    added = muontra("server", "add-device", name, "--data", str(server.data),
+                    *(["--db", server.db_url] if server.db_url else []))
     code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
     paired = muontra("pair", url or server.url, code, "--data", str(data))
     assert paired.returncode == 0, paired.stderr
@@ -55,7 +77,7 @@ def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def server_applied(server: ServerProcess) -> dict[str, list[tuple[int, str]]]:
-    database = server_database(server.data)
+    database = server_database(server.data, server.db_url)
     with bound(database):
         rows = list(AppliedEvent.select().order_by(AppliedEvent.device, AppliedEvent.seq))
     database.close()
@@ -154,7 +176,7 @@ def test_two_kiosks_sync_in_the_background_through_a_faulty_network(server, tmp_
         proxy.close()
     assert {"drop_request", "drop_reply", "truncate", "reset"} & set(proxy.seen)
     assert_exactly_once(server, *kiosk_dirs)
-    on_server = open_loans(server_database(server.data))
+    on_server = open_loans(server_database(server.data, server.db_url))
     assert {item for _, item, _ in on_server} == {"TN-0003", "TN-0004", "TN-0005", "TN-0007", "TN-0008",
                                                   "TN-0009", "TN-0010"}
     for data in kiosk_dirs:
@@ -169,7 +191,8 @@ def _make_events(data: Path, count: int) -> None:
     database.close()
 
 
-def test_server_killed_mid_batch_then_restarted_applies_everything_once(server, tmp_path):
+def test_server_killed_mid_batch_then_restarted_applies_everything_once(any_server, tmp_path):
+    server = any_server
     data = tmp_path / "k"
     pair_kiosk(server, data, "K")
     _make_events(data, 1500)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -30,7 +32,7 @@ from sync.protocol import (
 from sync.server import service
 from sync.server.models import AppliedEvent, Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import ServerHandle, utc
+from tests.sync_helpers import ServerHandle, fresh_postgres_database, utc
 
 MASTER = b"test-master-key"
 
@@ -93,11 +95,14 @@ def test_keys_of_facts():
 # ---------------------------------------------------------------- the server refuses
 
 
-@pytest.fixture
-def server(tmp_path) -> ServerHandle:
-    handle = ServerHandle(tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0)))
-    handle.facts([patron_fact("HS001", "Nguyễn Văn An"), copy_fact("TN-0001", "Dế Mèn phiêu lưu ký")])
-    return handle
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request, tmp_path) -> Iterator[ServerHandle]:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
+        handle = ServerHandle(tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0)), url)
+        handle.facts([patron_fact("HS001", "Nguyễn Văn An"), copy_fact("TN-0001", "Dế Mèn phiêu lưu ký")])
+        yield handle
+        handle.database.close()
 
 
 @pytest.fixture

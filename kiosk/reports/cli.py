@@ -15,7 +15,8 @@ import click
 
 from ..cli import data_option
 from ..errors import N_, MuontraError
-from ..i18n import DEFAULT_LANGUAGE
+from ..i18n import DEFAULT_LANGUAGE, translate
+from .common import fmt_day
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -68,15 +69,18 @@ def output_file(path: str) -> Iterator[IO[bytes]]:
 
 
 def progress(label: str, length: int) -> Callable[[int], None]:
-    """A click progress bar on stderr, driven by a callback the renderers call per item done."""
+    """A click progress bar on stderr, driven by a callback the renderers call with the items done."""
     bar = click.progressbar(length=max(length, 1), label=label, file=click.get_text_stream("stderr"))
     bar.__enter__()
     done = 0
 
     def advance(count: int = 1) -> None:
         nonlocal done
-        done += count
-        bar.update(count)
+        if done >= length:
+            return
+        step = min(count, length - done)
+        done += step
+        bar.update(step)
         if done >= length:
             bar.__exit__(None, None, None)
 
@@ -119,7 +123,8 @@ def overdue_command(ctx: click.Context, data: str, class_name: str, fmt: str | N
         overdue.write(fmt, handle, class_name.strip(), today, loans, lang,
                       progress=progress("PDF", len(overdue.by_student(loans))) if fmt == "pdf" else None)
     students = len({x.patron_code for x in loans})
-    click.echo(f"{out}: {len(loans)} / {students}")
+    click.echo(translate(N_("%(path)s: %(books)s overdue books of %(students)s students."), lang_of(ctx),
+                         path=out, books=len(loans), students=students))
 
 
 @click.command("labels")
@@ -135,7 +140,8 @@ def overdue_command(ctx: click.Context, data: str, class_name: str, fmt: str | N
 @click.option("--start", default=1, show_default=True, type=int,
               help="First free position on a partly used sheet (1 = top left, row by row).")
 @click.option("--spine", is_flag=True, help="Spine labels with the call number instead of barcodes.")
-def labels_command(data: str, out: str, copies: str | None, every: bool, title_isbn: str | None, preset: str,
+@click.pass_context
+def labels_command(ctx: click.Context, data: str, out: str, copies: str | None, every: bool, title_isbn: str | None, preset: str,
                    grid: str | None, margins: str | None, gaps: str | None, start: int, spine: bool) -> None:
     """Accession labels (Code 128) or spine labels on an A4 label sheet."""
     from . import labels
@@ -146,7 +152,8 @@ def labels_command(data: str, out: str, copies: str | None, every: bool, title_i
     with output_file(out) as handle:
         pages = labels.write_labels(handle, chosen, sheet, start=start, spine=spine,
                                     progress=progress("PDF", len(chosen)))
-    click.echo(f"{out}: {len(chosen)} / {pages}")
+    click.echo(translate(N_("%(path)s: %(count)s labels on %(pages)s pages."), lang_of(ctx),
+                         path=out, count=len(chosen), pages=pages))
 
 
 @click.command("cards")
@@ -163,7 +170,8 @@ def cards_command(ctx: click.Context, data: str, class_name: str, out: str) -> N
     with output_file(out) as handle:
         pages = cards.write_cards(handle, patrons, today_in(timezone, None), lang_of(ctx),
                                   progress=progress("PDF", len(patrons)))
-    click.echo(f"{out}: {len(patrons)} / {pages}")
+    click.echo(translate(N_("%(path)s: %(count)s cards on %(pages)s pages."), lang_of(ctx),
+                         path=out, count=len(patrons), pages=pages))
 
 
 @report.command("stats")
@@ -193,7 +201,8 @@ def stats_command(ctx: click.Context, data: str, year: str | None, term_number: 
     with output_file(out) as handle:
         stats.write(fmt, handle, computed, lang,
                     progress=progress("PDF", len(computed.charts) + 1) if fmt == "pdf" else None)
-    click.echo(f"{out}: {period.start.isoformat()} … {period.end.isoformat()}")
+    click.echo(translate(N_("%(path)s: statistics from %(start)s to %(end)s."), lang,
+                         path=out, start=fmt_day(period.start), end=fmt_day(period.end)))
 
 
 @report.command("register")
@@ -222,5 +231,7 @@ def register_command(ctx: click.Context, data: str, kind: str, year: str | None,
     period = stats.period_from(year if not (start or end) else None, None, None, start, end)
     tables = registers.build(kind, period, timezone, lang, prefix=prefix)
     with output_file(out) as handle:
-        registers.write(fmt, handle, kind, tables, period, lang)
-    click.echo(f"{out}: {sum(len(t.rows) for t in tables)}")
+        registers.write(fmt, handle, kind, tables, period, lang,
+                        progress=progress("PDF", sum(len(t.rows) for t in tables)) if fmt == "pdf" else None)
+    click.echo(translate(N_("%(path)s: %(count)s lines."), lang, path=out,
+                         count=sum(len(t.rows) for t in tables)))

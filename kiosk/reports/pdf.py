@@ -105,11 +105,26 @@ def page_footer(label: str) -> Callable:
     return draw
 
 
+class ProgressDocument(SimpleDocTemplate):
+    """Reports the table rows laid out so far: a register of thousands of lines takes a while."""
+
+    def __init__(self, *args, progress: Callable[[int], None] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    def afterFlowable(self, flowable: Flowable) -> None:
+        # A long table is drawn as one piece per page, each with the repeated header row.
+        if self.progress and isinstance(flowable, LongTable):
+            self.progress(max(0, flowable._nrows - flowable.repeatRows))
+
+
 def write_tables_pdf(out: IO[bytes], title: str, subtitle: str, tables: Iterable[Table | Flowable],
-                     *, footer: str, landscape_page: bool = True) -> None:
-    """A report: a heading, then each table under its own title (charts may be mixed in as flowables)."""
+                     *, footer: str, landscape_page: bool = True,
+                     progress: Callable[[int], None] | None = None) -> None:
+    """A report: a heading, then each table under its own title (charts may be mixed in as flowables);
+    ``progress`` is called with the number of table rows each page added."""
     pagesize = landscape(A4) if landscape_page else A4
-    doc = SimpleDocTemplate(out, pagesize=pagesize, leftMargin=12 * mm, rightMargin=12 * mm,
+    doc = ProgressDocument(out, progress=progress, pagesize=pagesize, leftMargin=12 * mm, rightMargin=12 * mm,
                             topMargin=12 * mm, bottomMargin=14 * mm, title=title, author=footer)
     sheet = styles()
     story: list[Flowable] = [Paragraph(escape(title), sheet["title"])]

@@ -241,7 +241,8 @@ def build(kind: str, period: Period, timezone: ZoneInfo, lang: str, *, prefix: s
     return general_register(period, timezone, lang)
 
 
-def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Period, lang: str) -> None:
+def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Period, lang: str, *,
+          progress: Progress | None = None) -> None:
     _ = translator(lang)
     title = _(TITLES[kind])
     if fmt == "xlsx":
@@ -251,4 +252,5 @@ def write(fmt: str, out: IO[bytes], kind: str, tables: list[Table], period: Peri
 
     school = school_name()
     subtitle = school if kind == "accession" else f"{school} · {period.label}".strip(" ·")
-    write_tables_pdf(out, title.upper(), subtitle, tables, footer=f"{title} — {school}".strip(" —"))
+    write_tables_pdf(out, title.upper(), subtitle, tables, footer=f"{title} — {school}".strip(" —"),
+                     progress=progress)

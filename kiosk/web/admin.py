@@ -196,6 +196,15 @@ def home():
     return render_template("admin/home.html", counts=queries.counts(circ().today()))
 
 
+@bp.post("/school")
+def save_school():
+    """The school's name, shown on the kiosk, its receipts and every printed report."""
+    name = " ".join(request.form.get("school_name", "").split())[:120]
+    circ().record_facts([("setting.set", {"key": "school_name", "value": name})])
+    flash(_("The school name is saved."), "success")
+    return redirect(url_for("admin.home"))
+
+
 @bp.get("/search")
 def search():
     text = request.args.get("q", "").strip()

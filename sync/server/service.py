@@ -163,8 +163,8 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
 # ---------------------------------------------------------------- pull
 
 
-def pull(device_id: str, cursor_text: str | None, limit: int, now: datetime, want_total: bool = False) -> dict:
-    """One page of changes after the cursor, or the start of a snapshot when it can't be served."""
+def changes_since(cursor_text: str | None, limit: int, want_total: bool = False) -> dict[str, Any]:
+    """One page of changes after the cursor, or the start of a snapshot when it can't be served (read-only)."""
     limit = max(1, min(int(limit), MAX_PULL_LIMIT))
     state = ServerState.get_by_id(1)
     cursor = parse_cursor(cursor_text)
@@ -185,18 +185,23 @@ def pull(device_id: str, cursor_text: str | None, limit: int, now: datetime, wan
         top = rows[-1].seq
     else:
         top = max([since, until, *(row.seq for row in rows[-1:])])
-    next_cursor = Cursor(state.epoch, top, until if more else 0).encode()
     reply: dict[str, Any] = {
-        "cursor": next_cursor, "reset": reset, "more": more,
+        "cursor": Cursor(state.epoch, top, until if more else 0).encode(), "reset": reset, "more": more,
         "records": [{"seq": r.seq, "kind": r.kind, "key": r.key, "op": r.op, "type": r.type, "payload": r.payload}
                     for r in rows],
     }
     if want_total:
         reply["total"] = Change.select().where(where).count()
+    return reply
+
+
+def pull(device_id: str, cursor_text: str | None, limit: int, now: datetime, want_total: bool = False) -> dict:
+    """A page of changes for a device, noting when it last synced and counting its open conflicts."""
+    reply = changes_since(cursor_text, limit, want_total)
     with write_transaction():
-        Device.update(pull_cursor=next_cursor, last_sync=now).where(Device.id == device_id).execute()
-        reply["conflicts_open"] = (Conflict.select().where((Conflict.device == device_id)
-                                                           & (Conflict.status == "open")).count())
+        Device.update(pull_cursor=reply["cursor"], last_sync=now).where(Device.id == device_id).execute()
+    reply["conflicts_open"] = (Conflict.select().where((Conflict.device == device_id)
+                                                       & (Conflict.status == "open")).count())
     return reply
 
 
