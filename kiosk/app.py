@@ -101,6 +101,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_pages.bp)
     from .web import reports as report_pages  # overdue lists, statistics, registers, labels, cards
     app.register_blueprint(report_pages.bp)
+    from .camera import init_camera
+    from .web import camera as camera_pages  # scan events, live preview, tablet frames
+
+    init_camera(app)
+    app.register_blueprint(camera_pages.bp)
+    csrf.exempt(camera_pages.bp)
     return app
 
 

@@ -55,14 +55,21 @@ def migrate(data: str) -> None:
 @data_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def kiosk(data: str, host: str, port: int, threads: int) -> None:
+# Each page showing the camera holds a thread for its event stream and one for its preview.
+@click.option("--threads", default=16, show_default=True, type=int)
+@click.option("--camera", "camera", default=None, metavar="DEVICE",
+              help='Camera for scanning: 0, /dev/video0, a video file, "browser" (tablet camera) '
+                   'or "" for none (or set MUONTRA_CAMERA). See docs/camera.md.')
+def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> None:
     """Serve the kiosk on an existing data directory (production WSGI server)."""
     import waitress
 
     from .app import create_app
 
-    app = create_app({"DATA_DIR": data})
+    config: dict[str, str] = {"DATA_DIR": data}
+    if camera is not None:
+        config["CAMERA"] = camera
+    app = create_app(config)
     click.echo(f"Mượn Trả kiosk on http://{host}:{port}/ (data: {data})")
     waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
 

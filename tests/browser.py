@@ -34,6 +34,9 @@ SCHOOL_FACTS = [
     copy_fact("TN-0004", "Kính vạn hoa", author="Nguyễn Nhật Ánh"),
     copy_fact("TN-0005", "Cho tôi xin một vé đi tuổi thơ", author="Nguyễn Nhật Ánh"),
     copy_fact("TN-0006", "Hoàng tử bé", author="Antoine de Saint-Exupéry"),
+    copy_fact("TN-0007", "Những tấm lòng cao cả", author="Edmondo De Amicis"),
+    copy_fact("TN-0008", "Totto-chan bên cửa sổ", author="Kuroyanagi Tetsuko"),
+    patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
 ]
 

@@ -72,6 +72,7 @@ def healthz():
             "device": _circulation().device,
             "schema": current_version(db.obj, KIOSK),
             "time": _circulation().now().isoformat() + "Z",
+            "camera": camera.health() if (camera := current_app.extensions.get("camera")) else None,
         }
     )
 
