@@ -183,6 +183,33 @@ def _roi(value: Any) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
+class _LiveReplay:
+    """A recording replayed the way a webcam delivers: at the recording's pace, and a reader
+    that falls behind gets the current frame, not a backlog of old ones (a live camera drops
+    frames too). Without this a slow decoder would see a code seconds after it was shown."""
+
+    def __init__(self, source: VideoFileSource) -> None:
+        self.source = source
+        self.started = time.monotonic()
+
+    @property
+    def status(self) -> SourceStatus:
+        return self.source.status
+
+    @property
+    def timestamp(self) -> float:
+        return self.source.timestamp
+
+    def read(self) -> np.ndarray | None:
+        frame = self.source.read()
+        while frame is not None and time.monotonic() - self.started > self.source.timestamp + 1.5 / self.source.fps:
+            frame = self.source.read()
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
 class _Stamped:
     """A frame source that also notes the wall-clock time each frame was handed out, so a scan
     can say when the frame that confirmed it was taken (latency figures, logs)."""
@@ -362,7 +389,8 @@ class CameraRuntime:
         if path.is_dir():
             source = ImageFolderSource(path, repeat=5, fps=10, mirror=self.settings.mirror, roi=self.settings.roi)
         else:
-            source = VideoFileSource(path, realtime=True, mirror=self.settings.mirror, roi=self.settings.roi)
+            source = _LiveReplay(VideoFileSource(path, realtime=True, mirror=self.settings.mirror,
+                                                 roi=self.settings.roi))
         self._start_scanner(source)
 
     def _start_scanner(self, source: FrameSource) -> None:
