@@ -34,6 +34,9 @@ SCHOOL_FACTS = [
     copy_fact("TN-0004", "Kính vạn hoa", author="Nguyễn Nhật Ánh"),
     copy_fact("TN-0005", "Cho tôi xin một vé đi tuổi thơ", author="Nguyễn Nhật Ánh"),
     copy_fact("TN-0006", "Hoàng tử bé", author="Antoine de Saint-Exupéry"),
+    copy_fact("TN-0007", "Những tấm lòng cao cả", author="Edmondo De Amicis"),
+    copy_fact("TN-0008", "Totto-chan bên cửa sổ", author="Kuroyanagi Tetsuko"),
+    patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
 ]
 
@@ -65,11 +68,17 @@ def browser_fixture():
         instance.close()
 
 
+# Playwright's keys travel over a debugging protocol: on a loaded 2-core CI machine one of them can
+# lag well behind a real scanner's. Wider scan timing keeps a synthetic scan in one piece; a person's
+# typing (tested at 200 ms a key) is still far slower than both limits.
+SCAN_TIMING = {"MUONTRA_SCAN_KEY_GAP_MS": "100", "MUONTRA_SCAN_PAUSE_MS": "400"}
+
+
 @contextmanager
 def kiosk(tmp: Path, env: dict[str, str] | None = None) -> Iterator[KioskProcess]:
     data = tmp / "data"
     seed_school(data)
-    process = KioskProcess(data, env=env).start()
+    process = KioskProcess(data, env={**SCAN_TIMING, **(env or {})}).start()
     try:
         yield process
     finally:

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from kiosk.rules import ItemNotForLoan, LoanLimitReached
 
-from .browser import SMALL, browser_fixture, kiosk, new_page, scan, screenshot  # noqa: F401 (fixture)
+from .browser import SMALL, browser_fixture, kiosk, new_page, ready, scan, screenshot  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -127,7 +127,7 @@ def test_typing_by_hand_into_the_field_works_on_a_small_screen(browser, server):
     field = page.locator("#scan-book")
     for key in "TN-0002":  # slowly, like a person: no scan until Enter
         field.press(key, delay=0)
-        page.wait_for_timeout(120)
+        page.wait_for_timeout(200)
     expect(page.locator("[data-list=borrowed] li")).to_have_count(0)
     field.press("Enter")
     expect(page.locator("[data-result=books]")).to_have_class(re.compile(r"\bbad\b"))  # on loan to An
@@ -154,3 +154,26 @@ def test_idle_screen_resets_and_forgets_the_student(browser, tmp_path):
         expect(page.locator("#go-borrow .choice-label")).to_have_text("Mượn sách")
         assert "Bình" not in page.content()
         page.context.close()
+
+
+def test_scanners_ending_with_tab_or_nothing_and_the_camera_entry_point(browser, server):
+    page = new_page(browser)
+    page.goto(server.url + "/borrow")
+    ready(page)
+    page.keyboard.type("HS005", delay=5)  # a scanner configured with no suffix: the pause ends it
+    expect(page.locator("[data-patron=greeting]")).to_have_text("Chào em Khôi!")
+    page.keyboard.type("TN-0007", delay=5)
+    page.keyboard.press("Tab")  # a scanner that ends with Tab
+    expect(page.locator("[data-list=borrowed] li")).to_have_count(1)
+    # Camera reads come in through the same function, with the same double-scan filter.
+    assert page.evaluate("window.muontra.handleScan('TN-0008', 'camera')") is True
+    assert page.evaluate("window.muontra.handleScan('tn-0008', 'camera')") is False
+    expect(page.locator("[data-list=borrowed] li")).to_have_count(2)
+    # Keys typed by a person, slowly, outside any field are not a scan.
+    for key in "TN-0001":
+        page.keyboard.press(key)
+        page.wait_for_timeout(200)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.muontra.state.scans.map(s => s[1])") == ["scanner", "scanner", "camera"]
+    page.context.close()

@@ -450,3 +450,12 @@ def test_school_name_is_set_by_the_librarian(admin):
     post(admin, "/admin/school", {"school_name": "  Trường THCS   Chu Văn An "})
     assert events("setting.set")[-1].payload == {"key": "school_name", "value": "Trường THCS Chu Văn An"}
     assert "Trường THCS Chu Văn An" in admin.get("/").get_data(as_text=True)
+
+
+def test_labels_with_a_slash_have_their_own_pages(admin):
+    """Some libraries number copies like "SGK/0099"; the copy's pages must still be reachable."""
+    post(admin, "/admin/copies/save", {"item": "SGK/0099", "title": "Ngữ văn 6", "category": "SGK"})
+    page = admin.get("/admin/copies/SGK/0099")
+    assert page.status_code == 200 and "Ngữ văn 6" in page.get_data(as_text=True)
+    post(admin, "/admin/copies/SGK/0099/status", {"action": "mark_damaged", "note": "rách bìa"})
+    assert Copy.get(Copy.code == "SGK/0099").status == "damaged"

@@ -46,7 +46,7 @@ def test_stocktake_from_open_to_the_board_record(school, data_dir, tmp_path):
                            ["Không tìm thấy", 2], ["Thấy trên giá nhưng đang cho mượn", 0],
                            ["Để sai chỗ", 1], ["Tìm lại được", 0], ["Mã không xác định", 1]]
     missing = xlsx_rows(xlsx, "Không tìm thấy")
-    assert missing[1] == ["#", "Số ĐKCB", "Tên sách", "Vị trí", "Giá"]
+    assert missing[1] == ["#", "Số ĐKCB", "Tên sách", "Vị trí", "Giá sách"]
     assert missing[2:4] == [[1, "TN-0002", "Đất rừng phương Nam", "Thư viện chính", "A1"],
                             [2, "TN-0005", "Những tấm lòng cao cả", "Thư viện chính", "A2"]]
     assert xlsx_rows(xlsx, "Để sai chỗ")[2] == [1, "STK-0001", "Từ điển Tiếng Việt", "Thư viện chính", "B1"]

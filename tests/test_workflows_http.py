@@ -142,3 +142,19 @@ def test_intake_form_keeps_what_was_typed_when_refused(staff_app):
     assert r.status_code == 200 and "TN-0005" in text and "TN-0006" in text
     r = librarian.post("/staff/intake/isbn", json={"isbn": "978-604-1-23456-7"})
     assert r.json["title"]["title"] == "Cho tôi xin một vé đi tuổi thơ"
+
+
+def test_one_pin_for_admin_and_staff_pages_never_for_helpers(staff_app):
+    via_admin = staff_app.test_client()
+    assert via_admin.post("/admin/login", data={"pin": "1234"}).status_code == 302
+    assert via_admin.get("/staff/intake").status_code == 200
+    via_staff = librarian_client(staff_app)
+    assert via_staff.get("/admin/policy").status_code == 200
+    via_staff.post("/staff/signout")
+    assert via_staff.get("/admin/policy").status_code == 302
+    helper = helper_client(staff_app)
+    for url in ("/admin/", "/admin/policy", "/admin/patrons/HS001", "/admin/copies/TN-0001", "/admin/import",
+                "/admin/calendar", "/admin/overdue", "/admin/search?q=An"):
+        r = helper.get(url)
+        assert r.status_code == 302 and "/admin/login" in r.headers["Location"], url
+    assert helper.post("/admin/policy", data={}).status_code == 302

@@ -71,3 +71,5 @@ def test_stocktake_result_sorts_every_copy_into_its_list():
     assert result.unknown == ["ZZ-1"]
     assert result.expected == ["A", "G", "B"]
     assert result.progress == (2, 3)
+    per_shelf = [("main", "A1", 2, 2), ("main", "A2", 1, 0), ("main", "B7", 1, 1), ("lop-6A1", "A1", 4, 1)]
+    assert rules.stocktake_progress(Scope("main", "A1", "A3"), per_shelf) == (2, 3)

@@ -11,9 +11,11 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -28,6 +30,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import queries
@@ -42,10 +45,10 @@ from ..admin_input import (
     parse_policy,
 )
 from ..errors import N_, MuontraError
-from ..importer import KINDS, apply_plan, plan_import
+from ..importer import KINDS, ImportPlan, apply_plan, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
 from ..reports import overdue as overdue_report
-from ..services import Circulation, load_policy
+from ..services import CheckinReceipt, Circulation, LoanReceipt, RenewReceipt, load_policy
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -91,7 +94,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.before_request
-def _require_login():
+def _require_login() -> ResponseReturnValue | None:
     """Every page but the login needs a PIN entered less than ADMIN_SESSION_MINUTES ago (sliding)."""
     if request.endpoint == "admin.login":
         return None
@@ -108,19 +111,19 @@ def _require_login():
 
 
 @bp.context_processor
-def _admin_layout():
+def _admin_layout() -> dict[str, Any]:
     return {"pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "action_words": ACTION_WORDS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
 
 
-def acting(success_message_for, back):
+def acting(success_message_for: Callable[[Any], str], back: Callable[..., str]) -> Callable:
     """Run a librarian action, then go ``back`` (a function of the view's arguments and outcome):
     a refusal becomes a red message there, never an error page."""
 
-    def decorate(view):
+    def decorate(view: Callable) -> Callable:
         @wraps(view)
-        def wrapper(**kwargs):
+        def wrapper(**kwargs: Any) -> ResponseReturnValue:
             try:
                 outcome = view(**kwargs)
             except InvalidForm as exc:
@@ -138,11 +141,11 @@ def acting(success_message_for, back):
     return decorate
 
 
-def to_patron(_outcome, code: str) -> str:
+def to_patron(_outcome: object, code: str) -> str:
     return url_for("admin.patron", code=code)
 
 
-def to_copy(_outcome, code: str) -> str:
+def to_copy(_outcome: object, code: str) -> str:
     return url_for("admin.copy", code=code)
 
 
@@ -150,7 +153,7 @@ def to_copy(_outcome, code: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     error, status = None, 200
     if request.method == "POST":
         config = current_app.config
@@ -166,13 +169,13 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     session.pop(SESSION_KEY, None)
     return redirect(url_for("pages.idle"))
 
 
 @bp.route("/pin", methods=["GET", "POST"])
-def change_pin():
+def change_pin() -> ResponseReturnValue:
     if request.method == "POST":
         pin, again = request.form.get("pin", ""), request.form.get("again", "")
         if pin != again:
@@ -192,12 +195,12 @@ def change_pin():
 
 
 @bp.get("/")
-def home():
+def home() -> ResponseReturnValue:
     return render_template("admin/home.html", counts=queries.counts(circ().today()))
 
 
 @bp.post("/school")
-def save_school():
+def save_school() -> ResponseReturnValue:
     """The school's name, shown on the kiosk, its receipts and every printed report."""
     name = " ".join(request.form.get("school_name", "").split())[:120]
     circ().record_facts([("setting.set", {"key": "school_name", "value": name})])
@@ -206,7 +209,7 @@ def save_school():
 
 
 @bp.get("/search")
-def search():
+def search() -> ResponseReturnValue:
     text = request.args.get("q", "").strip()
     return render_template("admin/search.html", q=text, patrons=queries.search_patrons(text),
                            copies=queries.search_copies(text))
@@ -222,52 +225,52 @@ def _patron_or_404(code: str) -> Patron:
     return patron
 
 
-@bp.get("/patrons/<code>")
-def patron(code: str):
+@bp.get("/patrons/<path:code>")
+def patron(code: str) -> ResponseReturnValue:
     reader = _patron_or_404(code)
     return render_template("admin/patron.html", patron=reader, loans=queries.loans_of(reader, circ().today()),
                            kinds=PATRON_KINDS)
 
 
 @bp.get("/patrons/new")
-def new_patron():
+def new_patron() -> ResponseReturnValue:
     return render_template("admin/patron_form.html", patron=None, kinds=PATRON_KINDS)
 
 
 @bp.post("/patrons/save")
 @acting(lambda code: _("The reader %(code)s is saved.", code=code),
         lambda code: url_for("admin.patron", code=code) if code else url_for("admin.new_patron"))
-def save_patron():
+def save_patron() -> str:
     values = parse_patron(request.form, circ().clean(request.form.get("code", "")))
     return circ().upsert_patron(values.code, values.name, values.class_name, values.kind, values.school_year,
                                 values.active)
 
 
-@bp.post("/patrons/<code>/checkout")
+@bp.post("/patrons/<path:code>/checkout")
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
-def checkout_for(code: str):
+def checkout_for(code: str) -> LoanReceipt:
     return circ().checkout(code, request.form.get("item", ""))
 
 
-@bp.post("/patrons/<code>/checkin")
+@bp.post("/patrons/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_patron)
-def checkin_for(code: str):
+def checkin_for(code: str) -> CheckinReceipt:
     return circ().checkin(request.form.get("item", ""))
 
 
-@bp.post("/patrons/<code>/renew")
+@bp.post("/patrons/<path:code>/renew")
 @acting(lambda receipt: _("Renewed: %(title)s, now due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
-def renew_for(code: str):
+def renew_for(code: str) -> RenewReceipt:
     return circ().renew(code, request.form.get("item", ""))
 
 
 # ---------------------------------------------------------------- copies
 
 
-@bp.get("/copies/<code>")
-def copy(code: str):
+@bp.get("/copies/<path:code>")
+def copy(code: str) -> ResponseReturnValue:
     found = queries.find_copy(code)
     if found is None:
         abort(404)
@@ -276,32 +279,32 @@ def copy(code: str):
 
 
 @bp.get("/copies/new")
-def new_copy():
+def new_copy() -> ResponseReturnValue:
     return render_template("admin/copy_form.html", copy=None, categories=CATEGORIES)
 
 
 @bp.post("/copies/save")
 @acting(lambda item: _("The copy %(code)s is saved.", code=item),
         lambda item: url_for("admin.copy", code=item) if item else url_for("admin.new_copy"))
-def save_copy():
+def save_copy() -> str:
     values = parse_copy(request.form, circ().clean(request.form.get("item", "")))
     return circ().upsert_copy(values.item, values.title, values.isbn, values.author, values.publisher,
                               values.year, values.category, values.classification, values.location,
                               values.shelf)
 
 
-@bp.post("/copies/<code>/status")
+@bp.post("/copies/<path:code>/status")
 @acting(lambda status: _("The copy is now: %(status)s.", status=_(STATUS_WORDS[status])), to_copy)
-def copy_status(code: str):
+def copy_status(code: str) -> str:
     action = request.form.get("action", "")
     if action not in COPY_ACTIONS:
         abort(400)
     return circ().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
 
 
-@bp.post("/copies/<code>/checkin")
+@bp.post("/copies/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_copy)
-def copy_checkin(code: str):
+def copy_checkin(code: str) -> CheckinReceipt:
     return circ().checkin(code)
 
 
@@ -312,19 +315,19 @@ OVERDUE_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
 
 
 @bp.get("/overdue")
-def overdue():
+def overdue() -> ResponseReturnValue:
     return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()))
 
 
 @bp.get("/overdue/<class_name>")
-def overdue_class(class_name: str):
+def overdue_class(class_name: str) -> ResponseReturnValue:
     loans = overdue_report.overdue_loans(class_name, circ().today(), circ().timezone)
     return render_template("admin/overdue_class.html", class_name=class_name, loans=loans,
                            formats=overdue_report.FORMATS)
 
 
 @bp.get("/overdue/<class_name>.<fmt>")
-def overdue_file(class_name: str, fmt: str):
+def overdue_file(class_name: str, fmt: str) -> ResponseReturnValue:
     """The class's reminder slips (pdf) or list (xlsx, csv), made by the reports module."""
     if fmt not in OVERDUE_TYPES:
         abort(404)
@@ -339,14 +342,14 @@ def overdue_file(class_name: str, fmt: str):
 # ---------------------------------------------------------------- policy and calendar
 
 
-def _render_policy(rows: list[dict], block_when_overdue: bool, problems: list[str] | None = None):
+def _render_policy(rows: list[dict], block_when_overdue: bool, problems: list[str] | None = None) -> ResponseReturnValue:
     return render_template("admin/policy.html", rows=rows, blank=NEW_RULE_ROWS, kinds=PATRON_KINDS,
                            categories=CATEGORIES, due_modes=DUE_MODES, block_when_overdue=block_when_overdue,
                            problems=problems or [])
 
 
 @bp.get("/policy")
-def policy():
+def policy() -> ResponseReturnValue:
     current = load_policy()
     rows = [dict(vars(rule)) for rule in sorted(current.rules.values(),
                                                 key=lambda r: (r.patron_kind, r.category != "*", r.category))]
@@ -354,7 +357,7 @@ def policy():
 
 
 @bp.post("/policy")
-def save_policy():
+def save_policy() -> ResponseReturnValue:
     count = min(int(request.form.get("rows", "0") or 0) if request.form.get("rows", "").isdigit() else 0, 500)
     rows = [{name: request.form.get(f"rule-{index}-{name}", "") for name in (*RULE_FIELDS, "delete")}
             for index in range(count)]
@@ -369,7 +372,7 @@ def save_policy():
     return redirect(url_for("admin.policy"))
 
 
-def _render_calendar(form: dict, problems: list[str] | None = None):
+def _render_calendar(form: dict, problems: list[str] | None = None) -> ResponseReturnValue:
     term_ends = list(form["term_ends"])
     return render_template("admin/calendar.html", closed_weekdays=form["closed_weekdays"],
                            closed_text=form["closed_days"], term_ends=term_ends + [""] * max(0, 3 - len(term_ends)),
@@ -377,7 +380,7 @@ def _render_calendar(form: dict, problems: list[str] | None = None):
 
 
 @bp.get("/calendar")
-def calendar():
+def calendar() -> ResponseReturnValue:
     current = load_policy()
     return _render_calendar({
         "closed_weekdays": [str(day) for day in current.calendar.closed_weekdays],
@@ -388,7 +391,7 @@ def calendar():
 
 
 @bp.post("/calendar")
-def save_calendar():
+def save_calendar() -> ResponseReturnValue:
     form = {
         "closed_weekdays": request.form.getlist("closed_weekdays"),
         "closed_days": request.form.get("closed_days", ""),
@@ -461,7 +464,8 @@ def _drop_upload(token: str) -> None:
         (_uploads() / f"{token}{suffix}").unlink(missing_ok=True)
 
 
-def _render_import(plan=None, kind: str = "patrons", filename: str = "", token: str | None = None, status=200):
+def _render_import(plan: ImportPlan | None = None, kind: str = "patrons", filename: str = "",
+                   token: str | None = None, status: int = 200) -> tuple[str, int]:
     preview = []
     if plan is not None and plan.ok:
         preview = [payload for _type, payload in plan.facts[:PREVIEW_ROWS]]
@@ -471,12 +475,12 @@ def _render_import(plan=None, kind: str = "patrons", filename: str = "", token: 
 
 
 @bp.get("/import")
-def import_file():
+def import_file() -> ResponseReturnValue:
     return _render_import()[0]
 
 
 @bp.post("/import")
-def check_import():
+def check_import() -> ResponseReturnValue:
     kind = request.form.get("kind", "")
     upload = request.files.get("file")
     if kind not in KINDS:
@@ -491,7 +495,7 @@ def check_import():
 
 
 @bp.post("/import/confirm")
-def confirm_import():
+def confirm_import() -> ResponseReturnValue:
     kept = _load_upload(request.form.get("token", ""))
     if kept is None:
         flash(_("That file is no longer waiting to be imported. Please choose it again."), "error")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from peewee import PeeweeException
 
@@ -57,7 +58,7 @@ def script_words() -> dict[str, str]:
     }
 
 
-def render_kiosk(view: str):
+def render_kiosk(view: str) -> ResponseReturnValue:
     settings = {
         "view": view,
         "lang": g.lang,
@@ -75,29 +76,29 @@ def render_kiosk(view: str):
 
 
 @bp.get("/")
-def idle():
+def idle() -> ResponseReturnValue:
     return render_kiosk("idle")
 
 
 @bp.get("/borrow")
-def borrow():
+def borrow() -> ResponseReturnValue:
     return render_kiosk("borrow")
 
 
 @bp.get("/return")
-def return_books():
+def return_books() -> ResponseReturnValue:
     return render_kiosk("return")
 
 
 @bp.get("/lang/<code>")
-def switch_language(code: str):
+def switch_language(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.get("/reset")
-def reset():
+def reset() -> ResponseReturnValue:
     """Where an idle kiosk goes: the next child starts afresh, in the default language, and a
     librarian who logged in at the kiosk and walked away is logged out."""
     session.clear()

@@ -32,6 +32,7 @@ from ..errors import N_, BadInput, MuontraError
 from ..i18n import translate
 from ..workflows import rules
 from ..workflows.services import LIBRARIAN, BatchView, ReturnScan, StocktakeScanResult, Workflows
+from .admin import SESSION_KEY as ADMIN_SESSION_KEY
 
 bp = Blueprint("workflows", __name__, url_prefix="/staff")
 
@@ -59,8 +60,18 @@ def _deadline() -> str:
     return (_now() + timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"])).isoformat()
 
 
+def _admin_session_live() -> bool:
+    """The librarian's /admin PIN session counts here too (one PIN for both)."""
+    seen = session.get(ADMIN_SESSION_KEY)
+    limit = timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"])
+    return seen is not None and _now() - datetime.fromisoformat(seen) <= limit
+
+
 def staff() -> str | None:
     """Who is signed in on this kiosk for staff work: a helper's code, "librarian", or None."""
+    if _admin_session_live():
+        session[ADMIN_SESSION_KEY] = _now().isoformat()
+        return LIBRARIAN
     state = session.get(STAFF_KEY)
     if not state or datetime.fromisoformat(state["until"]) < _now():
         session.pop(STAFF_KEY, None)
@@ -135,12 +146,14 @@ def librarian_sign_in():
         return render_template("workflows/start.html", next=request.form.get("next", ""),
                                error=exc.message_in(g.lang)), exc.http_status
     _sign_in(LIBRARIAN)
+    session[ADMIN_SESSION_KEY] = _now().isoformat()  # and the /admin pages, without a second PIN
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/signout")
 def sign_out():
     session.pop(STAFF_KEY, None)
+    session.pop(ADMIN_SESSION_KEY, None)
     return redirect(url_for("workflows.start"))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import N_, MuontraError
 from ..models import MAIN_LIBRARY
@@ -147,8 +148,9 @@ def location_label(location: str | None, lang: str) -> str:
     return location
 
 
+@lru_cache(maxsize=4096)
 def shelf_key(shelf: str) -> tuple:
-    """Natural order of shelf marks: A2 before A10."""
+    """Natural order of shelf marks: A2 before A10 (cached: a library has few shelves, many books)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", shelf.upper()) if part)
 
 
@@ -276,6 +278,21 @@ def stocktake_result(
                 result.missing.append(copy.code)
     result.unknown = sorted(code for code in seen if code not in by_code)
     return result
+
+
+def stocktake_progress(scope: Scope, shelves: Iterable[tuple[str, str, int, int]]) -> tuple[int, int]:
+    """(expected copies seen, expected copies) from per-shelf counts.
+
+    ``shelves`` holds (location, shelf, copies expected there, of which scanned), so the
+    live count on every scan costs one grouped query, not a pass over the collection;
+    it agrees with :func:`stocktake_result`'s ``progress``.
+    """
+    seen = expected = 0
+    for location, shelf, count, scanned in shelves:
+        if scope.covers(location, shelf):
+            expected += count
+            seen += scanned
+    return seen, expected
 
 
 # ---------------------------------------------------------------- intake

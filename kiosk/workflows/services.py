@@ -381,20 +381,39 @@ class Workflows:
                 outcome = "misplaced"
             else:
                 outcome = "counted"
-            seen, expected = self._result(session).progress
+            seen, expected = self._progress(session)
         return StocktakeScanResult(outcome, text, copy.title.title if copy else None,
                                    copy.location if copy else None, copy.shelf if copy else None, seen, expected)
 
+    def _progress(self, session: StocktakeSession) -> tuple[int, int]:
+        """The live count, from two grouped queries (it runs on every scan)."""
+        scope = self._scope(session)
+        on_shelf = Copy.status.not_in(list(rules.NOT_EXPECTED)) & Copy.id.not_in(
+            Loan.select(Loan.copy).where(Loan.returned_at.is_null()))
+        if scope.location is not None:
+            on_shelf &= Copy.location == scope.location
+        shelves = Copy.select(Copy.location, Copy.shelf, fn.COUNT(Copy.id)).where(on_shelf).group_by(
+            Copy.location, Copy.shelf)
+        seen = dict(((location, shelf), count) for location, shelf, count in (
+            Copy.select(Copy.location, Copy.shelf, fn.COUNT(fn.DISTINCT(Copy.id)))
+            .join(StocktakeScan, on=(StocktakeScan.item == Copy.code))
+            .where(on_shelf & (StocktakeScan.session == session))
+            .group_by(Copy.location, Copy.shelf).tuples()))
+        return rules.stocktake_progress(scope, (
+            (location, shelf, count, seen.get((location, shelf), 0))
+            for location, shelf, count in shelves.tuples()))
+
     def _result(self, session: StocktakeSession) -> rules.StocktakeResult:
-        on_loan = {row.copy_id for row in Loan.select(Loan.copy).where(Loan.returned_at.is_null())}
+        on_loan = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(Loan.returned_at.is_null()).tuples()}
         copies = [
-            rules.StocktakeCopy(c.code, "", c.location, c.shelf, c.status, c.id in on_loan)
-            for c in Copy.select(Copy.id, Copy.code, Copy.location, Copy.shelf, Copy.status)
+            rules.StocktakeCopy(code, "", location, shelf, status, copy_id in on_loan)
+            for copy_id, code, location, shelf, status in Copy.select(
+                Copy.id, Copy.code, Copy.location, Copy.shelf, Copy.status).tuples()
         ]
-        scans = StocktakeScan.select(StocktakeScan.item, StocktakeScan.status_seen).where(
-            StocktakeScan.session == session)
-        scanned = {scan.item for scan in scans}
-        found_lost = {scan.item for scan in scans if scan.status_seen == "lost"}
+        scans = list(StocktakeScan.select(StocktakeScan.item, StocktakeScan.status_seen).where(
+            StocktakeScan.session == session).tuples())
+        scanned = {item for item, _status in scans}
+        found_lost = {item for item, status in scans if status == "lost"}
         return rules.stocktake_result(self._scope(session), copies, scanned, found_lost)
 
     def stocktake_view(self, session_uuid: str) -> StocktakeView:

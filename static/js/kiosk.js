@@ -17,6 +17,7 @@
     returned: [],
     sounds: [],
     scans: [],
+    busy: 0, // scans waiting for the server: the screen never resets under a student's answer
     lastActivity: Date.now(),
   };
   let queue = Promise.resolve();
@@ -283,7 +284,10 @@
   }
 
   muontra.onScan((code, source) => {
-    queue = queue.then(() => onScan(code, source)).catch(() => undefined);
+    state.busy += 1;
+    queue = queue.then(() => onScan(code, source)).catch(() => undefined).then(() => {
+      state.busy -= 1;
+    });
     return queue;
   });
 
@@ -303,7 +307,7 @@
   }
 
   function tick() {
-    if (!needsReset()) return;
+    if (state.busy || !needsReset()) return;
     const receipt = state.view === "borrow" && state.step === "receipt";
     const limit = receipt ? Math.min(S.receiptSeconds, S.idleSeconds) : S.idleSeconds;
     const left = Math.ceil(limit - (Date.now() - state.lastActivity) / 1000);
