@@ -101,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_pages.bp)
     from .web import reports as report_pages  # overdue lists, statistics, registers, labels, cards
     app.register_blueprint(report_pages.bp)
+    app.register_blueprint(report_pages.teacher_bp)
     from .camera import init_camera
     from .web import camera as camera_pages  # scan events, live preview, tablet frames
 

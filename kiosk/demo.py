@@ -345,13 +345,25 @@ def sheet_badges(school: DemoSchool) -> tuple[list[Badge], list[Badge]]:
 
 
 
-def _fit(canvas: Canvas, text: str, font: str, size: float, width: float) -> str:
-    """``text`` shortened with "…" to fit ``width`` points."""
-    if canvas.stringWidth(text, font, size) <= width:
-        return text
+def _fit(canvas: Canvas, text: str, font: str, sizes: tuple[float, ...], width: float) -> tuple[str, float]:
+    """``text`` at the largest of ``sizes`` that fits ``width``, else shortened with "…" at the smallest."""
+    for size in sizes:
+        if canvas.stringWidth(text, font, size) <= width:
+            return text, size
+    size = sizes[-1]
     while text and canvas.stringWidth(text + "…", font, size) > width:
         text = text[:-1]
-    return text.rstrip() + "…"
+    return text.rstrip() + "…", size
+
+
+def _draw_fitted(canvas: Canvas, text: str, font: str, sizes: tuple[float, ...], width: float,
+                 x: float, y: float, centred: bool = False) -> None:
+    fitted, size = _fit(canvas, text, font, sizes, width)
+    canvas.setFont(font, size)
+    if centred:
+        canvas.drawCentredString(x, y, fitted)
+    else:
+        canvas.drawString(x, y, fitted)
 
 
 def _draw_badge(canvas: Canvas, badge: Badge, x: float, y: float, width: float, height: float,
@@ -364,17 +376,15 @@ def _draw_badge(canvas: Canvas, badge: Badge, x: float, y: float, width: float, 
     canvas.setDash()
     inner = width - 2 * pad
     top = y + height - pad
-    canvas.setFont(bold, 10)
-    canvas.drawString(x + pad, top - 9, _fit(canvas, badge.heading, bold, 10, inner))
-    canvas.setFont(font, 8)
-    canvas.drawString(x + pad, top - 20, _fit(canvas, badge.detail, font, 8, inner))
+    # Long titles get a smaller type before they lose their end.
+    _draw_fitted(canvas, badge.heading, bold, (10, 9, 8), inner, x + pad, top - 9)
+    _draw_fitted(canvas, badge.detail, font, (8, 7), inner, x + pad, top - 20)
     bar_y = y + pad + 22
     draw_code128(canvas, badge.code, x + pad, bar_y, inner, bar_height)
     canvas.setFont(bold, 10)
     canvas.drawCentredString(x + width / 2, bar_y - 11, badge.code)
-    canvas.setFont(font, 7.5)
     canvas.setFillColorRGB(0.3, 0.3, 0.3)
-    canvas.drawCentredString(x + width / 2, y + pad, _fit(canvas, badge.hint, font, 7.5, inner))
+    _draw_fitted(canvas, badge.hint, font, (7.5, 7, 6.5), inner, x + width / 2, y + pad, centred=True)
     canvas.setFillColorRGB(0, 0, 0)
 
 

@@ -425,7 +425,13 @@ def _delimiter(text: str) -> str:
 
 def read_csv(data: bytes) -> Table:
     text, warnings = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    # Excel honours (and hides) a first line "sep=;" naming the delimiter: the header is then row 1.
+    hint = re.match(r"sep=(.)\r?\n", text)
+    if hint:
+        delimiter, text = hint.group(1), text[hint.end():]
+    else:
+        delimiter = _delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     return Table([(line, row) for line, row in enumerate(reader, start=1)], warnings)
 
 

@@ -68,11 +68,17 @@ def browser_fixture():
         instance.close()
 
 
+# Playwright's keys travel over a debugging protocol: on a loaded 2-core CI machine one of them can
+# lag well behind a real scanner's. Wider scan timing keeps a synthetic scan in one piece; a person's
+# typing (tested at 200 ms a key) is still far slower than both limits.
+SCAN_TIMING = {"MUONTRA_SCAN_KEY_GAP_MS": "100", "MUONTRA_SCAN_PAUSE_MS": "400"}
+
+
 @contextmanager
 def kiosk(tmp: Path, env: dict[str, str] | None = None) -> Iterator[KioskProcess]:
     data = tmp / "data"
     seed_school(data)
-    process = KioskProcess(data, env=env).start()
+    process = KioskProcess(data, env={**SCAN_TIMING, **(env or {})}).start()
     try:
         yield process
     finally:

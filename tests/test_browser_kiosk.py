@@ -127,7 +127,7 @@ def test_typing_by_hand_into_the_field_works_on_a_small_screen(browser, server):
     field = page.locator("#scan-book")
     for key in "TN-0002":  # slowly, like a person: no scan until Enter
         field.press(key, delay=0)
-        page.wait_for_timeout(120)
+        page.wait_for_timeout(200)
     expect(page.locator("[data-list=borrowed] li")).to_have_count(0)
     field.press("Enter")
     expect(page.locator("[data-result=books]")).to_have_class(re.compile(r"\bbad\b"))  # on loan to An
@@ -172,8 +172,8 @@ def test_scanners_ending_with_tab_or_nothing_and_the_camera_entry_point(browser,
     # Keys typed by a person, slowly, outside any field are not a scan.
     for key in "TN-0001":
         page.keyboard.press(key)
-        page.wait_for_timeout(150)
+        page.wait_for_timeout(200)
     page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(500)
     assert page.evaluate("window.muontra.state.scans.map(s => s[1])") == ["scanner", "scanner", "camera"]
     page.context.close()

@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .browser import browser_fixture, new_page, opened, scan, screenshot  # noqa: F401 (fixture)
+from .browser import SCAN_TIMING, browser_fixture, new_page, opened, scan, screenshot  # noqa: F401 (fixture)
 from .conftest import KioskProcess, copy_fact, patron_fact
 from .reports_helpers import pdf_text, xlsx_rows
 
@@ -41,10 +41,7 @@ def server(tmp_path_factory):
             *[("copy.move", {"item": code, "location": "main", "shelf": shelf, "at": "2026-01-01T00:00:00"})
               for code, shelf in SHELVES.items()],
         ])
-    # A scanner that ends its codes with Enter. The wider key gap and pause (school settings for a
-    # slow scanner) keep keys delayed by this shared, busy test machine from splitting or dropping
-    # a scan: under load, Playwright's 5 ms keys arrive tens of milliseconds apart.
-    process = KioskProcess(data, env={"MUONTRA_SCAN_PAUSE_MS": "400", "MUONTRA_SCAN_KEY_GAP_MS": "150"}).start()
+    process = KioskProcess(data, env=SCAN_TIMING).start()  # scans stay whole on a loaded machine
     yield process
     process.stop()
 
@@ -124,7 +121,8 @@ def test_staff_pages_use_the_kiosk_scanner_settings(browser, server):
     page = new_page(browser)
     page.goto(server.url + "/staff/")
     scanning = page.locator('meta[name="muontra-scanning"]')
-    assert (scanning.get_attribute("data-pause-ms"), scanning.get_attribute("data-key-gap-ms")) == ("400", "150")
+    assert (scanning.get_attribute("data-pause-ms"), scanning.get_attribute("data-key-gap-ms")) == (
+        SCAN_TIMING["MUONTRA_SCAN_PAUSE_MS"], SCAN_TIMING["MUONTRA_SCAN_KEY_GAP_MS"])
 
 
 def test_helper_mode_is_refused_the_librarian_pages(browser, server):

@@ -271,6 +271,13 @@ def test_excel_unicode_text_utf16_tab_separated(circ):
     assert plan.ok and [p["name"] for _t, p in plan.facts] == ["Lý Gia Hân"]
 
 
+def test_excel_sep_hint_line_names_the_delimiter_and_is_not_a_row(circ):
+    data = "sep=;\r\nMã HS;Họ và tên;Lớp\r\nHS1;Ngô Bảo, Châu;6A1\r\nHS2;;6A1\r\n".encode()
+    plan = plan_import("patrons", "p.csv", data)
+    assert [p["name"] for _t, p in plan.facts] == ["Ngô Bảo, Châu"]
+    assert problems(plan) == [(3, "missing_value")]
+
+
 def test_multiline_quoted_cell_keeps_the_row_numbering(circ):
     data = csv_bytes(["code,name,class", 'HS1,"Nguyễn\nAn",6A1', "HS2,,6A1"], newline="\n")
     plan = plan_import("patrons", "p.csv", data)

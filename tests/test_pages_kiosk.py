@@ -53,10 +53,11 @@ def test_script_gets_its_settings_and_translated_words(data_dir, clock):
     from kiosk.app import create_app
 
     app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, "CLOCK": clock,
-                      "IDLE_SECONDS": 7, "DOUBLE_SCAN_SECONDS": 3})
+                      "IDLE_SECONDS": 7, "DOUBLE_SCAN_SECONDS": 3, "SCAN_KEY_GAP_MS": 30, "SCAN_PAUSE_MS": 250})
     client = app.test_client()
     settings = settings_of(client.get("/borrow").get_data(as_text=True))
     assert settings["idleSeconds"] == 7 and settings["doubleScanSeconds"] == 3
+    assert settings["scanKeyGapMs"] == 30 and settings["scanPauseMs"] == 250
     assert settings["words"]["due"] == translate("Return by %(due)s", "vi")
     client.get("/lang/en")
     settings = settings_of(client.get("/borrow").get_data(as_text=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -77,3 +78,39 @@ def test_registers_labels_and_cards_download(client, seeded):
     assert "Lê Thị Ánh" in pdf_text(cards.data)[0]
     bad = client.get("/admin/reports/labels.pdf?copies=TN-0001&start=x", follow_redirects=True)
     assert "Tờ nhãn" in html.unescape(bad.get_data(as_text=True))
+
+
+def test_a_teacher_link_shows_one_class_read_only_until_revoked(client, seeded, school):
+    login(client)
+    index = client.get("/admin/reports/")
+    token_field = index.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    made = client.post("/admin/reports/links", data={"class": "6A1", "csrf_token": token_field},
+                       follow_redirects=True)
+    text = html.unescape(made.get_data(as_text=True))
+    url = text.split("Đường dẫn cho lớp 6A1: ")[1].split("<")[0].strip()
+    path = url.split("localhost", 1)[1]
+    assert path.startswith("/class/") and len(path) > 25
+
+    teacher = client.application.test_client()  # no PIN, a fresh browser
+    page = teacher.get(path)
+    shown = html.unescape(page.get_data(as_text=True))
+    assert page.status_code == 200
+    assert "Lớp 6A1" in shown and "Nguyễn Văn An" in shown and "Trần Thị Bình" in shown
+    assert "Dế Mèn phiêu lưu ký" in shown and "TN-0001" in shown
+    # Never another class, never the students' card codes (a card code borrows books).
+    assert "Lê Thị Ánh" not in shown and "6A2" not in shown and "HS001" not in shown
+    # Reading counts: An borrowed 2 books this school year, holds 2, both overdue; Bình borrowed 2, holds 1.
+    reading = shown.split("Số lượt mượn trong năm học 2025-2026")[1]
+    cells = {row[0]: row[1:] for row in (re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in reading.split("<tr"))
+             if row}
+    assert cells == {"Nguyễn Văn An": ["2", "2", "2"], "Trần Thị Bình": ["2", "1", "0"]}
+    assert teacher.get("/admin/reports/").status_code == 302  # the link opens nothing else
+
+    token = path.rsplit("/", 1)[1]
+    revoked = client.post(f"/admin/reports/links/{token}/revoke", data={"csrf_token": token_field},
+                          follow_redirects=True)
+    assert "Đường dẫn của lớp 6A1 đã bị thu hồi." in html.unescape(revoked.get_data(as_text=True))
+    gone = teacher.get(path)
+    assert gone.status_code == 404
+    assert "không còn hiệu lực" in html.unescape(gone.get_data(as_text=True))
+    assert teacher.get("/class/not-a-token").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import IO
 from xml.sax.saxutils import escape
@@ -92,6 +93,24 @@ def table_flowable(table: Table, width: float, *, font_size: float = 8) -> Flowa
     return flowable
 
 
+CHUNK_ROWS = 250
+
+
+def table_chunks(table: Table, width: float) -> list[Flowable]:
+    """A long table as consecutive tables of CHUNK_ROWS rows.
+
+    Splitting one table at a page break copies all its remaining rows, so a single table of
+    n rows costs O(n²) to lay out; chunks keep a 25 000-line loan book linear. A chunk that
+    starts inside a page repeats the header row there, which reads as a section break.
+    """
+    if len(table.rows) <= CHUNK_ROWS:
+        return [table_flowable(table, width)]
+    return [
+        table_flowable(replace(table, rows=table.rows[start:start + CHUNK_ROWS]), width)
+        for start in range(0, len(table.rows), CHUNK_ROWS)
+    ]
+
+
 def page_footer(label: str) -> Callable:
     def draw(canvas, doc) -> None:
         font, _bold = register_fonts()
@@ -133,7 +152,7 @@ def write_tables_pdf(out: IO[bytes], title: str, subtitle: str, tables: Iterable
     for item in tables:
         if isinstance(item, Table):
             story.append(Paragraph(escape(item.title), sheet["h2"]))
-            story.append(table_flowable(item, doc.width - FRAME_PADDING))
+            story.extend(table_chunks(item, doc.width - FRAME_PADDING))
             if item.note:
                 story.append(Spacer(1, 2 * mm))
                 story.append(Paragraph(escape(item.note), sheet["note"]))

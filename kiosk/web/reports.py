@@ -24,10 +24,11 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 
 from ..errors import MuontraError
 from ..models import Patron
-from ..reports import cards, labels, overdue, registers, stats
+from ..reports import cards, class_links, labels, overdue, registers, stats
 from ..reports.common import Period, school_year_of
 from ..reports.pdf import text as pdf_text
 from ..services import Circulation
@@ -35,6 +36,8 @@ from .admin import _require_login
 
 bp = Blueprint("reports", __name__, url_prefix="/admin/reports")
 bp.before_request(_require_login)
+# The homeroom teacher's read-only page: no PIN, the link's token names the one class it shows.
+teacher_bp = Blueprint("teacher", __name__, url_prefix="/class")
 
 MIME = {
     "pdf": "application/pdf",
@@ -93,7 +96,41 @@ def period_from_args() -> Period:
 def index():
     today = circ().today()
     return render_template("reports/index.html", classes=classes(), current_year=school_year_of(today),
-                           args=request.args, sheets=list(labels.PRESETS))
+                           args=request.args, sheets=list(labels.PRESETS),
+                           links=sorted(class_links.links().items(), key=lambda kv: kv[1]["class"]))
+
+
+# ---------------------------------------------------------------- homeroom teachers' links
+
+
+@bp.post("/links")
+@back_to_index_on_error
+def create_link():
+    class_name = request.form.get("class", "")
+    token = class_links.create_link(circ(), class_name)
+    flash(_("Link for class %(class_name)s: %(url)s", class_name=class_name.strip(),
+            url=url_for("teacher.class_page", token=token, _external=True)), "success")
+    return redirect(url_for("reports.index"))
+
+
+@bp.post("/links/<token>/revoke")
+@back_to_index_on_error
+def revoke_link(token: str):
+    class_name = class_links.revoke_link(circ(), token)
+    flash(_("The link for class %(class_name)s no longer works.", class_name=class_name), "success")
+    return redirect(url_for("reports.index"))
+
+
+@teacher_bp.get("/<token>")
+def class_page(token: str):
+    class_name = class_links.class_of(token)
+    today = circ().today()
+    year = stats.period_from(school_year_of(today))
+    return render_template(
+        "reports/teacher.html", class_name=class_name, today=today, year=year,
+        late=overdue.overdue_loans(class_name, today, circ().timezone),
+        readers=class_links.reading_counts(class_name, year, today, circ().timezone),
+    )
 
 
 # ---------------------------------------------------------------- overdue
