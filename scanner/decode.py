@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -98,7 +98,6 @@ class _Reading:
     text: str
     polygon: np.ndarray  # (N, 2) float, frame coordinates
     source: str  # which pass produced it; votes are counted per distinct source
-    quality: int = 1
 
     def bbox(self) -> tuple[float, float, float, float]:
         x0, y0 = self.polygon.min(axis=0)
@@ -114,7 +113,6 @@ class Region:
     size: tuple[float, float]  # (along the bars' normal, along the bars)
     angle: float  # degrees; rotate the frame by this to make the bars vertical
     kind: str  # "1d" or "qr"
-    box: np.ndarray = field(default_factory=lambda: np.zeros((4, 2), np.float32))
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
@@ -258,8 +256,7 @@ class Decoder:
             cx = uc * math.cos(t) - vc * math.sin(t)
             cy = uc * math.sin(t) + vc * math.cos(t)
             inv = 1.0 / scale
-            box = cv2.boxPoints(((cx * inv, cy * inv), (length * inv, height * inv), grad_angle))
-            regions.append(Region((cx * inv, cy * inv), (length * inv, height * inv), grad_angle, "1d", box))
+            regions.append(Region((cx * inv, cy * inv), (length * inv, height * inv), grad_angle, "1d"))
         regions.sort(key=lambda r: -r.size[0] * r.size[1])
         return regions[:6], two_d
 
@@ -318,8 +315,7 @@ class Decoder:
             inv = 1.0 / scale
             cx, cy = (x0 + x1) / 2 * inv, (y0 + y1) / 2 * inv
             bw, bh = (x1 - x0) * inv, (y1 - y0) * inv
-            box = cv2.boxPoints(((cx, cy), (bw, bh), 0.0))
-            regions.append(Region((cx, cy), (bw, bh), 0.0, "qr", box))
+            regions.append(Region((cx, cy), (bw, bh), 0.0, "qr"))
         return regions[:3]
 
     # ----------------------------------------------------------------- decoding
@@ -333,9 +329,13 @@ class Decoder:
         # zxing runs even when ZBar succeeded: its agreement is what lets a camera read be
         # trusted from a single frame, and it decodes Code 128 FNC4 / Code 39 full ASCII.
         found = self._zbar(crop, syms, inverse, f"{tag}:zbar")
+        # Clutter (text, fabric) passes the localiser now and then; ZBar has just said there is
+        # no code, and without bars there is nothing for zxing or the retries to find.
+        if not found and region.kind == "1d" and not _looks_like_bars(crop):
+            return found
         if self.use_zxing:
             found += self._zxing(crop, formats, inverse, f"{tag}:zx", rotate=False)
-        if found or not retry or (region.kind == "1d" and not _looks_like_bars(crop)):
+        if found or not retry:
             return found
         # The fast pass failed on something that looks like a code: try harder, here only.
         for name, variant, factor in _fallback_variants(crop):
@@ -378,7 +378,7 @@ class Decoder:
             if norm is None:
                 continue
             pts = np.array([(p.x, p.y) for p in r.polygon] or [(0, 0)], dtype=float)
-            out.append(_Reading(norm[0], norm[1], _apply(inverse, pts), source, int(r.quality or 1)))
+            out.append(_Reading(norm[0], norm[1], _apply(inverse, pts), source))
         return out
 
     def _zxing(self, img: np.ndarray, formats: tuple, inverse: np.ndarray, source: str, *, rotate: bool,
