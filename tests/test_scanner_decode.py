@@ -42,6 +42,13 @@ def test_label_is_found_at_any_angle(angle: float) -> None:
     assert [(d.symbology, d.text) for d in decode_image(frame, still=False)] == [("CODE128", "SGK-004512")]
 
 
+def test_code_held_close_with_wide_bars_is_read() -> None:
+    # Bars 6 px wide: at the localiser's work size their flat insides split the code in two.
+    ean8 = render_1d("ean8", "5512345", module_px=6, bar_height=200)
+    frame = scene(ean8, scale=min(1.0, 630 / ean8.shape[1]), angle=3)
+    assert [(d.symbology, d.text) for d in decode_image(frame, still=False)] == [("EAN8", "55123457")]
+
+
 def test_outline_surrounds_the_code() -> None:
     label = render_1d("ean13", "978604123456", module_px=3)
     frame = scene(label, cx=200, cy=300, angle=10)
