@@ -8,7 +8,7 @@ from datetime import date
 from peewee import fn
 
 from .importer import fold
-from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+from .models import ClosedDay, Copy, Loan, Patron, Title
 from .services import open_loan_of, open_loans_of
 
 SEARCH_LIMIT = 50
@@ -105,10 +105,6 @@ def counts(today: date) -> Counts:
         open_loans=open_loans.count(),
         overdue=open_loans.where(Loan.due < today).count(),
     )
-
-
-def policy_rows() -> list[PolicyRule]:
-    return list(PolicyRule.select().order_by(PolicyRule.patron_kind, PolicyRule.category))
 
 
 def closed_days() -> list[ClosedDay]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .errors import N_, MuontraError
+from .i18n import DEFAULT_LANGUAGE, translate
 
 # ---------------------------------------------------------------- refusals
 
@@ -103,9 +104,40 @@ class RenewOverdue(CirculationError):
     message = N_("This book is overdue and cannot be renewed. Please return it.")
 
 
+STATUS_WORDS = {
+    "available": N_("on the shelf"),
+    "on_loan": N_("on loan"),
+    "lost": N_("lost"),
+    "damaged": N_("damaged"),
+    "withdrawn": N_("withdrawn"),
+    "not_for_loan": N_("not for loan"),
+}
+# How a refusal names an action: "A book that is lost cannot be renewed."
+ACTION_WORDS = {
+    "checkout": N_("lent out"),
+    "checkin": N_("returned"),
+    "renew": N_("renewed"),
+    "mark_lost": N_("marked as lost"),
+    "mark_damaged": N_("marked as damaged"),
+    "withdraw": N_("withdrawn from the collection"),
+    "mark_available": N_("put back on the shelf"),
+    "mark_not_for_loan": N_("kept for reading in the library"),
+}
+
+
 class BadTransition(CirculationError):
     code = "bad_transition"
     message = N_("A book that is %(status)s cannot be %(action)s.")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        # The params are identifiers ("on_loan", "withdraw"); the reader gets words in their language.
+        status, action = self.params.get("status"), self.params.get("action")
+        return translate(
+            self.message,
+            lang,
+            status=translate(STATUS_WORDS[status], lang) if status in STATUS_WORDS else status,
+            action=translate(ACTION_WORDS[action], lang) if action in ACTION_WORDS else action,
+        )
 
 
 # ---------------------------------------------------------------- copy states

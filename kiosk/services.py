@@ -41,6 +41,7 @@ class LoanReceipt:
     item: str
     title: str
     due: date
+    patron: PatronSummary | None = None  # the borrower after this loan, for the kiosk screen
 
 
 @dataclass(frozen=True)
@@ -170,10 +171,12 @@ class Circulation:
 
     def patron_summary(self, raw_code: str) -> PatronSummary:
         patron = self.find_patron(raw_code)
-        loans = open_loan_views(patron)
-        policy = load_policy()
+        return self._summary(patron, open_loan_views(patron), load_policy())
+
+    def _summary(self, patron: Patron, loans: list[rules.LoanView], policy: rules.Policy) -> PatronSummary:
         general = policy.rule_for(patron.kind, "*")
         held = sum(1 for loan in loans if policy.rule_for(patron.kind, loan.category).category == "*")
+        today = self.today()
         return PatronSummary(
             code=patron.code,
             first_name=patron.first_name,
@@ -181,7 +184,7 @@ class Circulation:
             kind=patron.kind,
             holding=len(loans),
             may_borrow=max(0, general.max_loans - held),
-            overdue=sum(1 for loan in loans if loan.due < self.today()),
+            overdue=sum(1 for loan in loans if loan.due < today),
         )
 
     def _resolve_copy(self, text: str, *, for_checkin: bool) -> Copy | None:
@@ -201,7 +204,10 @@ class Circulation:
         if len(copies) == 1:
             return copies[0]
         if for_checkin and copies:
-            on_loan = [c for c in copies if open_loan_of(c) is not None]
+            # One query for the whole class set (40 copies of a textbook), not one per copy.
+            lent = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(
+                Loan.copy.in_([c.id for c in copies]) & Loan.returned_at.is_null()).tuples()}
+            on_loan = [c for c in copies if c.id in lent]
             if len(on_loan) == 1:
                 return on_loan[0]
         if copies:
@@ -214,19 +220,16 @@ class Circulation:
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
-                Patron.select(Patron.id, Patron.code, Patron.kind, Patron.active)
+                Patron.select(Patron.id, Patron.code, Patron.name, Patron.class_name, Patron.kind, Patron.active)
                 .where(Patron.code == patron_text)
                 .first()
             )
             rules.check_patron(_patron_view(patron))
             copy = self._resolve_copy(item_text, for_checkin=False)
             today = self.today()
+            loans, policy = open_loan_views(patron), load_policy()
             decision = rules.checkout(
-                _patron_view(patron),
-                _copy_view(copy) if copy else None,
-                open_loan_views(patron),
-                load_policy(),
-                today,
+                _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
             )
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
@@ -244,7 +247,10 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
-        return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due)
+        # The summary from what the rule already loaded: the kiosk shows it without another round of queries.
+        new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due)
+        summary = self._summary(patron, [*loans, new_loan], policy)
+        return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due, summary)
 
     def checkin(self, item_code: str) -> CheckinReceipt:
         item_text = self.clean(item_code)

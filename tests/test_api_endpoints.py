@@ -127,3 +127,17 @@ def test_language_from_the_body_applies_to_the_answer(client, school):
     school.checkout("HS001", "TN-0001")
     answer = client.post("/api/checkin", json={"item": "TN-0001", "lang": "en"})
     assert answer.get_json()["checkin"]["message"] == "Returned. Thank you!"
+
+
+@pytest.mark.parametrize(("patron", "items"), [
+    ("HS001", ["TN-0001", "SGK-0001", "TN-0002"]),
+    ("GV001", ["TN-0001", "STK-0001", "SGK-0001", "SGK-0002"]),
+    ("CTV01", ["TN-0003"]),
+])
+def test_the_summary_after_a_checkout_is_the_summary_the_patron_endpoint_gives(client, school, clock, patron,
+                                                                               items):
+    for n, item in enumerate(items):
+        clock.set(clock() + timedelta(days=n))  # loans of different ages and due dates
+        lent = post(client, "/api/checkout", {"patron": patron, "item": item})
+        assert lent.status_code == 200, lent.get_json()
+        assert lent.get_json()["patron"] == post(client, "/api/patron", {"patron": patron}).get_json()["patron"]

@@ -59,6 +59,16 @@ def test_the_status_and_kind_checks_hold(school):
         db.execute_sql("UPDATE copy SET status = 'borrowed' WHERE code = 'TN-0001'")
     with pytest.raises(IntegrityError, match="CHECK"):
         db.execute_sql("UPDATE patron SET kind = 'parent' WHERE code = 'HS001'")
+    with pytest.raises(IntegrityError, match="CHECK"):
+        db.execute_sql("INSERT INTO policy_rule (patron_kind, category, max_loans, loan_days, max_renewals,"
+                       " due_mode, loanable) VALUES ('student', 'TN', 1, 1, 0, 'whenever', 1)")
+
+
+def test_one_event_per_device_and_seq(school):
+    device, seq = db.execute_sql("SELECT device, seq FROM event ORDER BY id LIMIT 1").fetchone()
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        db.execute_sql("INSERT INTO event (uuid, device, seq, type, payload, device_time)"
+                       " VALUES ('dup', ?, ?, 'setting.set', '{}', '2026-03-02')", (device, seq))
 
 
 def test_a_fresh_connection_is_wal_with_full_sync(data_dir):

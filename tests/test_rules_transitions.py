@@ -98,3 +98,27 @@ def test_status_change_refusals_change_nothing(school):
     with pytest.raises(rules.UnknownItem):
         school.set_copy_status("NOPE-1", "withdraw")
     assert counts() == before
+
+
+def test_a_bad_transition_names_status_and_action_in_words_in_both_languages():
+    with pytest.raises(rules.BadTransition) as refused:
+        rules.transition("on_loan", "withdraw")
+    assert refused.value.message_in("en") == "A book that is on loan cannot be withdrawn from the collection."
+    assert refused.value.message_in("vi") == "Sách đang cho mượn thì không thể thanh lý khỏi kho."
+
+
+@pytest.mark.parametrize(("status", "action"), [pair for pair in PAIRS if pair not in rules.TRANSITIONS])
+def test_no_bad_transition_message_shows_an_identifier(status, action):
+    error = rules.BadTransition(status=status, action=action)
+    for lang in ("vi", "en"):
+        assert "_" not in error.message_in(lang), error.message_in(lang)
+        assert action not in error.message_in(lang).split()
+
+
+def test_renewing_a_lost_book_at_the_kiosk_says_so_in_vietnamese(client, school):
+    school.checkout("HS001", "TN-0001")
+    school.set_copy_status("TN-0001", "mark_lost")
+    answer = client.post("/api/renew", json={"patron": "HS001", "item": "TN-0001"})
+    assert answer.status_code == 409
+    assert answer.get_json()["error"] == {"code": "bad_transition",
+                                          "message": "Sách bị mất thì không thể gia hạn."}

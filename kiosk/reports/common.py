@@ -163,7 +163,7 @@ def _year_start() -> tuple[int, int]:
 
 def school_year(label: str) -> Period:
     """2025-2026 → 1 Sep 2025 … 31 Aug 2026 (or from the ``school_year_start`` setting)."""
-    hint = translate(N_("write a school year like 2025-2026."), "en")
+    hint = "YYYY-YYYY, 2025-2026"  # the hint goes into a message in the reader's language: keep it neutral
     parts = label.strip().split("-")
     if len(parts) != 2 or not all(p.isdigit() and len(p) == 4 for p in parts) or int(parts[1]) != int(parts[0]) + 1:
         raise BadPeriod(value=label, hint=hint)

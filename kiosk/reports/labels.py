@@ -196,9 +196,11 @@ def draw_spine_label(canvas: Canvas, copy: Copy, x: float, y: float, w: float, h
     inner = w - 2 * pad
     small = max(5, min(7, h / mm * 0.2))
     room = h - 2 * pad - small * 1.4
-    size = min(16, room / max(len(lines), 1) / 1.15)
+    size = min(16, room / 2 / 1.15)  # sized for two lines, so every label of a shelf reads alike
     canvas.setFillColorRGB(0, 0, 0)
-    line_y = y + h - pad - size
+    block = size + (len(lines) - 1) * size * 1.15
+    # The call number centred in the room above the accession number.
+    line_y = y + pad + small * 1.4 + (room + block) / 2 - size
     for line in lines:
         canvas.setFont(bold, fit_font_size(line, bold, size, inner))
         canvas.drawCentredString(x + w / 2, line_y, line)

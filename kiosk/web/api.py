@@ -87,11 +87,10 @@ def patron():
 def checkout():
     body = json_body("patron", "item")
     receipt = _circulation().checkout(body["patron"], body["item"])
-    summary = _circulation().patron_summary(body["patron"])
     return jsonify(
         {
             "loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()},
-            "patron": patron_json(summary),
+            "patron": patron_json(receipt.patron),
         }
     )
 

@@ -41,8 +41,6 @@ def script_words() -> dict[str, str]:
         "greeting_student": _("Hello %(name)s!"),
         "greeting_teacher": _("Welcome, %(name)s!"),
         "class_label": _("Class %(class_name)s"),
-        "holding": _("Books you have"),
-        "may_borrow": _("You may still borrow"),
         "overdue_warning": _("You have %(count)s overdue book(s). Please return them soon."),
         "scan_book": _("Now scan the label of each book."),
         "due": _("Return by %(due)s"),
@@ -52,9 +50,7 @@ def script_words() -> dict[str, str]:
         "no_connection": _("The kiosk is not responding. Please try again or see the librarian."),
         "scan_card_first": _("Please press Borrow or Return first."),
         "same_card": _("You are already signed in. Scan a book label."),
-        "nothing_borrowed": _("You did not borrow any books this time."),
         "returning_in": _("Going back to the start in %(seconds)s s"),
-        "print": _("Print"),
     }
 
 

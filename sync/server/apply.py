@@ -126,18 +126,21 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
                      details={"other_patron": current.patron.code, "other_device": current.checkout_device,
                               "other_device_time": ledger.iso(current.checked_out_at)})
         ctx.touched.add(("loan", current.uuid))
+        _settle_status(copy)
     else:
         parked = (PendingCheckin.select()
                   .where((PendingCheckin.item == item) & (PendingCheckin.device != ctx.device)
                          & (PendingCheckin.park_seq >= ctx.known_seq))
                   .order_by(PendingCheckin.id).first())
-        if parked is not None:
+        if parked is None:
+            Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+        else:
             # Returned at another kiosk before this checkout reached the server.
             _close(loan, ledger.parse_time(parked.at), parked.device)
             ctx.conflict("returned_elsewhere", status="resolved", item=item, patron=patron_code, loan=loan_uuid,
                          details={"returned_at_device": parked.device, "return_device_time": parked.at})
             parked.delete_instance()
-    _settle_status(copy)
+            _settle_status(copy)
     ctx.touched |= {("copy", item), ("patron", patron_code), ("loan", loan_uuid)}
 
 

@@ -27,35 +27,55 @@ SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 
-def patron_state(code: str) -> dict[str, Any] | None:
-    patron = Patron.get_or_none(Patron.code == code)
-    if patron is None:
-        return None
-    return {"code": patron.code, "name": patron.name, "class_name": patron.class_name, "kind": patron.kind,
-            "school_year": patron.school_year, "active": patron.active}
+def _chunks(keys: list[str], size: int = 500):
+    for start in range(0, len(keys), size):
+        yield keys[start:start + size]
 
 
-def copy_state(code: str) -> dict[str, Any] | None:
-    copy = Copy.select(Copy, Title).join(Title).where(Copy.code == code).first()
-    if copy is None:
-        return None
-    state = {name: getattr(copy.title, name) for name in TITLE_FIELDS}
-    state.update(item=copy.code, location=copy.location, shelf=copy.shelf, status=copy.status,
-                 added_on=copy.added_on.isoformat() if copy.added_on else None, price=copy.price)
-    return state
+def patron_states(codes: list[str]) -> dict[str, dict[str, Any]]:
+    states = {}
+    for chunk in _chunks(codes):
+        for patron in Patron.select().where(Patron.code.in_(chunk)):
+            states[patron.code] = {"code": patron.code, "name": patron.name, "class_name": patron.class_name,
+                                   "kind": patron.kind, "school_year": patron.school_year, "active": patron.active}
+    return states
 
 
-def loan_state(uuid: str) -> dict[str, Any] | None:
-    loan = Loan.select(Loan, Copy, Patron).join(Copy).switch(Loan).join(Patron).where(Loan.uuid == uuid).first()
-    if loan is None:
-        return None
-    return {
-        "loan": loan.uuid, "item": loan.copy.code, "patron": loan.patron.code,
-        "at": iso(loan.checked_out_at), "due": loan.due.isoformat(),
-        "returned_at": iso(loan.returned_at) if loan.returned_at else None,
-        "renewals": loan.renewals, "location": loan.location,
-        "checkout_device": loan.checkout_device, "checkin_device": loan.checkin_device,
-    }
+def copy_states(codes: list[str]) -> dict[str, dict[str, Any]]:
+    states = {}
+    for chunk in _chunks(codes):
+        for copy in Copy.select(Copy, Title).join(Title).where(Copy.code.in_(chunk)):
+            state = {name: getattr(copy.title, name) for name in TITLE_FIELDS}
+            state.update(item=copy.code, location=copy.location, shelf=copy.shelf, status=copy.status,
+                         added_on=copy.added_on.isoformat() if copy.added_on else None, price=copy.price)
+            states[copy.code] = state
+    return states
+
+
+def loan_states(uuids: list[str]) -> dict[str, dict[str, Any]]:
+    states = {}
+    for chunk in _chunks(uuids):
+        query = (Loan.select(Loan, Copy.code, Patron.code).join(Copy).switch(Loan).join(Patron)
+                 .where(Loan.uuid.in_(chunk)))
+        for loan in query:
+            states[loan.uuid] = {
+                "loan": loan.uuid, "item": loan.copy.code, "patron": loan.patron.code,
+                "at": iso(loan.checked_out_at), "due": loan.due.isoformat(),
+                "returned_at": iso(loan.returned_at) if loan.returned_at else None,
+                "renewals": loan.renewals, "location": loan.location,
+                "checkout_device": loan.checkout_device, "checkin_device": loan.checkin_device,
+            }
+    return states
+
+
+def _one_by_one(reader):
+    """A reader of single entities (policy, calendar, settings: one row each) as a bulk reader."""
+
+    def states(keys: list[str]) -> dict[str, dict[str, Any]]:
+        found = {key: reader(key) for key in keys}
+        return {key: state for key, state in found.items() if state is not None}
+
+    return states
 
 
 def policy_state(_key: str) -> dict[str, Any]:
@@ -84,14 +104,14 @@ def setting_state(key: str) -> dict[str, Any] | None:
     return None if value is None else {"key": key, "value": value}
 
 
-# kind → (fact type a kiosk applies, state reader)
+# kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
-    "patron": ("patron.upsert", patron_state),
-    "copy": ("catalog.upsert", copy_state),
-    "loan": ("loan.state", loan_state),
-    "policy": ("policy.set", policy_state),
-    "calendar": ("calendar.set", calendar_state),
-    "setting": ("setting.set", setting_state),
+    "patron": ("patron.upsert", patron_states),
+    "copy": ("catalog.upsert", copy_states),
+    "loan": ("loan.state", loan_states),
+    "policy": ("policy.set", _one_by_one(policy_state)),
+    "calendar": ("calendar.set", _one_by_one(calendar_state)),
+    "setting": ("setting.set", _one_by_one(setting_state)),
 }
 
 
@@ -101,8 +121,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     patrons = [key for kind, key in keys if kind == "patron"]
     extra: set[Key] = set()
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
-        for start in range(0, len(codes), 500):
-            chunk = codes[start:start + 500]
+        for chunk in _chunks(codes):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
                      .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
             extra |= {("loan", row.uuid) for row in query}
@@ -120,10 +139,15 @@ def publish(touched: Iterable[Key]) -> int:
     ordered = sorted(keys, key=lambda key: (KIND_ORDER[key[0]], key[1]))
     ServerState.update(change_seq=ServerState.change_seq + len(ordered)).where(ServerState.id == 1).execute()
     top = current_seq()
+    states: dict[str, dict[str, Any]] = {}
+    for kind, (_fact_type, reader) in PUBLISHERS.items():
+        wanted = [key for key_kind, key in ordered if key_kind == kind]
+        if wanted:
+            states[kind] = reader(wanted)
     rows = []
     for number, (kind, key) in enumerate(ordered, start=top - len(ordered) + 1):
-        fact_type, reader = PUBLISHERS[kind]
-        state = reader(key)
+        fact_type = PUBLISHERS[kind][0]
+        state = states[kind].get(key)
         if state is None:
             rows.append({"kind": kind, "key": key, "seq": number, "op": "delete", "type": fact_type,
                          "payload": {"key": key}, "in_snapshot": False})
