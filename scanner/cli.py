@@ -132,9 +132,10 @@ def scan_camera(device: str, width: int, height: int, fps: int, mirror: bool, ro
         click.echo(f"{scan.symbology}\t{escape_text(scan.text)}")
 
     scanner = Scanner(source, on_scan, confirmer=ScanConfirmer(cooldown=cooldown))
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: done.set())
-        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: done.set())
     click.echo(_msg("waiting"), err=True)
     scanner.start()
     last_status = None
@@ -152,3 +153,5 @@ def scan_camera(device: str, width: int, height: int, fps: int, mirror: bool, ro
     finally:
         scanner.stop()
         source.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

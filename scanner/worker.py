@@ -71,6 +71,7 @@ class DecoderWorker:
         self._proc: mp.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._sender: threading.Thread | None = None
+        self._closed = False
         self._start()
 
     @property
@@ -139,8 +140,10 @@ class DecoderWorker:
         """Decode one frame in the worker; [] if the worker died or timed out on it."""
         gray = np.ascontiguousarray(to_gray(img))  # half the bytes through the pipe
         with self._lock:
-            if self._conn is None:
+            if self._closed:
                 raise WorkerError("decoder worker is closed")
+            if self._conn is None:  # a restart failed earlier: try again now
+                self._start()
             try:
                 deadline = time.monotonic() + self.timeout
                 if not self._send((gray, still)):
@@ -162,6 +165,7 @@ class DecoderWorker:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._conn is not None:
                 try:
                     self._conn.send(None)

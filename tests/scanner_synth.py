@@ -118,3 +118,29 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> Path
         writer.write(f)
     writer.release()
     return path
+
+
+_L = ["0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011"]
+_G = ["0100111", "0110011", "0011011", "0100001", "0011101", "0111001", "0000101", "0010001", "0001001", "0010111"]
+_EAN5_PARITY = ["GGLLL", "GLGLL", "GLLGL", "GLLLG", "LGGLL", "LLGGL", "LLLGG", "LGLGL", "LGLLG", "LLGLG"]
+
+
+def with_ean5_addon(main: np.ndarray, addon: str, module_px: int = 3) -> np.ndarray:
+    """Append a 5-digit EAN add-on (a book's price code, e.g. 90000) right of an EAN-13 label
+    rendered by :func:`render_1d` with the same ``module_px``."""
+    d = [int(c) for c in addon]
+    parity = _EAN5_PARITY[(3 * (d[0] + d[2] + d[4]) + 9 * (d[1] + d[3])) % 10]
+    bits = "1011" + "01".join((_L if p == "L" else _G)[x] for x, p in zip(d, parity, strict=True))
+    h = main.shape[0]
+    gap = 9 * module_px
+    width = gap + len(bits) * module_px + 12 * module_px
+    add = np.full((h, width), 255, np.uint8)
+    top = h // 6  # add-on bars start lower, where the printed add-on digits sit
+    for i, b in enumerate(bits):
+        if b == "1":
+            x = gap + i * module_px
+            add[top:h - module_px * 3, x:x + module_px] = 0
+    # Trim most of the main label's right quiet zone so the add-on sits at the standard gap.
+    cols = np.where(main.min(axis=0) < 128)[0]
+    right = cols[-1] + 1 if len(cols) else main.shape[1]
+    return np.hstack([main[:, :right], add])

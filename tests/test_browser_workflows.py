@@ -117,6 +117,14 @@ def test_rotation_batch_out_and_back_with_two_books_missing(browser, server):
     screenshot(librarian, "workflows-batch-summary")
 
 
+def test_staff_pages_use_the_kiosk_scanner_settings(browser, server):
+    page = new_page(browser)
+    page.goto(server.url + "/staff/")
+    scanning = page.locator('meta[name="muontra-scanning"]')
+    assert (scanning.get_attribute("data-pause-ms"), scanning.get_attribute("data-key-gap-ms")) == (
+        SCAN_TIMING["MUONTRA_SCAN_PAUSE_MS"], SCAN_TIMING["MUONTRA_SCAN_KEY_GAP_MS"])
+
+
 def test_helper_mode_is_refused_the_librarian_pages(browser, server):
     helper = new_page(browser)
     sign_in_helper(helper, server)

@@ -7,11 +7,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import zxingcpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner import Decoder, decode_image, load_image
-from tests.scanner_synth import Effects, H, W, background, finish, paste, quad_at, render_1d, render_qr
+from tests.scanner_synth import (
+    Effects,
+    H,
+    W,
+    background,
+    finish,
+    paste,
+    quad_at,
+    render_1d,
+    render_qr,
+    with_ean5_addon,
+)
 
 FALSE_POSITIVES = Path(__file__).parent / "data" / "barcodes" / "falsepositives-1"
 
@@ -28,6 +40,13 @@ def scene(item: np.ndarray | None, seed: int = 0, fx: Effects | None = None, **p
 def test_label_is_found_at_any_angle(angle: float) -> None:
     frame = scene(render_1d("code128", "SGK-004512", module_px=2), angle=angle, scale=0.9)
     assert [(d.symbology, d.text) for d in decode_image(frame, still=False)] == [("CODE128", "SGK-004512")]
+
+
+def test_code_held_close_with_wide_bars_is_read() -> None:
+    # Bars 6 px wide: at the localiser's work size their flat insides split the code in two.
+    ean8 = render_1d("ean8", "5512345", module_px=6, bar_height=200)
+    frame = scene(ean8, scale=min(1.0, 630 / ean8.shape[1]), angle=3)
+    assert [(d.symbology, d.text) for d in decode_image(frame, still=False)] == [("EAN8", "55123457")]
 
 
 def test_outline_surrounds_the_code() -> None:
@@ -57,6 +76,16 @@ def test_vietnamese_utf8_qr_reads_right_even_with_zbar_alone() -> None:
     frame = scene(render_qr(text, module_px=5))
     assert [d.text for d in Decoder(use_zxing=False).decode(frame, still=False)] == [text]
     assert [d.text for d in Decoder().decode(frame, still=False)] == [text]
+
+
+def test_isbn_with_a_price_addon_reads_as_the_isbn_alone() -> None:
+    label = with_ean5_addon(render_1d("ean13", "978604123456", module_px=3), "90000")
+    # The rendered add-on is real: a decoder asked to require it reads it.
+    found = zxingcpp.read_barcodes(label, ean_add_on_symbol=zxingcpp.EanAddOnSymbol.Require)
+    assert [b.text for b in found] == ["978604123456790000"]
+    frame = scene(label, scale=0.9, angle=5)
+    for still in (False, True):
+        assert [(d.symbology, d.text) for d in decode_image(frame, still=still)] == [("EAN13", "9786041234567")]
 
 
 def test_symbologies_can_be_restricted() -> None:

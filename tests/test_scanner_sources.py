@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from scanner import (
     CameraSource,
     ImageFolderSource,
     PushedFrameSource,
+    Scanner,
     SourceStatus,
     UnreadableImage,
     VideoFileSource,
@@ -127,3 +129,23 @@ def test_pushed_garbage_and_huge_frames_are_refused() -> None:
     with pytest.raises(ValueError):
         src.push(np.zeros((480, 640), np.uint8))
     assert src.read(timeout=0.01) is None
+
+
+def test_frames_pushed_by_a_tablet_become_one_scan() -> None:
+    src = PushedFrameSource()
+    scans = []
+    scanner = Scanner(src, scans.append).start()
+    try:
+        for seed in range(6):  # a tablet posting a JPEG every 100 ms while the code is shown
+            ok, jpeg = cv2.imencode(".jpg", frame_with_label("SGK-TAB", seed=seed), [cv2.IMWRITE_JPEG_QUALITY, 80])
+            assert ok
+            src.push(jpeg.tobytes())
+            time.sleep(0.1)
+        deadline = time.monotonic() + 10
+        while scanner.frames < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scanner.stop()
+        src.close()
+    assert [s.text for s in scans] == ["SGK-TAB"]
+    assert scanner.latest() is not None and scanner.latest().decoded[0].text == "SGK-TAB"

@@ -46,7 +46,7 @@ def stocktake_tables(view: StocktakeView, lang: str) -> list[Table]:
         [_("Unknown codes"), len(result.unknown)],
     ]
     tables = [summary]
-    headers = ["#", _("Accession no."), _("Title"), _("Location"), _("Shelf")]
+    headers = ["#", _("Accession no."), _("Title"), _("Location"), _("Bookshelf")]
     for name, label, note in LISTS:
         table = Table(_(label), _(label), headers, widths=[0.5, 1.6, 5, 2.2, 1], note=_(note) if note else "")
         for number, code in enumerate(getattr(result, name), start=1):

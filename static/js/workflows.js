@@ -148,6 +148,14 @@
     return queue;
   }
 
+  // The kiosk's scanner settings (SCAN_KEY_GAP_MS, SCAN_PAUSE_MS, DOUBLE_SCAN_SECONDS) apply here too.
+  const scanning = document.querySelector('meta[name="muontra-scanning"]');
+  if (window.muontra && scanning) {
+    window.muontra.configureScanning({keyGapMs: Number(scanning.dataset.keyGapMs),
+                                      pauseMs: Number(scanning.dataset.pauseMs),
+                                      doubleScanMs: Number(scanning.dataset.doubleScanMs)});
+  }
+
   if (window.muontra && handlers[page] && body.dataset.scanUrl) {
     window.muontra.onScan((code) => enqueue(() => handlers[page](code)));
   }
