@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--kiosks", type=int, default=20)
     args = parser.parse_args()
     q = args.quick
-    rows = []
+    rows = Rows()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -298,6 +298,14 @@ def main() -> None:
     print(f"\n{'benchmark':<{width}}  {'time':>16}  {'rate':>18}  note")
     for what, time_text, rate, note in rows:
         print(f"{what:<{width}}  {time_text:>16}  {rate:>18}  {note}")
+
+
+class Rows(list):
+    """Each result is printed as soon as it is measured (a long run still leaves its numbers)."""
+
+    def append(self, row) -> None:
+        super().append(row)
+        print(" | ".join(row), flush=True)
 
 
 @contextmanager

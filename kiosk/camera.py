@@ -183,14 +183,11 @@ def _roi(value: Any) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
-class _Stamped:
-    """A frame source that also notes the wall-clock time each frame was handed out, so a scan
-    can say when the frame that confirmed it was taken (latency figures, logs)."""
+class _Wrapped:
+    """A frame source around another one, changing only how frames are read."""
 
     def __init__(self, source: FrameSource) -> None:
         self.source = source
-        self.opened_at = time.time()
-        self.read_at = 0.0
 
     @property
     def status(self) -> SourceStatus:
@@ -201,13 +198,43 @@ class _Stamped:
         return self.source.timestamp
 
     def read(self) -> np.ndarray | None:
+        return self.source.read()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class _LiveReplay(_Wrapped):
+    """A recording replayed the way a webcam delivers: at the recording's pace, and a reader
+    that falls behind gets the current frame, not a backlog of old ones (a live camera drops
+    frames too). Without this a slow decoder would see a code seconds after it was shown."""
+
+    def __init__(self, source: VideoFileSource) -> None:
+        super().__init__(source)
+        self.fps = source.fps
+        self.started = time.monotonic()
+
+    def read(self) -> np.ndarray | None:
+        frame = self.source.read()
+        while frame is not None and time.monotonic() - self.started > self.source.timestamp + 1.5 / self.fps:
+            frame = self.source.read()
+        return frame
+
+
+class _Stamped(_Wrapped):
+    """A frame source that also notes the wall-clock time each frame was handed out, so a scan
+    can say when the frame that confirmed it was taken (latency figures, logs)."""
+
+    def __init__(self, source: FrameSource) -> None:
+        super().__init__(source)
+        self.opened_at = time.time()
+        self.read_at = 0.0
+
+    def read(self) -> np.ndarray | None:
         frame = self.source.read()
         if frame is not None:
             self.read_at = time.time()
         return frame
-
-    def close(self) -> None:
-        self.source.close()
 
 
 @dataclass
@@ -338,16 +365,16 @@ class CameraRuntime:
     def _keep_scanning(self) -> None:
         if self.settings.mode == BROWSER:
             return
-        if self.scanner is not None and self.scanner.running:
-            return
         if self.settings.mode == DEVICE:
+            # One scanner for good: CameraSource itself reopens a missing or unplugged camera.
             if self.scanner is None:
                 self._start_scanner(CameraSource(
                     self.settings.device if self.settings.device is not None else 0,
                     width=self.settings.width, height=self.settings.height, fps=self.settings.fps,
                     mirror=self.settings.mirror, roi=self.settings.roi))
             return
-        # A recording: play it when it appears, and again whenever the file is replaced.
+        # A recording: play it when it appears, and again whenever the file is replaced (also
+        # while the last one is still playing, or was not a video at all).
         path = Path(str(self.settings.device))
         try:
             st = path.stat()
@@ -362,7 +389,8 @@ class CameraRuntime:
         if path.is_dir():
             source = ImageFolderSource(path, repeat=5, fps=10, mirror=self.settings.mirror, roi=self.settings.roi)
         else:
-            source = VideoFileSource(path, realtime=True, mirror=self.settings.mirror, roi=self.settings.roi)
+            source = _LiveReplay(VideoFileSource(path, realtime=True, mirror=self.settings.mirror,
+                                                 roi=self.settings.roi))
         self._start_scanner(source)
 
     def _start_scanner(self, source: FrameSource) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from peewee import IntegrityError
 from stdnum import isbn as stdisbn
 from stdnum.exceptions import ValidationError
 
@@ -714,7 +715,7 @@ def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgres
     """
     if kind not in KINDS:
         raise UnknownImportKind(kind=kind)
-    from . import marc
+    from . import marc  # here, not at the top: kiosk.marc builds on this module
 
     if kind == "catalog" and marc.is_marc(filename, data):
         return marc.plan_marc(data, prefix=prefix, category=category, progress=progress)
@@ -731,8 +732,6 @@ def apply_plan(circ: Circulation, plan: ImportPlan, progress: WriteProgress | No
     ``circ`` is the :class:`~kiosk.services.Circulation` of this device (its id and
     clock stamp the facts). A plan with errors is refused and nothing is written.
     """
-    from peewee import IntegrityError
-
     if not plan.ok:
         raise PlanHasErrors(count=len(plan.errors))
     try:

@@ -11,6 +11,7 @@ from .cli import data_option
 from .errors import N_
 from .i18n import DEFAULT_LANGUAGE, translate
 from .importer import ImportPlan, apply_plan, plan_import
+from .services import Circulation
 
 lang_option = click.option("--lang", type=click.Choice(["vi", "en"]), default=None,
                            help="Language of messages (vi or en).")
@@ -42,9 +43,9 @@ def open_for_import(data: str) -> None:
     open_store(data, upgrade=not database_path(data_dir(data)).exists())
 
 
-def current_circulation():
+def current_circulation() -> Circulation:
+    """This data directory's device, stamping the facts a command records."""
     from .ledger import get_setting
-    from .services import Circulation
 
     return Circulation(device=get_setting("device_id"))
 

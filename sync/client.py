@@ -7,6 +7,7 @@ the cursor that follows it.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,13 @@ class SyncFailed(MuontraError):
     code = "sync_failed"
     message = N_("Sync did not finish: %(reason)s")
     http_status = 502
+
+
+class ServerBusy(SyncFailed):
+    code = "server_busy"
+
+
+BUSY_WAITS = (1.0, 2.0, 4.0, 8.0)  # seconds, with jitter, before asking a busy server again
 
 
 class NotPaired(MuontraError):
@@ -88,6 +96,15 @@ class SyncClient:
     # ------------------------------------------------------------ signed requests
 
     def call(self, path: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """A signed request; a busy server (503) is asked again a few times before giving up."""
+        for wait in BUSY_WAITS:
+            try:
+                return self._call_once(path, document)
+            except ServerBusy:
+                time.sleep(wait * random.uniform(0.5, 1.0))
+        return self._call_once(path, document)
+
+    def _call_once(self, path: str, document: Mapping[str, Any]) -> dict[str, Any]:
         body = encode_body(document)
         for attempt in (1, 2):
             offset = float(get_setting(state.CLOCK_OFFSET, 0))
@@ -100,6 +117,8 @@ class SyncClient:
                 with write_transaction():
                     put_setting(state.CLOCK_OFFSET, float(reply["server_time"]) - self.clock())
                 continue
+            if status == 503:
+                raise ServerBusy(reason="server busy")
             if status != 200:
                 raise SyncFailed(reason=f"{status} {error.get('code', '')} {error.get('message', '')}".strip())
             return reply

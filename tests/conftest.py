@@ -131,15 +131,17 @@ def wait_for_http(url: str, timeout: float = 20.0) -> None:
 class KioskProcess:
     """A real kiosk server process (waitress) on loopback."""
 
-    def __init__(self, data: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 args: list[str] | None = None) -> None:
         self.data, self.port = data, port or free_port()
         self.env = env or {}
+        self.args = args or []  # extra `muontra kiosk` options, e.g. ["--camera", "0"]
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> KioskProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kiosk", "kiosk", "--data", str(self.data), "--port", str(self.port)],
+            [sys.executable, "-m", "kiosk", "kiosk", "--data", str(self.data), "--port", str(self.port), *self.args],
             env=subprocess_env(**self.env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         wait_for_http(self.url + "/healthz")

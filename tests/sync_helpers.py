@@ -65,7 +65,7 @@ class ServerHandle:
 
     def new_code(self, name: str) -> str:
         with self.run():
-            return service.add_device(name, datetime(2026, 3, 2, 2, 0))
+            return service.add_device(name, self.app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None))
 
     def facts(self, facts) -> None:
         with self.run():

@@ -15,8 +15,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from kiosk.models import Loan, Patron
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LARGE, kiosk, opened, ready, screenshot
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LARGE, kiosk, opened, ready, screenshot, seed_school
 from tests.camera_helpers import footage, put_video, write_y4m
+from tests.conftest import KioskProcess, patron_fact
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -101,3 +102,25 @@ def test_the_tablet_camera_borrows_a_book(tmp_path: Path, playwright) -> None:
             page.context.close()
     finally:
         browser.close()
+
+
+def test_a_helper_signs_in_to_library_work_with_the_camera(tmp_path: Path, playwright) -> None:
+    # The library-work pages take scans through the same handleScan: a helper's card shown to
+    # the camera signs them in, as a USB scan of it does.
+    data, video = tmp_path / "data", tmp_path / "camera.avi"
+    seed_school(data)
+    with opened(data) as circ:
+        circ.record_facts([patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper")])
+    process = KioskProcess(data, env={"MUONTRA_CAMERA": str(video)}).start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        page = browser.new_context(viewport=LARGE, locale="vi-VN").new_page()
+        page.set_default_timeout(20_000)
+        page.goto(process.url + "/staff/")
+        page.wait_for_function("window.muontra.camera && window.muontra.camera.status === 'missing'")
+        put_video(video, footage([(None, 5), ("CTV01", 25), (None, 5)], seed=7))
+        page.wait_for_selector(".staff-badge")
+        assert page.locator(".staff-badge").inner_text() == "Cộng tác viên CTV01"
+    finally:
+        browser.close()
+        process.stop()

@@ -33,16 +33,17 @@ def wait_until(check, timeout: float = 30, what: str = "") -> None:
     raise AssertionError(f"timed out waiting for {what or check}")
 
 
-def start_kiosk(tmp_path: Path, camera: str, **env: str) -> KioskProcess:
+def start_kiosk(tmp_path: Path, camera: str, *args: str, **env: str) -> KioskProcess:
     data = tmp_path / "data"
     seed_school(data)
-    kiosk = KioskProcess(data, env={"MUONTRA_CAMERA": camera, **env}).start()
+    kiosk = KioskProcess(data, env={"MUONTRA_CAMERA": camera, **env}, args=list(args)).start()
     wait_until(lambda: health(kiosk)["camera"]["status"] != "starting", what="the decoder worker")
     return kiosk
 
 
 def test_a_missing_camera_is_reported_and_the_kiosk_works_on(tmp_path: Path) -> None:
-    kiosk = start_kiosk(tmp_path, "/dev/video97")
+    # The command-line option wins over the environment (here: no camera at all).
+    kiosk = start_kiosk(tmp_path, "", "--camera", "/dev/video97")
     try:
         camera = health(kiosk)["camera"]
         assert camera["mode"] == "device"

@@ -139,3 +139,22 @@ def test_scanner_settings_of_the_app_apply_to_every_scan(data_dir, clock):
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["loan"]["item"] == "TN-0001"
     db.close()
+
+
+def test_checkin_by_isbn_of_a_big_class_set_is_one_query_for_the_loans(school):
+    from tests.conftest import copy_fact
+    from tests.test_ledger_database import statements_during
+
+    school.record_facts([copy_fact(f"SGK-1{n:03}", "Toán 6 tập một", category="SGK", isbn="9786040000026")
+                         for n in range(40)])
+    school.checkout("HS001", "SGK-1007")
+    receipts = []
+    statements = statements_during(lambda: receipts.append(school.checkin("9786040000026")))
+    assert (receipts[0].outcome, receipts[0].item) == ("returned", "SGK-1007")
+    assert len(statements) < 20  # was one query per copy of the set
+
+
+def test_an_empty_scan_is_a_polite_400(client, school):
+    for raw in ("", "   ", "\r\n", "\x00"):
+        vi, en = refused_over_http(client, "/api/checkin", {"item": raw}, "empty_code", 400)
+        assert "scan again" in en

@@ -30,6 +30,7 @@
     camera.status = status;
     box.dataset.status = status;
     statusText.textContent = W[status] || status;
+    box.title = statusText.textContent; // the whole words when the top bar cuts them short
     document.body.classList.toggle("camera-live", status === "ok");
   }
 

@@ -49,7 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data = app.config.get("DATA_DIR") or os.environ.get("MUONTRA_DATA") or "data"
     app.config["DATA_DIR"] = str(data)
     database = open_server_store(data, app.config["DB"], upgrade=app.config["AUTO_MIGRATE"])
-    app.config.setdefault("SECRET_KEY", get_setting("secret_key"))
+    if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
+        app.config["SECRET_KEY"] = get_setting("secret_key")
     database.close()
     app.extensions["server_db"] = database
     app.extensions["master_key"] = app.config.get("MASTER_KEY") or master_key(data)

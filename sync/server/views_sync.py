@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
+from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from kiosk.errors import MuontraError
+from kiosk.errors import N_, MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.web.api import json_body
 from kiosk.web.errors import HTTP_MESSAGES
@@ -25,6 +26,15 @@ def _json_error(code: str, message: str, status: int):
 @bp.errorhandler(MuontraError)
 def _domain_error(exc: MuontraError):
     return _json_error(exc.code, exc.message_in(getattr(g, "lang", DEFAULT_LANGUAGE)), exc.http_status)
+
+
+@bp.errorhandler(OperationalError)
+def _busy(exc: OperationalError):
+    # The database is locked or unreachable right now: nothing was applied, try again shortly.
+    response, status = _json_error("busy", translate(N_("The server is busy. Please try again shortly."),
+                                                     getattr(g, "lang", DEFAULT_LANGUAGE)), 503)
+    response.headers["Retry-After"] = "2"
+    return response, status
 
 
 @bp.errorhandler(HTTPException)
