@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -21,7 +22,20 @@ data_option = click.option(
 
 
 class Group(click.Group):
-    """Turns a domain error into its message and exit code 1, never a traceback."""
+    """Loads sub-commands on first use; turns a domain error into its message and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .commands import COMMANDS
+
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from .commands import COMMANDS
+
+        if name in COMMANDS and name not in self.commands:
+            module_name, attribute = COMMANDS[name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -86,13 +100,3 @@ def set_pin(data: str, pin: str) -> None:
     set_admin_pin(pin)
     click.echo("PIN set.")
 
-
-def _register_commands() -> None:
-    """Commands that live with their own package; one line each, imported lazily by click."""
-    from .commands import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_register_commands()

@@ -1,26 +1,24 @@
-"""Every ``muontra`` sub-command defined outside kiosk/cli.py, one line each."""
+"""Every ``muontra`` sub-command defined outside kiosk/cli.py: its name and where it lives.
+
+Commands are imported only when they run (or when ``--help`` lists them), so a kiosk
+process doesn't pay for OpenCV, reportlab or matplotlib it never uses, and a command
+module can import ``kiosk.cli`` without a cycle.
+"""
 
 from __future__ import annotations
 
-import click
-
-from scanner import cli as scanner_cli
-from sync import cli as sync_cli
-
-from .demo_cli import demo_command
-from .importer_cli import import_group
-from .reports import cli as reports_cli
-from .workflows import cli as workflows_cli
-
-COMMANDS: list[click.Command] = []
-COMMANDS.append(reports_cli.report)
-COMMANDS.append(reports_cli.labels_command)
-COMMANDS.append(reports_cli.cards_command)
-COMMANDS.append(import_group)
-COMMANDS.append(demo_command)
-COMMANDS.append(workflows_cli.rotation)
-COMMANDS.append(workflows_cli.stocktake)
-COMMANDS.append(workflows_cli.intake)
-COMMANDS.extend(sync_cli.COMMANDS)
-COMMANDS.append(scanner_cli.scan_image)
-COMMANDS.append(scanner_cli.scan_camera)
+COMMANDS: dict[str, str] = {
+    "report": "kiosk.reports.cli:report",
+    "labels": "kiosk.reports.cli:labels_command",
+    "cards": "kiosk.reports.cli:cards_command",
+    "import": "kiosk.importer_cli:import_group",
+    "demo": "kiosk.demo_cli:demo_command",
+    "rotation": "kiosk.workflows.cli:rotation",
+    "stocktake": "kiosk.workflows.cli:stocktake",
+    "intake": "kiosk.workflows.cli:intake",
+    "server": "sync.cli:server",
+    "pair": "sync.cli:pair",
+    "sync": "sync.cli:sync",
+    "scan-image": "scanner.cli:scan_image",
+    "scan-camera": "scanner.cli:scan_camera",
+}

@@ -37,6 +37,7 @@ SCHOOL_FACTS = [
     copy_fact("TN-0007", "Những tấm lòng cao cả", author="Edmondo De Amicis"),
     copy_fact("TN-0008", "Totto-chan bên cửa sổ", author="Kuroyanagi Tetsuko"),
     patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
+    patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
 ]
 

@@ -177,3 +177,21 @@ def test_scanners_ending_with_tab_or_nothing_and_the_camera_entry_point(browser,
     page.wait_for_timeout(500)
     assert page.evaluate("window.muontra.state.scans.map(s => s[1])") == ["scanner", "scanner", "camera"]
     page.context.close()
+
+
+def test_a_helper_card_leads_to_the_helpers_work_and_a_student_card_does_not(browser, server):
+    page = new_page(browser)
+    page.goto(server.url + "/")
+    staff = page.locator(".staff-links a")
+    expect(staff).to_have_count(2)
+    page.click("#go-borrow")
+    scan(page, "HS002")
+    helper_link = page.locator("[data-patron=helper] a")
+    expect(page.locator("[data-patron=greeting]")).to_contain_text("Bình")
+    expect(helper_link).to_be_hidden()
+
+    page.goto(server.url + "/borrow")
+    scan(page, "CTV01")
+    expect(helper_link).to_be_visible()
+    helper_link.click()
+    assert page.url == server.url + "/staff/"

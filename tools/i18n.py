@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -27,6 +28,7 @@ METHODS = [
     ("**/templates/**.html", "jinja2"),
 ]
 SOURCES = ("kiosk", "sync", "scanner")
+FIXED_DATE = datetime(2026, 1, 1)
 
 
 def extract() -> Catalog:
@@ -52,7 +54,8 @@ def load() -> Catalog:
 def update() -> None:
     fresh = extract()
     old = load() if PO.exists() else Catalog(locale="vi")
-    merged = Catalog(locale="vi", project="muontra")
+    # A fixed date: a new timestamp on every update made every branch merge conflict on it.
+    merged = Catalog(locale="vi", project="muontra", creation_date=FIXED_DATE, revision_date=FIXED_DATE)
     for message in fresh:
         if not message.id:
             continue

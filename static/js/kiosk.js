@@ -171,6 +171,8 @@
     const overdue = $("[data-patron=overdue]");
     overdue.hidden = !patron.overdue;
     overdue.textContent = patron.overdue ? fmt(W.overdue_warning, {count: patron.overdue}) : "";
+    // A helper's card also opens the helpers' work (batch return, shelving, stock-take).
+    $("[data-patron=helper]").hidden = patron.kind !== "helper";
   }
 
   function startBorrowing(patron) {
