@@ -118,13 +118,18 @@ def start_kiosk(data: Path, server_interval: int = 1) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     proc.url = f"http://127.0.0.1:{port}"
     wait_for_http(proc.url + "/healthz")
+    # The sync panel's status is behind the librarian's PIN, like every admin page.
+    proc.admin = requests.Session()
+    login = proc.admin.get(proc.url + "/admin/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    proc.admin.post(proc.url + "/admin/login", data={"pin": "1234", "csrf_token": token}, timeout=10)
     return proc
 
 
 def wait_until_synced(kiosk: subprocess.Popen, after: str, timeout: float = 60) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = requests.get(kiosk.url + "/admin/sync/status", timeout=5).json()
+        status = kiosk.admin.get(kiosk.url + "/admin/sync/status", timeout=5).json()
         if status["waiting"] == 0 and (status["last_success"] or "") > after and not status["running"]:
             return status
         time.sleep(0.3)
