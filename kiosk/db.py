@@ -31,7 +31,7 @@ def connect(url: str | Path) -> Database:
     if text.startswith(("postgres://", "postgresql://")):
         from playhouse.db_url import connect as url_connect
 
-        return url_connect(text.replace("postgres://", "postgresql://", 1), autorollback=True)
+        return url_connect(text.replace("postgres://", "postgresql://", 1))
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]
     return SqliteDatabase(text, pragmas=SQLITE_PRAGMAS, check_same_thread=False)

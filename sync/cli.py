@@ -177,4 +177,3 @@ def sync(data: str, quiet: bool) -> None:
         sys.exit(2)
 
 
-COMMANDS = [server, pair, sync]
