@@ -72,11 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     errors.register(app)
 
-    from . import views_admin, views_sync
+    from . import views_admin, views_class, views_sync
 
     app.register_blueprint(views_sync.bp)
     csrf.exempt(views_sync.bp)
     app.register_blueprint(views_admin.bp)
+    app.register_blueprint(views_class.bp)
     return app
 
 

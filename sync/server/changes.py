@@ -23,7 +23,8 @@ Key = tuple[str, str]
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5}
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
-SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end"})
+# class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
+SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links"})
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 
