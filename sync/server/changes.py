@@ -20,7 +20,8 @@ from .models import Change, ServerState
 Key = tuple[str, str]
 
 # Patrons and copies get their numbers before the loans that name them.
-KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5}
+KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
+              "stocktake_scan": 7}
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
@@ -105,6 +106,37 @@ def setting_state(key: str) -> dict[str, Any] | None:
     return None if value is None else {"key": key, "value": value}
 
 
+def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Open stock-take sessions, so every kiosk can scan into a session opened on another."""
+    from kiosk.workflows.models import StocktakeSession
+
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(keys):
+        for session in StocktakeSession.select().where(StocktakeSession.uuid.in_(chunk)):
+            found[session.uuid] = {
+                "session": session.uuid, "location": session.location, "shelf_from": session.shelf_from,
+                "shelf_to": session.shelf_to, "at": iso(session.opened_at), "by": session.opened_by,
+            }
+    return found
+
+
+def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Every kiosk's scans, so a session finished on any kiosk after a sync sees them all."""
+    from kiosk.workflows.models import StocktakeScan, StocktakeSession
+
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(keys):
+        query = (StocktakeScan.select(StocktakeScan, StocktakeSession.uuid.alias("session_uuid"))
+                 .join(StocktakeSession).where(StocktakeScan.uuid.in_(chunk)).dicts())
+        for row in query:
+            found[row["uuid"]] = {
+                "session": row["session_uuid"], "scan": row["uuid"], "item": row["item"],
+                "at": iso(row["scanned_at"]), "device": row["device"], "by": row["by"],
+                "status_seen": row["status_seen"],
+            }
+    return found
+
+
 # kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
     "patron": ("patron.upsert", patron_states),
@@ -113,6 +145,8 @@ PUBLISHERS = {
     "policy": ("policy.set", _one_by_one(policy_state)),
     "calendar": ("calendar.set", _one_by_one(calendar_state)),
     "setting": ("setting.set", _one_by_one(setting_state)),
+    "stocktake": ("stocktake.open", stocktake_states),
+    "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
 }
 
 

@@ -1,0 +1,52 @@
+"""A stock-take across two kiosks, merged through the school server (in-process sync)."""
+
+from __future__ import annotations
+
+from kiosk.models import Copy
+from kiosk.workflows.models import StocktakeScan, StocktakeSession
+from kiosk.workflows.services import Workflows
+from tests.conftest import FakeClock, copy_fact, patron_fact
+from tests.sync_helpers import KioskHandle, ServerHandle, utc
+
+SCHOOL = [patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper")] + [
+    copy_fact(f"TN-000{n}", f"Truyện số {n}", shelf="A1") for n in range(1, 6)
+]
+
+
+def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    server.facts(SCHOOL)
+    desk, corner = KioskHandle(tmp_path / "desk", clock), KioskHandle(tmp_path / "corner", clock)
+    for kiosk, name in ((desk, "desk"), (corner, "corner")):
+        kiosk.pair(server, name)
+        assert kiosk.sync().complete
+
+    with desk.run():
+        session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
+        Workflows(desk.circ).stocktake_scan(session, "TN-0001", by="CTV01")
+        Workflows(desk.circ).stocktake_scan(session, "TN-0002", by="CTV01")
+    assert desk.sync().complete
+    assert corner.sync().complete  # the corner kiosk learns the session and the desk's scans
+    with corner.run():
+        assert StocktakeSession.get(StocktakeSession.uuid == session).finished_at is None
+        Workflows(corner.circ).stocktake_scan(session, "TN-0003", by="CTV01")
+        Workflows(corner.circ).stocktake_scan(session, "TN-0001", by="CTV01")  # seen twice: still one copy
+    assert corner.sync().complete
+    with server.run():
+        merged = {scan.item for scan in StocktakeScan.select().join(StocktakeSession)
+                  .where(StocktakeSession.uuid == session)}
+    assert merged == {"TN-0001", "TN-0002", "TN-0003"}
+
+    assert desk.sync().complete
+    with desk.run():
+        view = Workflows(desk.circ).finish_stocktake(session, by="librarian")
+        assert sorted(view.result.present) == ["TN-0001", "TN-0002", "TN-0003"]
+        assert sorted(view.result.missing) == ["TN-0004", "TN-0005"]
+    assert desk.sync().complete
+    with server.run():
+        assert {c.code for c in Copy.select().where(Copy.status == "lost")} == {"TN-0004", "TN-0005"}
+    assert corner.sync().complete
+    with corner.run():
+        assert {c.code for c in Copy.select().where(Copy.status == "lost")} == {"TN-0004", "TN-0005"}
+    server.database.close()
