@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from peewee import Database
 
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
 from .ledger import get_setting
@@ -47,6 +48,24 @@ def select_language() -> str:
     return DEFAULT_LANGUAGE
 
 
+def init_web(app: Flask, database: Database) -> None:
+    """What every Mượn Trả web app shares: languages, CSRF, a connection per request."""
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
+    babel.init_app(app, locale_selector=select_language)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _connect() -> None:
+        database.connect(reuse_if_open=True)
+        g.lang = select_language()
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=STATIC_DIR, static_url_path="/static")
     app.config.from_mapping(DEFAULTS)
@@ -72,20 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         scanner_prefixes=tuple(app.config["SCANNER_PREFIXES"]),
         scanner_suffixes=tuple(app.config["SCANNER_SUFFIXES"]),
     )
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
-    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
-    babel.init_app(app, locale_selector=select_language)
-    csrf.init_app(app)
-
-    @app.before_request
-    def _connect() -> None:
-        database.connect(reuse_if_open=True)
-        g.lang = select_language()
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
+    init_web(app, database)
 
     from sync import kiosk_panel
 

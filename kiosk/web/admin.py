@@ -48,6 +48,7 @@ from ..errors import N_, MuontraError
 from ..importer import KINDS, ImportPlan, apply_plan, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
 from ..reports import overdue as overdue_report
+from ..rules import STATUS_WORDS
 from ..services import CheckinReceipt, Circulation, LoanReceipt, RenewReceipt, load_policy
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,14 +58,6 @@ SESSION_KEY = "admin_seen"
 COPY_ACTIONS = ("mark_lost", "mark_damaged", "withdraw", "mark_not_for_loan", "mark_available")
 NEW_RULE_ROWS = 3
 
-STATUS_WORDS = {
-    "available": N_("on the shelf"),
-    "on_loan": N_("on loan"),
-    "lost": N_("lost"),
-    "damaged": N_("damaged"),
-    "withdrawn": N_("withdrawn"),
-    "not_for_loan": N_("not for loan"),
-}
 ACTION_WORDS = {
     "mark_lost": N_("Mark as lost"),
     "mark_damaged": N_("Mark as damaged"),

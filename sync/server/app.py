@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from kiosk.app import babel, csrf, select_language
-from kiosk.i18n import DEFAULT_LANGUAGE, TRANSLATIONS_DIR
+from kiosk.app import csrf, init_web
 from kiosk.ledger import get_setting
 from kiosk.web import errors
 
@@ -55,20 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["server_db"] = database
     app.extensions["master_key"] = app.config.get("MASTER_KEY") or master_key(data)
 
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
-    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
-    babel.init_app(app, locale_selector=select_language)
-    csrf.init_app(app)
-
-    @app.before_request
-    def _connect() -> None:
-        database.connect(reuse_if_open=True)
-        g.lang = select_language()
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
+    init_web(app, database)
 
     errors.register(app)
 
