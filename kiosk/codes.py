@@ -50,6 +50,17 @@ def clean(raw: str, prefixes: Iterable[str] = (), suffixes: Iterable[str] = ()) 
     return text
 
 
+def isbn13(text: str) -> str | None:
+    """ISBN-13 digits for an ISBN-10 or -13 in any usual spelling (hyphens, spaces).
+
+    None when the check digit is wrong, so a mistyped ISBN is never taken for another title.
+    """
+    try:
+        return isbn.to_isbn13(isbn.validate(text)).replace("-", "")
+    except ValidationError:
+        return None
+
+
 def book_number(text: str) -> str | None:
     """The ISBN-13 a cleaned code stands for, None if it is not a book number.
 
@@ -58,10 +69,10 @@ def book_number(text: str) -> str | None:
     """
     compact = text.replace("-", "")
     if re.fullmatch(r"97[89]\d{10}", compact) or re.fullmatch(r"\d{9}[\dX]", compact):
-        try:
-            return isbn.to_isbn13(isbn.validate(compact)).replace("-", "")
-        except ValidationError as exc:
-            raise BadCheckDigit() from exc
+        number = isbn13(compact)
+        if number is None:
+            raise BadCheckDigit()
+        return number
     if re.fullmatch(r"\d{8}|\d{12,13}", compact):
         try:
             ean.validate(compact)

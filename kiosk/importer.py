@@ -29,10 +29,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from peewee import IntegrityError
-from stdnum import isbn as stdisbn
-from stdnum.exceptions import ValidationError
 
-from .codes import clean
+from .codes import clean, isbn13
 from .db import write_transaction
 from .errors import N_, MuontraError
 from .i18n import DEFAULT_LANGUAGE, translate
@@ -368,10 +366,10 @@ def parse_amount(text: str) -> int | None:
 
 def normalize_isbn(text: str) -> str:
     """ISBN-13 digits for an ISBN-10 or -13 with a valid check digit; ValueError otherwise."""
-    try:
-        return stdisbn.to_isbn13(stdisbn.validate(text)).replace("-", "")
-    except ValidationError as exc:
-        raise ValueError(text) from exc
+    number = isbn13(text)
+    if number is None:
+        raise ValueError(text)
+    return number
 
 
 PATRON_KIND_WORDS = {

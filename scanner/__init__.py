@@ -7,13 +7,13 @@ Public API::
     Scanner(source, on_scan=..., worker=DecoderWorker())  # background camera loop
     ScanConfirmer(frames=2, window=1.0, cooldown=2.0)  # confirmation + cooldown
     CameraSource / VideoFileSource / ImageFolderSource / PushedFrameSource
-    normalize_code, normalize_isbn, is_isbn
+    normalize_code, is_isbn
 """
 
 from .confirm import Scan, ScanConfirmer
 from .decode import Decoded, Decoder, decode_image
 from .images import UnreadableImage, decode_image_bytes, load_image
-from .normalize import LIBRARY_SYMBOLOGIES, is_isbn, normalize_code, normalize_isbn
+from .normalize import LIBRARY_SYMBOLOGIES, is_isbn, normalize_code
 from .service import FrameResult, Scanner
 from .sources import (
     CameraSource,
@@ -47,5 +47,4 @@ __all__ = [
     "is_isbn",
     "load_image",
     "normalize_code",
-    "normalize_isbn",
 ]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from stdnum import ean, isbn
-from stdnum.exceptions import ValidationError
+from stdnum import ean
 
 #: Stable symbology names used throughout the scanner and by the kiosk.
 EAN13 = "EAN13"
@@ -60,18 +59,6 @@ def normalize_code(symbology: str, text: str) -> tuple[str, str] | None:
     if not text:
         return None
     return symbology, text
-
-
-def normalize_isbn(text: str) -> str | None:
-    """Return the ISBN-13 (digits only) for an ISBN-10 or ISBN-13 in any usual spelling.
-
-    Accepts hyphens and spaces (``604-1-00000-0``, ``978-604-...``). Returns None when the
-    check digit is wrong, so a mistyped ISBN is never looked up as another title.
-    """
-    try:
-        return isbn.to_isbn13(isbn.validate(text)).replace("-", "")
-    except ValidationError:
-        return None
 
 
 def is_isbn(ean13: str) -> bool:

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import ean
 
+from kiosk.codes import isbn13
 from scanner.cli import escape_text
-from scanner.normalize import is_isbn, normalize_code, normalize_isbn
+from scanner.normalize import is_isbn, normalize_code
 
 
 @pytest.mark.parametrize(
@@ -60,8 +61,8 @@ def test_upca_and_its_ean13_form_normalise_alike(body: str) -> None:
         ("979-10-90636-07-1", "9791090636071"),
     ],
 )
-def test_normalize_isbn(text: str, expected: str | None) -> None:
-    assert normalize_isbn(text) == expected
+def test_isbn13(text: str, expected: str | None) -> None:
+    assert isbn13(text) == expected
 
 
 def test_is_isbn() -> None:
