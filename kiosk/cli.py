@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .errors import MuontraError
-from .i18n import DEFAULT_LANGUAGE
+from .errors import N_, MuontraError
+from .i18n import DEFAULT_LANGUAGE, translate
 
 data_option = click.option(
     "--data",
@@ -19,6 +19,13 @@ data_option = click.option(
     type=click.Path(file_okay=False),
     help="Data directory holding the kiosk's database (or set MUONTRA_DATA).",
 )
+
+
+def say(message: str, **params: object) -> str:
+    """A message in the language chosen with ``muontra --lang`` (Vietnamese by default)."""
+    context = click.get_current_context(silent=True)
+    lang = context.find_root().meta.get("lang", DEFAULT_LANGUAGE) if context else DEFAULT_LANGUAGE
+    return translate(message, lang, **params)
 
 
 class Group(click.Group):
@@ -62,7 +69,8 @@ def migrate(data: str) -> None:
     from .store import open_store
 
     database = open_store(data, upgrade=True)
-    click.echo(f"schema {KIOSK.name} v{KIOSK.latest}: {database.database}")
+    click.echo(say(N_("Database %(path)s is at schema version %(version)s."),
+                   path=database.database, version=KIOSK.latest))
 
 
 @main.command()
@@ -84,7 +92,7 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> 
     if camera is not None:
         config["CAMERA"] = camera
     app = create_app(config)
-    click.echo(f"Mượn Trả kiosk on http://{host}:{port}/ (data: {data})")
+    click.echo(say(N_("Mượn Trả kiosk on %(url)s (data: %(data)s)"), url=f"http://{host}:{port}/", data=data))
     waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
 
 
@@ -98,5 +106,5 @@ def set_pin(data: str, pin: str) -> None:
 
     open_store(data)
     set_admin_pin(pin)
-    click.echo("PIN set.")
+    click.echo(say(N_("The librarian's PIN is set.")))
 
