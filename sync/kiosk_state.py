@@ -120,7 +120,10 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
         Loan.create(uuid=p["loan"], **values)
     else:
         Loan.update(**values).where(Loan.id == existing.id).execute()
-    if returned is not None and not Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists():
+    if returned is None:
+        # A loan of the copy closed just before in the same page may have put it back on the shelf.
+        Copy.update(status="on_loan").where((Copy.id == copy.id) & (Copy.status == "available")).execute()
+    elif not Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists():
         # The copy's own record came first and was held "on loan" by this loan: now it is back.
         Copy.update(status="available").where((Copy.id == copy.id) & (Copy.status == "on_loan")).execute()
 

@@ -8,13 +8,16 @@ of each request and back at the kiosk's afterwards.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 from peewee import Database
 
+from kiosk import services as kiosk_services
 from kiosk.db import db
 from kiosk.ledger import get_setting
 from kiosk.services import Circulation
@@ -93,6 +96,17 @@ class KioskHandle:
     def sync(self):
         with self.run():
             return self.client.sync()
+
+
+@contextlib.contextmanager
+def loan_uuids(uuids: Iterable[str]) -> Iterator[None]:
+    """Kiosks number their next loans with these instead of random uuids.
+
+    The double-checkout rule keeps the loan with the smaller uuid open, so a test
+    that must see one particular side of it chooses the uuids (as FakeClock chooses the time).
+    """
+    with mock.patch.object(kiosk_services, "uuidlib", SimpleNamespace(uuid4=iter(uuids).__next__)):
+        yield
 
 
 def _unix_of(server: ServerHandle) -> float:

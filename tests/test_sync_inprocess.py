@@ -13,7 +13,7 @@ from sync import kiosk_state
 from sync.server import service
 from sync.server.models import AppliedEvent, Conflict, Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, fresh_postgres_database, utc
+from tests.sync_helpers import KioskHandle, ServerHandle, fresh_postgres_database, loan_uuids, utc
 
 SCHOOL = [
     patron_fact("HS001", "Nguyễn Văn An"),
@@ -124,6 +124,64 @@ def test_same_copy_lent_at_two_offline_kiosks_is_one_open_loan_and_a_conflict(ki
     for kiosk in (kiosk_a, kiosk_b):
         with kiosk.run():
             assert [loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())] == [min(loan_a, loan_b)]
+
+
+SMALL, LARGE = "11111111-0000-4000-8000-000000000000", "22222222-0000-4000-8000-000000000000"
+
+
+def _open_loans(handle) -> set[str]:
+    with handle.run():
+        return {loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())}
+
+
+def test_a_return_of_the_loan_kept_open_reopens_the_one_held_closed(kiosk_a, kiosk_b, server, sclock):
+    """A lends and takes back, B lends the same copy offline and syncs first: B's loan ends open,
+    as it does when A syncs first, and the conflict row says why."""
+    with kiosk_a.run(), loan_uuids([SMALL]):
+        kiosk_a.circ.checkout("HS001", "TN-0001")
+    sclock.set(sclock() + timedelta(minutes=5))
+    with kiosk_a.run():
+        kiosk_a.circ.checkin("TN-0001")
+    with kiosk_b.run(), loan_uuids([LARGE]):
+        kiosk_b.circ.checkout("HS002", "TN-0001")
+    assert kiosk_b.sync().complete
+    assert kiosk_a.sync().complete
+    assert _open_loans(server) == {LARGE}
+    with server.run():
+        conflict = Conflict.get(Conflict.kind == "double_checkout")
+        assert (conflict.loan, conflict.other_loan) == (SMALL, LARGE)
+        assert conflict.status == "resolved" and conflict.resolution == "auto"
+        assert conflict.details["returned_loan"] == SMALL and conflict.details["reopened_loan"] == LARGE
+        assert conflict.details["returned_at_device"] == kiosk_a.device
+        assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
+    for kiosk in (kiosk_a, kiosk_b):
+        assert kiosk.sync().complete
+        assert _open_loans(kiosk) == {LARGE}
+        with kiosk.run():
+            assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
+
+
+def test_a_loan_the_librarian_closed_is_not_reopened_by_a_later_return(kiosk_a, kiosk_b, server, sclock):
+    with kiosk_a.run(), loan_uuids([SMALL]):
+        kiosk_a.circ.checkout("HS001", "TN-0002")
+    with kiosk_b.run(), loan_uuids([LARGE]):
+        kiosk_b.circ.checkout("HS002", "TN-0002")
+    assert kiosk_a.sync().complete
+    assert kiosk_b.sync().complete  # B's loan arrives second and is held closed
+    with server.run():
+        conflict = Conflict.get(Conflict.kind == "double_checkout")
+        assert conflict.loan == LARGE
+        service.resolve_conflict(conflict.id, "close_loan", sclock().replace(tzinfo=None), "HS002 đã trả")
+    assert kiosk_a.sync().complete
+    with kiosk_a.run():
+        kiosk_a.circ.checkin("TN-0002")
+    assert kiosk_a.sync().complete
+    assert _open_loans(server) == set()
+    with server.run():
+        assert Loan.get(Loan.uuid == LARGE).checkin_device == "server"
+        assert Copy.get(Copy.code == "TN-0002").status == "available"
+    assert kiosk_b.sync().complete
+    assert _open_loans(kiosk_b) == set()
 
 
 def test_checkin_before_its_checkout_arrives_closes_it(kiosk_a, kiosk_b, server):

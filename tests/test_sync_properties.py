@@ -19,7 +19,7 @@ from sync import kiosk_state
 from sync.protocol import encode_body, signed_headers
 from sync.server.models import AppliedEvent, Conflict
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, utc
+from tests.sync_helpers import KioskHandle, ServerHandle, loan_uuids, utc
 
 PATRONS = ["HS001", "HS002", "HS003", "HS004"]
 COPIES = ["TN-0001", "TN-0002", "TN-0003"]
@@ -138,3 +138,83 @@ def _check_invariants(server: ServerHandle, kiosks: list[KioskHandle]) -> None:
     server_state = _state(server)
     for kiosk in kiosks:
         assert _state(kiosk) == server_state  # converged: same open loans and copy statuses
+
+
+# Offline lending from a common start: each kiosk lends, and takes back the books it sees on loan.
+offline_step = st.tuples(st.sampled_from(["checkout", "checkout", "checkin"]), st.integers(0, KIOSKS - 1),
+                         st.sampled_from(PATRONS), st.sampled_from(COPIES))
+MAX_STEPS = 12
+LOAN_IDS = len(COPIES) + MAX_STEPS  # loans lent before going offline + one per step at most
+ASCENDING = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(LOAN_IDS)]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lent_before=st.dictionaries(st.sampled_from(COPIES), st.sampled_from(PATRONS), max_size=2),
+       steps=st.lists(offline_step, min_size=1, max_size=MAX_STEPS),
+       loan_ids=st.lists(st.uuids(version=4).map(str), unique=True, min_size=LOAN_IDS, max_size=LOAN_IDS),
+       order=st.permutations(range(KIOSKS)))
+# Kiosk 0 lends a copy and takes it back, kiosk 1 lends it too (a larger uuid) and syncs first.
+@example(lent_before={}, steps=[("checkout", 0, "HS001", "TN-0001"), ("checkin", 0, "", "TN-0001"),
+                                ("checkout", 1, "HS002", "TN-0001")], loan_ids=ASCENDING, order=[1, 0, 2])
+# The same with a third kiosk lending the copy as well, everyone syncing in reverse.
+@example(lent_before={}, steps=[("checkout", 0, "HS001", "TN-0001"), ("checkin", 0, "", "TN-0001"),
+                                ("checkout", 1, "HS002", "TN-0001"), ("checkout", 2, "HS003", "TN-0001")],
+         loan_ids=ASCENDING, order=[2, 1, 0])
+# A loan everyone knew, returned at two kiosks that both lend the copy again.
+@example(lent_before={"TN-0002": "HS004"},
+         steps=[("checkin", 1, "", "TN-0002"), ("checkout", 1, "HS001", "TN-0002"), ("checkin", 2, "", "TN-0002"),
+                ("checkout", 2, "HS002", "TN-0002"), ("checkin", 1, "", "TN-0002")],
+         loan_ids=ASCENDING[::-1], order=[2, 0, 1])
+def test_offline_loans_end_the_same_whatever_order_the_kiosks_sync(lent_before, steps, loan_ids, order):
+    """The conflict rules choose by facts and uuids, never by arrival: any sync order, same loans."""
+    in_order = _lend_offline_then_sync(lent_before, steps, loan_ids, list(range(KIOSKS)))
+    event(f"loans held by a double-checkout decision: {sum(1 for loan in in_order if loan[3] == 'held')}")
+    assert _lend_offline_then_sync(lent_before, steps, loan_ids, order) == in_order
+
+
+def _lend_offline_then_sync(lent_before, steps, loan_ids, order) -> set:
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    # Loan uuids from the example, so the smaller-uuid rule is exercised both ways.
+    with tempfile.TemporaryDirectory() as tmp, loan_uuids(loan_ids):
+        server = ServerHandle(Path(tmp) / "server", clock)
+        server.facts([patron_fact(code, f"Bạn {code}") for code in PATRONS]
+                     + [copy_fact(code, f"Sách {code}") for code in COPIES])
+        kiosks = []
+        for n in range(KIOSKS):
+            kiosk = KioskHandle(Path(tmp) / f"k{n}", clock)
+            kiosk.pair(server, f"k{n}")
+            assert kiosk.sync().complete
+            kiosks.append(kiosk)
+        with kiosks[0].run():
+            for item, patron in sorted(lent_before.items()):
+                kiosks[0].circ.checkout(patron, item)
+        for kiosk in kiosks:
+            assert kiosk.sync().complete
+
+        for action, which, patron, item in steps:
+            kiosk = kiosks[which]
+            clock.set(clock() + timedelta(minutes=1))
+            with kiosk.run():
+                if action == "checkout":
+                    try:
+                        kiosk.circ.checkout(patron, item)
+                    except CirculationError:
+                        pass
+                elif Loan.select().join(Copy).where((Copy.code == item) & Loan.returned_at.is_null()).exists():
+                    kiosk.circ.checkin(item)  # a return that names the loan this kiosk sees
+        for which in order:
+            clock.set(clock() + timedelta(minutes=1))
+            assert kiosks[which].sync().complete
+        for kiosk in kiosks:
+            assert kiosk.sync().complete
+
+        with server.run():
+            loans = {(loan.uuid, loan.copy.code, loan.patron.code,
+                      "open" if loan.returned_at is None else "held" if loan.checkin_device == "conflict"
+                      else "returned") for loan in Loan.select()}
+        server_state = _state(server)
+        for kiosk in kiosks:
+            assert _state(kiosk) == server_state
+            kiosk.database.close()
+        server.database.close()
+    return loans

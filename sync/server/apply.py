@@ -86,6 +86,39 @@ def _close(loan: Loan, at: datetime, device: str) -> None:
     Loan.update(returned_at=at, checkin_device=device).where(Loan.id == loan.id).execute()
 
 
+def after_return(copy: Copy, returned: str, touched: set[tuple[str, str]], now: datetime,
+                 how: Mapping[str, str]) -> Loan | None:
+    """A loan of ``copy`` was closed by a return: keep the double-checkout rule order-free.
+
+    Loans held closed by a double-checkout decision are the ones the smaller uuid
+    beat. Had the returned loan reached the server before them, they would have
+    found the copy free; so when no loan of the copy is open any more, the held
+    loan with the smallest uuid opens again, exactly as if the facts had arrived
+    the other way round. The conflict rows naming the returned loan record what
+    happened, and are resolved once none of their loans is still held.
+    Returns the loan that opened again, if any.
+    """
+    reopened = None
+    if _open_loan(copy) is None:
+        held = list(Loan.select().where((Loan.copy == copy) & (Loan.checkin_device == CONFLICT_CLOSED)))
+        if held:
+            reopened = min(held, key=lambda loan: loan.uuid)  # Python's order: the one apply_checkout uses
+            Loan.update(returned_at=None, checkin_device=None).where(Loan.id == reopened.id).execute()
+            touched.add(("loan", reopened.uuid))
+    rows = Conflict.select().where((Conflict.kind == "double_checkout") & (Conflict.status == "open")
+                                   & (Conflict.item == copy.code)
+                                   & ((Conflict.loan == returned) | (Conflict.other_loan == returned)))
+    for row in rows:
+        details = {**row.details, "returned_loan": returned, **how}
+        if reopened is not None:
+            details["reopened_loan"] = reopened.uuid
+        still_held = Loan.select().where(Loan.uuid.in_([row.loan, row.other_loan])
+                                         & (Loan.checkin_device == CONFLICT_CLOSED)).exists()
+        settled = {} if still_held else {"status": "resolved", "resolution": "auto", "resolved_at": now}
+        Conflict.update(details=details, **settled).where(Conflict.id == row.id).execute()
+    return reopened
+
+
 def apply_checkout(ctx: Context, p: Payload) -> None:
     loan_uuid, item, patron_code = _text(p, "loan"), _text(p, "item"), _text(p, "patron")
     at = _time(p, "at")
@@ -166,6 +199,8 @@ def apply_checkin(ctx: Context, p: Payload) -> None:
                          loan=loan.uuid, details={"returned_at_device": ctx.device,
                                                   "return_device_time": ledger.iso(at)})
         ctx.touched.add(("loan", loan.uuid))
+        after_return(copy, loan.uuid, ctx.touched, ctx.received_at,
+                     {"returned_at_device": ctx.device, "return_device_time": ledger.iso(at)})
     _settle_status(copy)
     ctx.touched.add(("copy", item))
 

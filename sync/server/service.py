@@ -275,12 +275,20 @@ def resolve_conflict(conflict_id: int, action: str, now: datetime, note: str = "
         if conflict is None:
             raise UnknownConflict()
         touched: set[tuple[str, str]] = set()
+        if conflict.kind == "double_checkout" and action != "keep":
+            # The librarian has looked at both loans: one held closed by the rule is now closed
+            # by decision, and a later return of the other no longer opens it again.
+            held = [loan.uuid for loan in Loan.select().where(
+                Loan.uuid.in_([conflict.loan, conflict.other_loan]) & (Loan.checkin_device == applying.CONFLICT_CLOSED))]
+            Loan.update(checkin_device="server").where(Loan.uuid.in_(held)).execute()
+            touched |= {("loan", uuid) for uuid in held}
         if action in ("close_loan", "reopen_loan") and conflict.loan:
             loan = Loan.get_or_none(Loan.uuid == conflict.loan)
             if loan is not None:
                 copy = Copy.get_by_id(loan.copy_id)
                 if action == "close_loan" and loan.returned_at is None:
                     Loan.update(returned_at=now, checkin_device="server").where(Loan.id == loan.id).execute()
+                    applying.after_return(copy, loan.uuid, touched, now, {"closed_by": "librarian"})
                 elif action == "reopen_loan" and loan.returned_at is not None:
                     other = Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
                     if other is not None:
