@@ -203,10 +203,14 @@ def apply_rotation_return(p: Payload) -> None:
 
 
 def apply_rotation_unreturn(p: Payload) -> None:
+    from .workflows.models import RotationBatch
+
     item = _rotation_item(p)
     if item is not None:
         item.returned_at, item.returned_by = None, None
         item.save()
+        # A book is out with the batch again: the batch is not finished, wherever it was closed.
+        RotationBatch.update(closed_at=None, closed_by=None).where(RotationBatch.id == item.batch_id).execute()
 
 
 def apply_rotation_close(p: Payload) -> None:

@@ -16,6 +16,7 @@ from peewee import fn
 from kiosk import ledger
 from kiosk.ledger import get_setting, put_setting
 from kiosk.models import Copy, Event, Loan, Patron
+from kiosk.workflows.models import RotationBatch, RotationItem
 
 from .protocol import keys_of
 
@@ -128,6 +129,50 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
         Copy.update(status="available").where((Copy.id == copy.id) & (Copy.status == "on_loan")).execute()
 
 
+def apply_rotation_state(p: Mapping[str, Any]) -> None:
+    """Mirror one rotation batch as the server merged it (opened, closed, reopened by an undo)."""
+    values = {"location": p["location"], "class_name": p["class_name"], "teacher": p["teacher"],
+              "helpers": list(p["helpers"]), "due": ledger.parse_day(p["due"]),
+              "opened_at": ledger.parse_time(p["at"]), "opened_by": p["by"],
+              "closed_at": ledger.parse_time(p["closed_at"]) if p["closed_at"] else None,
+              "closed_by": p["closed_by"]}
+    if not RotationBatch.update(**values).where(RotationBatch.uuid == p["batch"]).execute():
+        RotationBatch.create(uuid=p["batch"], **values)
+
+
+def apply_rotation_item_state(p: Mapping[str, Any]) -> None:
+    """Mirror one copy's place in a batch; the server publishes the copy and the batch before it."""
+    batch = RotationBatch.get_or_none(RotationBatch.uuid == p["batch"])
+    copy = Copy.get_or_none(Copy.code == p["item"])
+    if batch is None or copy is None:
+        return
+    values = {"home_location": p["home_location"], "home_shelf": p["home_shelf"],
+              "added_at": ledger.parse_time(p["at"]), "added_by": p["by"],
+              "returned_at": ledger.parse_time(p["returned_at"]) if p["returned_at"] else None,
+              "returned_by": p["returned_by"]}
+    if not RotationItem.update(**values).where((RotationItem.batch == batch) & (RotationItem.copy == copy)).execute():
+        RotationItem.create(batch=batch, copy=copy, **values)
+
+
+# Pulled records that mirror the server's merged state rather than replay a kiosk fact.
+STATE_APPLIERS = {
+    "loan.state": apply_loan_state,
+    "rotation.state": apply_rotation_state,
+    "rotation_item.state": apply_rotation_item_state,
+}
+
+
+def _remove_rotation(kind: str, key: str) -> None:
+    """A batch entry the server does not have (an add another kiosk's batch won): not here either."""
+    if kind == "rotation":
+        RotationBatch.delete().where(RotationBatch.uuid == key).execute()
+    else:
+        batch, _slash, item = key.partition("/")
+        RotationItem.delete().where(
+            RotationItem.batch.in_(RotationBatch.select(RotationBatch.id).where(RotationBatch.uuid == batch))
+            & RotationItem.copy.in_(Copy.select(Copy.id).where(Copy.code == item))).execute()
+
+
 def apply_tombstone(kind: str, key: str) -> None:
     """Deleted on the server: delete here too, unless loans here still name it."""
     if kind == "patron":
@@ -144,6 +189,8 @@ def apply_tombstone(kind: str, key: str) -> None:
                 Copy.update(status="withdrawn").where(Copy.id == copy.id).execute()
             else:
                 copy.delete_instance()
+    elif kind in ("rotation", "rotation_item"):
+        _remove_rotation(kind, key)
 
 
 def apply_records(records: Iterable[Mapping[str, Any]], held_back: set[tuple[str, str]]) -> int:
@@ -154,8 +201,8 @@ def apply_records(records: Iterable[Mapping[str, Any]], held_back: set[tuple[str
             continue
         if record["op"] == "delete":
             apply_tombstone(record["kind"], record["key"])
-        elif record["type"] == "loan.state":
-            apply_loan_state(record["payload"])
+        elif record["type"] in STATE_APPLIERS:
+            STATE_APPLIERS[record["type"]](record["payload"])
         elif record["type"] in ledger.APPLIERS:
             ledger.apply(record["type"], record["payload"])
         else:

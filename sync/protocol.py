@@ -187,7 +187,17 @@ def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]
         keys.add(("stocktake", payload["session"]))
     if event_type == "stocktake.scan" and isinstance(payload.get("scan"), str):
         keys.add(("stocktake_scan", payload["scan"]))
+    if event_type.startswith("rotation.") and isinstance(payload.get("batch"), str):
+        if event_type in ("rotation.open", "rotation.close", "rotation.unreturn"):  # unreturn reopens the batch
+            keys.add(("rotation", payload["batch"]))
+        if event_type in ("rotation.add", "rotation.return", "rotation.unreturn") and isinstance(payload.get("item"), str):
+            keys.add(("rotation_item", rotation_item_key(payload["batch"], payload["item"])))
     return keys
+
+
+def rotation_item_key(batch: str, item: str) -> str:
+    """A copy's place in a rotation batch, as the change log names it (a batch uuid has no slash)."""
+    return f"{batch}/{item}"
 
 
 def all_keys(facts: Iterable[tuple[str, Mapping[str, Any]]]) -> set[tuple[str, str]]:

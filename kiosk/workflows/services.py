@@ -316,8 +316,6 @@ class Workflows:
                 "item": last.copy.code, "location": batch.location, "shelf": "", "at": iso(now), "by": by,
                 "reason": "undo rotation return " + batch.uuid,
             }, now)
-            if batch.closed_at is not None:
-                RotationBatch.update(closed_at=None, closed_by=None).where(RotationBatch.id == batch.id).execute()
         return last.copy.code
 
     def close_batch(self, batch_uuid: str, by: str) -> BatchView:

@@ -15,13 +15,14 @@ from typing import Any
 from kiosk.ledger import TITLE_FIELDS, get_setting, iso
 from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
 
+from ..protocol import rotation_item_key
 from .models import Change, ServerState
 
 Key = tuple[str, str]
 
 # Patrons and copies get their numbers before the loans that name them.
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
-              "stocktake_scan": 7}
+              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9}
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
@@ -137,6 +138,45 @@ def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Rotation batches, open and closed, so every kiosk lists the class libraries alike."""
+    from kiosk.workflows.models import RotationBatch
+
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(keys):
+        for batch in RotationBatch.select().where(RotationBatch.uuid.in_(chunk)):
+            found[batch.uuid] = {
+                "batch": batch.uuid, "location": batch.location, "class_name": batch.class_name,
+                "teacher": batch.teacher, "helpers": list(batch.helpers),
+                "due": batch.due.isoformat() if batch.due else None, "at": iso(batch.opened_at),
+                "by": batch.opened_by, "closed_at": iso(batch.closed_at) if batch.closed_at else None,
+                "closed_by": batch.closed_by,
+            }
+    return found
+
+
+def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Each copy of a batch and whether it is back, so a batch opened on one kiosk returns on another."""
+    from kiosk.workflows.models import RotationBatch, RotationItem
+
+    wanted = set(keys)
+    batches = sorted({key.split("/", 1)[0] for key in keys})
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(batches):
+        query = (RotationItem.select(RotationItem, RotationBatch.uuid, Copy.code).join(RotationBatch)
+                 .switch(RotationItem).join(Copy).where(RotationBatch.uuid.in_(chunk)))
+        for item in query:
+            key = rotation_item_key(item.batch.uuid, item.copy.code)
+            if key in wanted:
+                found[key] = {
+                    "batch": item.batch.uuid, "item": item.copy.code, "home_location": item.home_location,
+                    "home_shelf": item.home_shelf, "at": iso(item.added_at), "by": item.added_by,
+                    "returned_at": iso(item.returned_at) if item.returned_at else None,
+                    "returned_by": item.returned_by,
+                }
+    return found
+
+
 # kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
     "patron": ("patron.upsert", patron_states),
@@ -147,6 +187,8 @@ PUBLISHERS = {
     "setting": ("setting.set", _one_by_one(setting_state)),
     "stocktake": ("stocktake.open", stocktake_states),
     "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
+    "rotation": ("rotation.state", rotation_states),
+    "rotation_item": ("rotation_item.state", rotation_item_states),
 }
 
 
@@ -163,12 +205,26 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     return keys | extra
 
 
+def _with_rotation_items(keys: set[Key]) -> set[Key]:
+    """A changed copy or batch re-publishes the batch entries naming it, so they always follow both
+    in the log and a kiosk reading a snapshot has the copy and the batch when it meets the entry."""
+    from kiosk.workflows.models import RotationBatch, RotationItem
+
+    extra: set[Key] = set()
+    for column, kind in ((Copy.code, "copy"), (RotationBatch.uuid, "rotation")):
+        for chunk in _chunks([key for key_kind, key in keys if key_kind == kind]):
+            query = (RotationItem.select(RotationBatch.uuid, Copy.code).join(RotationBatch)
+                     .switch(RotationItem).join(Copy).where(column.in_(chunk)).tuples())
+            extra |= {("rotation_item", rotation_item_key(batch, item)) for batch, item in query}
+    return keys | extra
+
+
 def publish(touched: Iterable[Key]) -> int:
     """Give every touched entity a new change number with its current state (or a tombstone).
 
     Call last in the transaction that changed them; returns the highest number taken.
     """
-    keys = _with_open_loans({key for key in touched if key[0] in PUBLISHERS})
+    keys = _with_rotation_items(_with_open_loans({key for key in touched if key[0] in PUBLISHERS}))
     if not keys:
         return current_seq()
     ordered = sorted(keys, key=lambda key: (KIND_ORDER[key[0]], key[1]))
