@@ -167,6 +167,7 @@ class SyncClient:
             with write_transaction():
                 held_back = state.pending_keys(self.device)
                 summary.received += state.apply_records(reply["records"], held_back)
+                state.follow_snapshot(cursor, reply, held_back, self._server_now(reply))
                 cursor = reply["cursor"]
                 put_setting(state.CURSOR, cursor)
                 put_setting(state.CONFLICTS_OPEN, int(reply.get("conflicts_open", 0)))
@@ -175,6 +176,11 @@ class SyncClient:
             self.progress("pull", summary.received, total)
             if not reply["more"]:
                 return
+
+    def _server_now(self, reply: Mapping[str, Any]) -> datetime:
+        """The server's time of a reply (naive UTC, as the kiosk stores times)."""
+        moment = reply.get("server_time") or self.clock() + float(get_setting(state.CLOCK_OFFSET, 0))
+        return datetime.fromtimestamp(float(moment), UTC).replace(tzinfo=None)
 
     # ------------------------------------------------------------ both
 

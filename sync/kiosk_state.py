@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from peewee import fn
 
 from kiosk import ledger
 from kiosk.ledger import get_setting, put_setting
-from kiosk.models import Copy, Event, Loan, Patron
+from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
 from kiosk.workflows.models import RotationBatch, RotationItem
 
-from .protocol import keys_of
+from .protocol import keys_of, parse_cursor
 
 PAIRING = "sync.pairing"  # {"server", "device", "secret", "name"}
 ACKED = "sync.acked_seq"  # the server's last applied seq for this kiosk, as last heard
@@ -30,6 +31,8 @@ LAST_ATTEMPT = "sync.last_attempt"
 LAST_ERROR = "sync.last_error"
 CONFLICTS = "sync.conflicts"  # this kiosk's recent facts the server flagged
 CONFLICTS_OPEN = "sync.conflicts_open"  # open conflicts of this kiosk, as the server counts them
+SNAPSHOT = "sync.snapshot"  # {"epoch", "until", "pages"}: a snapshot being read, page by page
+SNAPSHOT_PAGE = "sync.snapshot_page."  # + page number: the patrons, copies and loans that page named
 MAX_LOCAL_CONFLICTS = 200
 MAX_MARKS = 64
 
@@ -173,22 +176,36 @@ def _remove_rotation(kind: str, key: str) -> None:
             & RotationItem.copy.in_(Copy.select(Copy.id).where(Copy.code == item))).execute()
 
 
+def remove_patron(patron: Patron) -> None:
+    """Gone from the server: delete the card here too, or only deactivate it while loans here name it."""
+    if Loan.select().where(Loan.patron == patron).exists():
+        Patron.update(active=False).where(Patron.id == patron.id).execute()
+    else:
+        patron.delete_instance()
+
+
+def remove_copy(copy: Copy) -> None:
+    """Gone from the server: delete the copy (and a title left without copies), or only withdraw it
+    while loans or rotation batches here name it."""
+    if (Loan.select().where(Loan.copy == copy).exists()
+            or RotationItem.select().where(RotationItem.copy == copy).exists()):
+        Copy.update(status="withdrawn").where(Copy.id == copy.id).execute()
+    else:
+        copy.delete_instance()
+        if not Copy.select().where(Copy.title == copy.title_id).exists():
+            Title.delete().where(Title.id == copy.title_id).execute()
+
+
 def apply_tombstone(kind: str, key: str) -> None:
     """Deleted on the server: delete here too, unless loans here still name it."""
     if kind == "patron":
         patron = Patron.get_or_none(Patron.code == key)
         if patron is not None:
-            if Loan.select().where(Loan.patron == patron).exists():
-                Patron.update(active=False).where(Patron.id == patron.id).execute()
-            else:
-                patron.delete_instance()
+            remove_patron(patron)
     elif kind == "copy":
         copy = Copy.get_or_none(Copy.code == key)
         if copy is not None:
-            if Loan.select().where(Loan.copy == copy).exists():
-                Copy.update(status="withdrawn").where(Copy.id == copy.id).execute()
-            else:
-                copy.delete_instance()
+            remove_copy(copy)
     elif kind in ("rotation", "rotation_item"):
         _remove_rotation(kind, key)
 
@@ -209,6 +226,67 @@ def apply_records(records: Iterable[Mapping[str, Any]], held_back: set[tuple[str
             continue  # a kind of state from a newer server: nothing here uses it
         applied += 1
     return applied
+
+
+# ---------------------------------------------------------------- after a snapshot
+
+MIRRORED_KINDS = ("patron", "copy", "loan")  # what a whole snapshot lets the kiosk drop
+
+
+def follow_snapshot(sent_cursor: str | None, reply: Mapping[str, Any], keep: set[tuple[str, str]],
+                    now: datetime) -> None:
+    """Note what each page of a snapshot names; after its last page, drop what the server lacks.
+
+    Call in the transaction that applies the page, with ``keep`` the keys of the
+    kiosk's unsent facts. Nothing is dropped before the last page: an interrupted
+    snapshot goes on from its cursor, and the pages already read are remembered.
+    """
+    if reply["reset"]:
+        _forget_snapshot()
+        received = parse_cursor(reply["cursor"])
+        marker = {"epoch": received.epoch, "until": received.snapshot_until, "pages": 0}
+    else:
+        sent, marker = parse_cursor(sent_cursor), get_setting(SNAPSHOT)
+        if sent is None or not sent.snapshot_until or marker is None or (
+                [marker["epoch"], marker["until"]] != [sent.epoch, sent.snapshot_until]):
+            return  # not inside a snapshot this kiosk saw begin: it cannot know what the server lacks
+    named = [[record["kind"], record["key"]] for record in reply["records"] if record["kind"] in MIRRORED_KINDS]
+    if reply["more"]:
+        put_setting(f"{SNAPSHOT_PAGE}{marker['pages']}", named)
+        put_setting(SNAPSHOT, {**marker, "pages": marker["pages"] + 1})
+        return
+    for page in range(marker["pages"]):
+        named += get_setting(f"{SNAPSHOT_PAGE}{page}", [])
+    _forget_snapshot()
+    drop_what_the_server_lacks({(kind, key) for kind, key in named} | keep, now)
+
+
+def _forget_snapshot() -> None:
+    Setting.delete().where((Setting.key == SNAPSHOT) | Setting.key.startswith(SNAPSHOT_PAGE)).execute()
+
+
+def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> None:
+    """After a whole snapshot: make this kiosk's patrons, copies and open loans those of the server.
+
+    ``known``: everything the snapshot named, and everything the kiosk's unsent facts
+    name (the server hears of those next). An open loan outside both is not open on
+    the server: closed there (a snapshot leaves closed loans out), or not known there
+    yet (a replaced server, another kiosk still to send it); the server's word wins
+    and a loan it publishes later opens here again. Patrons and copies outside both
+    go as a tombstone takes them.
+    """
+    stale = [loan for loan in Loan.select(Loan.id, Loan.uuid, Loan.copy).where(Loan.returned_at.is_null())
+             if ("loan", loan.uuid) not in known]
+    for loan in stale:
+        Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
+        if not Loan.select().where((Loan.copy == loan.copy_id) & Loan.returned_at.is_null()).exists():
+            Copy.update(status="available").where((Copy.id == loan.copy_id) & (Copy.status == "on_loan")).execute()
+    for patron in Patron.select():
+        if ("patron", patron.code) not in known:
+            remove_patron(patron)
+    for copy in Copy.select():
+        if ("copy", copy.code) not in known:
+            remove_copy(copy)
 
 
 def status(device: str | None) -> dict[str, Any]:
