@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from kiosk.models import Loan
+from kiosk.models import Copy, Loan
 from kiosk.workflows.models import RotationBatch, RotationItem
 from kiosk.workflows.services import Workflows
+from sync.server import service
 from tests.conftest import FakeClock, copy_fact, patron_fact
 from tests.sync_helpers import KioskHandle, ServerHandle, utc
 
@@ -83,4 +84,11 @@ def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path):
     fresh.client.page = 3
     assert fresh.sync().complete
     assert _batches(fresh) == _batches(server)
+
+    # A copy that went with a batch stays in the record: removing it only withdraws it.
+    with server.run():
+        assert service.remove_copy("TN-0001") == "withdrawn"
+    assert fresh.sync().complete
+    with fresh.run():
+        assert Copy.get(Copy.code == "TN-0001").status == "withdrawn"
     server.database.close()

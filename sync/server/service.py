@@ -15,6 +15,7 @@ from kiosk import ledger
 from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
+from kiosk.workflows.models import RotationItem
 
 from ..protocol import MAX_PULL_LIMIT, Cursor, derive_device_secret, keys_of, parse_cursor
 from . import apply as applying
@@ -236,12 +237,13 @@ def remove_patron(code: str) -> str:
 
 
 def remove_copy(code: str) -> str:
-    """Delete a copy, or only withdraw one that has loans."""
+    """Delete a copy, or only withdraw one that has loans or went with a rotation batch."""
     with server_write():
         copy = Copy.get_or_none(Copy.code == code)
         if copy is None:
             return "absent"
-        if Loan.select().where(Loan.copy == copy).exists():
+        if (Loan.select().where(Loan.copy == copy).exists()
+                or RotationItem.select().where(RotationItem.copy == copy).exists()):
             Copy.update(status="withdrawn").where(Copy.id == copy.id).execute()
             result = "withdrawn"
         else:
