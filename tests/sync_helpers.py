@@ -98,6 +98,18 @@ class KioskHandle:
             return self.client.sync()
 
 
+def paired_kiosks(server: ServerHandle, clock, base: Path, names: Iterable[str]) -> list[KioskHandle]:
+    """Kiosks with their own data directories under ``base``, paired with ``server`` and synced once."""
+    kiosks = []
+    for name in names:
+        kiosk = KioskHandle(base / name, clock)
+        kiosk.pair(server, name)
+        summary = kiosk.sync()
+        assert summary.complete, summary
+        kiosks.append(kiosk)
+    return kiosks
+
+
 @contextlib.contextmanager
 def loan_uuids(uuids: Iterable[str]) -> Iterator[None]:
     """Kiosks number their next loans with these instead of random uuids.

@@ -11,7 +11,7 @@ from sync import kiosk_state
 from sync.client import SyncFailed
 from sync.protocol import parse_cursor
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, utc
+from tests.sync_helpers import ServerHandle, paired_kiosks, utc
 
 KEPT = [patron_fact("HS001", "Nguyễn Văn An"), patron_fact("HS002", "Trần Thị Bình"),
         copy_fact("TN-0001", "Dế Mèn phiêu lưu ký"), copy_fact("TN-0002", "Đất rừng phương Nam")]
@@ -46,10 +46,7 @@ def test_a_kiosk_mirrors_a_replaced_server_once_it_has_read_the_whole_snapshot(t
     clock = FakeClock(utc(2026, 3, 2, 2, 0))
     old = ServerHandle(tmp_path / "old", clock)
     old.facts(KEPT + GONE)
-    desk, corner = KioskHandle(tmp_path / "desk", clock), KioskHandle(tmp_path / "corner", clock)
-    for kiosk, name in ((desk, "desk"), (corner, "corner")):
-        kiosk.pair(old, name)
-        assert kiosk.sync().complete
+    desk, corner = paired_kiosks(old, clock, tmp_path, ["desk", "corner"])
     with desk.run():
         desk_loan = desk.circ.checkout("HS001", "TN-0001").loan
     with corner.run():

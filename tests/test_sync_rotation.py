@@ -9,7 +9,7 @@ from kiosk.workflows.models import RotationBatch, RotationItem
 from kiosk.workflows.services import Workflows
 from sync.server import service
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, utc
+from tests.sync_helpers import KioskHandle, ServerHandle, paired_kiosks, utc
 
 SCHOOL = [
     patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher"),
@@ -35,10 +35,7 @@ def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path):
     clock = FakeClock(utc(2026, 3, 2, 2, 0))
     server = ServerHandle(tmp_path / "server", clock)
     server.facts(SCHOOL)
-    desk, corner = KioskHandle(tmp_path / "desk", clock), KioskHandle(tmp_path / "corner", clock)
-    for kiosk, name in ((desk, "desk"), (corner, "corner")):
-        kiosk.pair(server, name)
-        assert kiosk.sync().complete
+    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
 
     with desk.run():
         batch = Workflows(desk.circ).open_batch("6A1", "GV001", ["CTV01"], DUE, by="librarian")

@@ -6,7 +6,7 @@ from kiosk.models import Copy
 from kiosk.workflows.models import StocktakeScan, StocktakeSession
 from kiosk.workflows.services import Workflows
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, utc
+from tests.sync_helpers import ServerHandle, paired_kiosks, utc
 
 SCHOOL = [patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper")] + [
     copy_fact(f"TN-000{n}", f"Truyện số {n}", shelf="A1") for n in range(1, 6)
@@ -17,10 +17,7 @@ def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
     clock = FakeClock(utc(2026, 3, 2, 2, 0))
     server = ServerHandle(tmp_path / "server", clock)
     server.facts(SCHOOL)
-    desk, corner = KioskHandle(tmp_path / "desk", clock), KioskHandle(tmp_path / "corner", clock)
-    for kiosk, name in ((desk, "desk"), (corner, "corner")):
-        kiosk.pair(server, name)
-        assert kiosk.sync().complete
+    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
 
     with desk.run():
         session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
