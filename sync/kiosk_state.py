@@ -153,6 +153,11 @@ def apply_rotation_item_state(p: Mapping[str, Any]) -> None:
               "added_at": ledger.parse_time(p["at"]), "added_by": p["by"],
               "returned_at": ledger.parse_time(p["returned_at"]) if p["returned_at"] else None,
               "returned_by": p["returned_by"]}
+    if values["returned_at"] is None:
+        # The server has the copy out with this batch, so not with another: an add made here for
+        # another batch lost on the server (its tombstone is on the way), as a stale loan does.
+        RotationItem.delete().where((RotationItem.copy == copy) & RotationItem.returned_at.is_null()
+                                    & (RotationItem.batch != batch)).execute()
     if not RotationItem.update(**values).where((RotationItem.batch == batch) & (RotationItem.copy == copy)).execute():
         RotationItem.create(batch=batch, copy=copy, **values)
 

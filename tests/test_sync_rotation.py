@@ -89,3 +89,23 @@ def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path):
     with fresh.run():
         assert Copy.get(Copy.code == "TN-0001").status == "withdrawn"
     server.database.close()
+
+
+def test_a_copy_sent_to_two_classes_offline_stays_with_the_first_batch_the_server_heard_of(tmp_path):
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    server.facts(SCHOOL)
+    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+    with desk.run():
+        six = Workflows(desk.circ).open_batch("6A1", "GV001", [], DUE, by="librarian")
+        Workflows(desk.circ).add_to_batch(six, "TN-0004", by="librarian")
+    with corner.run():
+        seven = Workflows(corner.circ).open_batch("7A2", "GV001", [], DUE, by="librarian")
+        Workflows(corner.circ).add_to_batch(seven, "TN-0004", by="librarian")
+    assert desk.sync().complete
+    assert corner.sync().complete  # its add lost: the server keeps the copy with 6A1
+    assert desk.sync().complete
+    assert _batches(desk) == _batches(corner) == _batches(server)
+    assert _batches(corner)[six][3] == {"TN-0004": ("A1", False)}
+    assert _batches(corner)[seven][3] == {}
+    server.database.close()
