@@ -23,7 +23,7 @@ from typing import Any
 from peewee import Case, DatabaseError, IntegrityError, OperationalError
 
 from kiosk import ledger
-from kiosk.db import db
+from kiosk.db import db, insert_rows
 from kiosk.models import Copy, Loan, Patron
 
 from ..protocol import keys_of
@@ -189,8 +189,7 @@ class BatchApplier:
 
     def flush(self) -> None:
         """Write what the plain facts decided, so a fact applied one by one reads it."""
-        for chunk in _chunks(list(self._new_loans.values())):
-            Loan.insert_many(chunk).execute()
+        insert_rows(Loan, list(self._new_loans.values()))
         closed = list(self._closed.items())
         for chunk in _chunks(closed):
             Loan.update(returned_at=Case(Loan.uuid, chunk), checkin_device=self.device).where(
@@ -201,8 +200,7 @@ class BatchApplier:
         for status, ids in by_status.items():
             for chunk in _chunks(ids):
                 Copy.update(status=status).where(Copy.id.in_(chunk)).execute()
-        for chunk in _chunks(self._applied):
-            AppliedEvent.insert_many(chunk).execute()
+        insert_rows(AppliedEvent, self._applied)
         self._new_loans, self._closed, self._statuses, self._applied = {}, {}, {}, []
 
     # ------------------------------------------------------------ one by one
