@@ -512,6 +512,10 @@ def test_school_name_is_set_by_the_librarian(admin):
     post(admin, "/admin/school", {"school_name": "  Trường THCS   Chu Văn An "})
     assert events("setting.set")[-1].payload == {"key": "school_name", "value": "Trường THCS Chu Văn An"}
     assert "Trường THCS Chu Văn An" in admin.get("/").get_data(as_text=True)
+    desk = html.unescape(admin.get("/admin/").get_data(as_text=True))
+    title = translate("Librarian's desk", "vi")
+    assert f"<title>{title} · Mượn Trả</title>" in desk
+    assert desk.count('action="/admin/school"') == 1 and 'value="Trường THCS Chu Văn An"' in desk
 
 
 def test_labels_with_a_slash_have_their_own_pages(admin):
