@@ -8,7 +8,7 @@ of each request and back at the kiosk's afterwards.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -169,6 +169,18 @@ def server_database(data: Path, db_url: str | None = None) -> Database:
     from sync.server.store import database_url
 
     return connect(database_url(data, db_url))
+
+
+def on_server(server: ServerProcess, action: Callable[[], Any]) -> Any:
+    """``action()`` on a running server process's database, from the test process."""
+    previous = db.obj
+    database = server_database(server.data, server.db_url)
+    try:
+        with bound(database):
+            return action()
+    finally:
+        database.close()
+        db.initialize(previous)
 
 
 def kiosk_database(data: Path) -> Database:

@@ -29,7 +29,7 @@ from sync.server import service
 from sync.server.models import AppliedEvent
 from sync.server.store import SERVER_DB_FILENAME
 from tests.conftest import copy_fact, patron_fact
-from tests.sync_helpers import ServerProcess, bound, seed_server, server_database
+from tests.sync_helpers import ServerProcess, on_server, seed_server
 
 pytestmark = pytest.mark.slow
 
@@ -62,17 +62,6 @@ def write_locked(server: ServerProcess) -> Iterator[sqlite3.Connection]:
 def release(connection: sqlite3.Connection) -> None:
     if connection.in_transaction:
         connection.execute("ROLLBACK")
-
-
-def on_server(server: ServerProcess, action):
-    previous = db.obj
-    database = server_database(server.data)
-    try:
-        with bound(database):
-            return action()
-    finally:
-        database.close()
-        db.initialize(previous)
 
 
 def applied_on_server(server: ServerProcess, device: str) -> list[tuple[int, str]]:
