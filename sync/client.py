@@ -216,10 +216,13 @@ class SyncClient:
             self.pull(summary)
         except SyncFailed as exc:
             summary.error = exc.message_in("en")
+            failure = exc
+        else:
+            failure = None
         summary.waiting = state.waiting_events(self.device)
         summary.complete = summary.error is None and summary.waiting == 0
         with write_transaction():
-            put_setting(state.LAST_ERROR, summary.error or "")
+            state.remember_error(failure)
             if summary.complete:
                 put_setting(state.LAST_SUCCESS, _now_text())
         return summary

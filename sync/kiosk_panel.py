@@ -46,7 +46,7 @@ def _syncer() -> BackgroundSync:
 
 def _status() -> dict:
     syncer = _syncer()
-    report = kiosk_state.status(circulation().device)
+    report = kiosk_state.status(circulation().device, g.lang)
     report["online"] = bool(report["paired"] and report["last_attempt"] and not report["last_error"])
     report["running"] = syncer.running
     report["progress"] = syncer.progress
