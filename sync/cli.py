@@ -139,14 +139,21 @@ def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
 @click.argument("server_url")
 @click.argument("code")
 @data_option
-def pair(server_url: str, code: str, data: str) -> None:
+@click.option("--yes", is_flag=True, help="Pair again without asking when this kiosk is already paired.")
+def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     """Pair this kiosk with the school server using the librarian's one-time code."""
     from kiosk.ledger import get_setting
     from kiosk.store import open_store
 
+    from . import kiosk_state
     from .client import pair as pair_with
 
     open_store(data)
+    current = kiosk_state.pairing()
+    if current is not None and not yes:
+        # As on the admin page: moving a kiosk to another server is a decision, not a typo.
+        click.confirm(say(N_("This kiosk is already paired with %(server)s as “%(name)s”. Pair it again?"),
+                          server=current.server, name=current.name), abort=True)
     paired = pair_with(server_url, code, get_setting("device_id"))
     click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 

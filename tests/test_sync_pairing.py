@@ -205,3 +205,18 @@ def test_pairing_again_needs_the_tick_and_then_moves_to_the_new_server(server, d
         assert applied_on(replacement, first.device) == 1
     finally:
         replacement.stop()
+
+
+def test_pairing_again_from_the_command_line_asks_first(server, tmp_path):
+    from tests.conftest import muontra
+
+    data = str(tmp_path / "kiosk")
+    assert muontra("migrate", "--data", data).returncode == 0
+    first = muontra("pair", server.url, new_code(server, "Lớp 6A1"), "--data", data)
+    assert first.returncode == 0, first.stderr
+    declined = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A2"), "--data", data, input="n\n")
+    assert declined.returncode != 0 and "already paired" in declined.stdout and "Lớp 6A1" in declined.stdout
+    asked_vi = muontra("pair", server.url, new_code(server, "Lớp 6A2"), "--data", data, input="n\n")
+    assert asked_vi.returncode != 0 and "Lớp 6A1" in asked_vi.stdout and "already paired" not in asked_vi.stdout
+    again = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A3"), "--data", data, "--yes")
+    assert again.returncode == 0 and "Lớp 6A3" in again.stdout
