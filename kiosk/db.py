@@ -21,12 +21,12 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": 2,  # FULL: fsync the WAL on every commit
     "foreign_keys": 1,
-    "busy_timeout": 10_000,
+    "busy_timeout": 10_000,  # ms a writer waits for the lock before "database is locked"
     "cache_size": -16_000,
 }
 
 
-def connect(url: str | Path) -> Database:
+def connect(url: str | Path, busy_timeout_ms: int | None = None) -> Database:
     """Open (not yet connect) a database from a SQLite path or a database URL."""
     text = str(url)
     if text.startswith(("postgres://", "postgresql://")):
@@ -35,7 +35,8 @@ def connect(url: str | Path) -> Database:
         return url_connect(text.replace("postgres://", "postgresql://", 1))
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]
-    return SqliteDatabase(text, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    pragmas = SQLITE_PRAGMAS if busy_timeout_ms is None else {**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms}
+    return SqliteDatabase(text, pragmas=pragmas, check_same_thread=False)
 
 
 def init_database(url: str | Path) -> Database:

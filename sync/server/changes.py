@@ -26,7 +26,9 @@ KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, 
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
-SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links"})
+# school_name: the name on every kiosk's screens and slips is the school's, set once anywhere.
+SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links",
+                             "school_name"})
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 

@@ -16,7 +16,7 @@ from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
 
-from ..protocol import MAX_PULL_LIMIT, Cursor, derive_device_secret, keys_of, parse_cursor
+from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
 from .batch import BatchApplier
 from .changes import current_seq, publish
 from .models import AppliedEvent, Change, Conflict, Device, PairingCode, PendingCheckin, ServerState
@@ -24,12 +24,6 @@ from .models import AppliedEvent, Change, Conflict, Device, PairingCode, Pending
 PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
 PAIRING_HOURS = 24
 APPLY_LOCK = 0x4D554F4E  # PostgreSQL advisory lock id for the push path ("MUON")
-
-
-class BadPairingCode(MuontraError):
-    code = "bad_pairing_code"
-    message = N_("This pairing code is wrong, already used or expired. Ask the librarian for a new one.")
-    http_status = 403
 
 
 class UnknownDevice(MuontraError):
