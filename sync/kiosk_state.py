@@ -15,6 +15,8 @@ from typing import Any
 from peewee import fn
 
 from kiosk import ledger
+from kiosk.errors import MuontraError
+from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import get_setting, put_setting
 from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
 from kiosk.workflows.models import RotationBatch, RotationItem
@@ -294,8 +296,20 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
             remove_copy(copy)
 
 
-def status(device: str | None) -> dict[str, Any]:
-    """What the admin panel shows."""
+def remember_error(failure: MuontraError | None) -> None:
+    """Kept as the message and its values, so the panel shows it in the reader's language."""
+    put_setting(LAST_ERROR, {"message": failure.message, "params": failure.params} if failure else "")
+
+
+def error_text(lang: str = DEFAULT_LANGUAGE) -> str:
+    stored = get_setting(LAST_ERROR)
+    if isinstance(stored, dict):
+        return translate(stored["message"], lang, **stored.get("params", {}))
+    return stored or ""  # written by an older version: English text
+
+
+def status(device: str | None, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """What the admin panel shows, its messages in ``lang``."""
     paired = pairing()
     return {
         "paired": paired is not None,
@@ -304,7 +318,7 @@ def status(device: str | None) -> dict[str, Any]:
         "waiting": waiting_events(device) if device else 0,
         "last_success": get_setting(LAST_SUCCESS),
         "last_attempt": get_setting(LAST_ATTEMPT),
-        "last_error": get_setting(LAST_ERROR),
+        "last_error": error_text(lang),
         "conflicts_open": get_setting(CONFLICTS_OPEN, 0),
         "recent_conflicts": get_setting(CONFLICTS, [])[-20:],
         "clock_offset": get_setting(CLOCK_OFFSET, 0),
