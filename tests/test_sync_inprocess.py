@@ -90,6 +90,20 @@ def test_checkout_reaches_the_server_once_even_when_resent(kiosk_a, server):
         assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
 
 
+def test_a_copy_returned_and_lent_again_between_two_syncs_reaches_the_server(kiosk_a, server):
+    with kiosk_a.run():
+        kiosk_a.circ.checkout("HS001", "TN-0001")
+    assert kiosk_a.sync().complete
+    with kiosk_a.run():
+        kiosk_a.circ.checkin("TN-0001")
+        again = kiosk_a.circ.checkout("HS002", "TN-0001").loan
+    summary = kiosk_a.sync()  # one push: the return, then the new loan of the same copy
+    assert summary.complete and summary.sent == 2, summary
+    with server.run():
+        assert [loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())] == [again]
+        assert Loan.select().count() == 2
+
+
 def test_loan_made_at_a_is_seen_and_returned_at_b(kiosk_a, kiosk_b, server):
     with kiosk_a.run():
         kiosk_a.circ.checkout("HS001", "TN-0001")

@@ -189,11 +189,12 @@ class BatchApplier:
 
     def flush(self) -> None:
         """Write what the plain facts decided, so a fact applied one by one reads it."""
-        insert_rows(Loan, list(self._new_loans.values()))
+        # Returns first: a copy returned and lent again in one batch has one open loan at a time.
         closed = list(self._closed.items())
         for chunk in _chunks(closed):
             Loan.update(returned_at=Case(Loan.uuid, chunk), checkin_device=self.device).where(
                 Loan.uuid.in_([uuid for uuid, _at in chunk])).execute()
+        insert_rows(Loan, list(self._new_loans.values()))
         by_status: dict[str, list[int]] = {}
         for copy_id, status in self._statuses.items():
             by_status.setdefault(status, []).append(copy_id)
