@@ -17,13 +17,14 @@ from operator import itemgetter
 from typing import Any
 
 from peewee import Model, chunked, fn
+from peewee import __exception_wrapper__ as peewee_errors  # driver errors as Peewee's IntegrityError…
 
+from .db import db
 from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
 
 Payload = Mapping[str, Any]
 
-# SQLite before 3.32 binds at most 999 variables per statement: bulk statements stay under it.
-MAX_VARIABLES = 999
+# SQLite before 3.32 binds at most 999 variables per statement.
 IN_CHUNK = 500
 
 
@@ -303,11 +304,10 @@ def apply_stocktake_finish(p: Payload) -> None:
 
 def apply_intake(p: Payload) -> None:
     fields = {name: p.get(name) for name in TITLE_FIELDS}
-    for code in p["items"]:
-        apply_catalog({
-            **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
-            "added_on": p.get("added_on"), "price": p.get("price"),
-        })
+    apply_catalog_many([{
+        **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
+        "added_on": p.get("added_on"), "price": p.get("price"),
+    } for code in p["items"]])
 
 
 APPLIERS: Mapping[str, Callable[[Payload], None]] = {
@@ -340,8 +340,8 @@ def apply(event_type: str, payload: Payload) -> None:
 # ---------------------------------------------------------------- many facts at once
 # A first pull or an import brings tens of thousands of patrons and copies, and applying them
 # one by one costs about five queries each, mostly Peewee building SQL. The bulk appliers read
-# what exists with a few IN (...) queries, insert what is missing with insert_many and update
-# only the rows that change. They leave exactly the rows that applying the same facts one by
+# what exists with a few IN (...) queries, insert what is missing and update only the rows
+# that change, each with one statement run for many rows. They leave exactly the rows that applying the same facts one by
 # one, in order, leaves (tests/test_ledger_bulk.py compares the two).
 
 Row = dict[str, Any]
@@ -357,37 +357,42 @@ def _rows_by(model: type[Model], key: Any, keys: Iterable[Hashable]) -> dict[Has
     return rows
 
 
+def _quoted(name: str) -> str:
+    return name.join(db.quote)  # the database's own opening and closing quote characters
+
+
+def _execute_many(sql: str, params: list[tuple]) -> None:
+    """One statement for many rows through the driver's executemany (sqlite3 and psycopg2 alike).
+
+    Peewee builds SQL for every value it binds, which made bulk inserts cost most of a first
+    pull; the driver reuses one prepared statement. Errors are Peewee's, as for any query.
+    """
+    if params:
+        with peewee_errors:
+            db.cursor().executemany(sql, params)
+
+
 def _insert_rows(model: type[Model], rows: list[Row]) -> None:
-    """Insert in the given order (the ids one by one would give), a field left out as ``create`` leaves it."""
-    if not rows:
-        return
-    names = list(dict.fromkeys(name for row in rows for name in row))
-    complete = [{name: row.get(name) for name in names} for row in rows]
-    for chunk in chunked(complete, max(1, MAX_VARIABLES // len(names))):
-        model.insert_many(chunk).execute()
+    """Insert in the given order (the ids one by one would give); a field left out is NULL, as ``create`` leaves it."""
+    fields = [model._meta.fields[name] for name in dict.fromkeys(name for row in rows for name in row)]
+    columns = ", ".join(_quoted(field.column_name) for field in fields)
+    placeholders = ", ".join(db.param for _field in fields)
+    _execute_many(f"INSERT INTO {_quoted(model._meta.table_name)} ({columns}) VALUES ({placeholders})",
+                  [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows])
 
 
 def _update_rows(model: type[Model], updates: Iterable[tuple[int, Row]]) -> None:
-    """``UPDATE … WHERE id = ?`` for each (id, changed fields): one executemany per set of fields.
-
-    Peewee would build one query per row; a cursor's executemany takes the same SQL and
-    parameters on sqlite3 and psycopg2, with the database's own placeholder.
-    """
-    database, meta = model._meta.database, model._meta
-
-    def quoted(name: str) -> str:
-        return name.join(database.quote)  # the database's opening and closing quote characters
-
+    """``UPDATE … WHERE id = ?`` for each (id, changed fields), one statement per set of fields."""
+    meta = model._meta
     by_fields = sorted(((tuple(values), row_id, values) for row_id, values in updates if values),
                        key=itemgetter(0, 1))
     for names, group in groupby(by_fields, key=itemgetter(0)):
         fields = [meta.fields[name] for name in names]
-        assignments = ", ".join(f"{quoted(field.column_name)} = {database.param}" for field in fields)
-        sql = (f"UPDATE {quoted(meta.table_name)} SET {assignments} "
-               f"WHERE {quoted(meta.primary_key.column_name)} = {database.param}")
-        params = [(*(field.db_value(values[field.name]) for field in fields), row_id)
-                  for _names, row_id, values in group]
-        database.cursor().executemany(sql, params)
+        assignments = ", ".join(f"{_quoted(field.column_name)} = {db.param}" for field in fields)
+        _execute_many(f"UPDATE {_quoted(meta.table_name)} SET {assignments} "
+                      f"WHERE {_quoted(meta.primary_key.column_name)} = {db.param}",
+                      [(*(field.db_value(values[field.name]) for field in fields), row_id)
+                       for _names, row_id, values in group])
 
 
 def _upsert_rows(model: type[Model], load: RowLoader, changes: Sequence[tuple[Hashable, Row]]) -> dict[Hashable, int]:

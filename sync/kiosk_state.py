@@ -70,7 +70,8 @@ def known_seq(seq: int, marks: list[list[int]]) -> int:
 
 
 def add_mark(device: str, pulled: int) -> None:
-    marks = [mark for mark in get_setting(MARKS, []) if mark[0] >= acked_seq()]
+    acked = acked_seq()
+    marks = [mark for mark in get_setting(MARKS, []) if mark[0] >= acked]
     marks.append([newest_seq(device), pulled])
     put_setting(MARKS, marks[-MAX_MARKS:])
 
