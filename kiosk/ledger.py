@@ -3,7 +3,8 @@
 :func:`record` applies an event and appends it to the outbox in the caller's
 transaction, so the outbox can never disagree with the tables; replaying the
 outbox on an empty database with :func:`apply` reproduces the same state.
-Sync applies facts pulled from the server with :func:`apply` alone.
+Sync applies facts pulled from the server with :func:`apply` alone (:func:`apply_many` for
+runs of copies or patrons); imports record many facts at once with :func:`record_many`.
 """
 
 from __future__ import annotations
@@ -340,9 +341,10 @@ def apply(event_type: str, payload: Payload) -> None:
 # ---------------------------------------------------------------- many facts at once
 # A first pull or an import brings tens of thousands of patrons and copies, and applying them
 # one by one costs about five queries each, mostly Peewee building SQL. The bulk appliers read
-# what exists with a few IN (...) queries, insert what is missing and update only the rows
-# that change, each with one statement run for many rows. They leave exactly the rows that applying the same facts one by
-# one, in order, leaves (tests/test_ledger_bulk.py compares the two).
+# what exists with a few IN (...) queries, insert what is missing and update only the rows that
+# change, each with one statement run for many rows. They leave exactly the rows that applying
+# the same facts one by one, in order, leaves (tests/test_ledger_bulk.py compares the two), so a
+# change to apply_catalog or apply_patron needs its counterpart here.
 
 Row = dict[str, Any]
 RowLoader = Callable[[list[Hashable]], dict[Hashable, Row]]
