@@ -166,8 +166,9 @@ def check_apply_many(template: Path, facts: list[tuple[str, dict]]) -> None:
                 ("catalog.upsert", {"item": "NEW-2", "title": "Dế Mèn phiêu lưu ký", "author": "Tô Hoài",
                                     "price": 30000, "added_on": "2026-01-15"}),
                 ("catalog.upsert", {"item": "TN-2", "title": "Dế Mèn phiêu lưu ký", "author": ""})])
-# A new patron created, then changed in the same run; an existing one partly changed.
+# Two new patrons (ids in order), one changed again in the same run; an existing one partly changed.
 @example(facts=[("patron.upsert", {"code": "HS101", "name": "Lê Minh Châu", "class_name": "6A1"}),
+                ("patron.upsert", {"code": "HS102", "name": "Phạm Thu Hà", "kind": "teacher"}),
                 ("patron.upsert", {"code": "HS002", "active": True}),
                 ("patron.upsert", {"code": "HS101", "kind": "teacher", "class_name": ""})])
 def test_apply_many_leaves_the_rows_one_by_one_leaves(template, facts):
