@@ -156,11 +156,11 @@ def timed(fn):
 
 # ---------------------------------------------------------------- benchmarks
 
-def bench_push(tmp: Path, events: int) -> tuple[float, SyncSummary]:
-    data = tmp / "push-server"
-    seed_server(data, None, 1000, 2000)
-    with server_process(data) as url:
-        client = new_kiosk(tmp / "push-kiosk", data, url, None, "push")
+def bench_push(tmp: Path, events: int, db_url: str | None = None, label: str = "sqlite") -> tuple[float, SyncSummary]:
+    data = tmp / f"push-server-{label}"
+    seed_server(data, db_url, 1000, 2000)
+    with server_process(data, db_url) as url:
+        client = new_kiosk(tmp / f"push-kiosk-{label}", data, url, db_url, "push")
         client.pull(SyncSummary())
         record_locally(client.device, loan_facts(client.device, events, 2000))
         summary = SyncSummary()
@@ -272,6 +272,11 @@ def main() -> None:
         seconds, _ = bench_push(tmp, n)
         rows.append((f"push {n:,} events (gzip batches of 500)", f"{seconds:.2f} s", f"{n / seconds:,.0f} events/s",
                      "< 5 s for 10,000"))
+        if postgres_reachable():
+            with postgres_database() as pg_url:
+                seconds, _ = bench_push(tmp, n, pg_url, "postgresql")
+            rows.append((f"push {n:,} events, PostgreSQL server", f"{seconds:.2f} s", f"{n / seconds:,.0f} events/s",
+                         "< 5 s for 10,000"))
         copies = 5000 if q else args.copies
         seconds, summary = bench_first_pull(tmp, copies)
         rows.append((f"first pull, {copies:,} copies + 2,000 patrons", f"{seconds:.2f} s",

@@ -21,11 +21,15 @@ data_option = click.option(
 )
 
 
-def say(message: str, **params: object) -> str:
-    """A message in the language chosen with ``muontra --lang`` (Vietnamese by default)."""
+def language() -> str:
+    """The language chosen with ``muontra --lang`` (Vietnamese by default)."""
     context = click.get_current_context(silent=True)
-    lang = context.find_root().meta.get("lang", DEFAULT_LANGUAGE) if context else DEFAULT_LANGUAGE
-    return translate(message, lang, **params)
+    return context.find_root().meta.get("lang", DEFAULT_LANGUAGE) if context else DEFAULT_LANGUAGE
+
+
+def say(message: str, **params: object) -> str:
+    """A message in the language chosen with ``muontra --lang``."""
+    return translate(message, language(), **params)
 
 
 class Group(click.Group):

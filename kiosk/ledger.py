@@ -18,9 +18,8 @@ from operator import itemgetter
 from typing import Any
 
 from peewee import Model, chunked, fn
-from peewee import __exception_wrapper__ as peewee_errors  # driver errors as Peewee's IntegrityError…
 
-from .db import db
+from .db import db, execute_many, insert_rows, quoted
 from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
 
 Payload = Mapping[str, Any]
@@ -359,30 +358,6 @@ def _rows_by(model: type[Model], key: Any, keys: Iterable[Hashable]) -> dict[Has
     return rows
 
 
-def _quoted(name: str) -> str:
-    return name.join(db.quote)  # the database's own opening and closing quote characters
-
-
-def _execute_many(sql: str, params: list[tuple]) -> None:
-    """One statement for many rows through the driver's executemany (sqlite3 and psycopg2 alike).
-
-    Peewee builds SQL for every value it binds, which made bulk inserts cost most of a first
-    pull; the driver reuses one prepared statement. Errors are Peewee's, as for any query.
-    """
-    if params:
-        with peewee_errors:
-            db.cursor().executemany(sql, params)
-
-
-def _insert_rows(model: type[Model], rows: list[Row]) -> None:
-    """Insert in the given order (the ids one by one would give); a field left out is NULL, as ``create`` leaves it."""
-    fields = [model._meta.fields[name] for name in dict.fromkeys(name for row in rows for name in row)]
-    columns = ", ".join(_quoted(field.column_name) for field in fields)
-    placeholders = ", ".join(db.param for _field in fields)
-    _execute_many(f"INSERT INTO {_quoted(model._meta.table_name)} ({columns}) VALUES ({placeholders})",
-                  [tuple(field.db_value(row.get(field.name)) for field in fields) for row in rows])
-
-
 def _update_rows(model: type[Model], updates: Iterable[tuple[int, Row]]) -> None:
     """``UPDATE … WHERE id = ?`` for each (id, changed fields), one statement per set of fields."""
     meta = model._meta
@@ -390,9 +365,9 @@ def _update_rows(model: type[Model], updates: Iterable[tuple[int, Row]]) -> None
                        key=itemgetter(0, 1))
     for names, group in groupby(by_fields, key=itemgetter(0)):
         fields = [meta.fields[name] for name in names]
-        assignments = ", ".join(f"{_quoted(field.column_name)} = {db.param}" for field in fields)
-        _execute_many(f"UPDATE {_quoted(meta.table_name)} SET {assignments} "
-                      f"WHERE {_quoted(meta.primary_key.column_name)} = {db.param}",
+        assignments = ", ".join(f"{quoted(field.column_name)} = {db.param}" for field in fields)
+        execute_many(f"UPDATE {quoted(meta.table_name)} SET {assignments} "
+                      f"WHERE {quoted(meta.primary_key.column_name)} = {db.param}",
                       [(*(field.db_value(values[field.name]) for field in fields), row_id)
                        for _names, row_id, values in group])
 
@@ -415,7 +390,7 @@ def _upsert_rows(model: type[Model], load: RowLoader, changes: Sequence[tuple[Ha
                 created[key] = {**model._meta.get_default_dict(), **values}
                 after[key] = dict(created[key])
         after[key].update(values)
-    _insert_rows(model, list(created.values()))
+    insert_rows(model, list(created.values()))
     ids = {key: row["id"] for key, row in before.items()}
     ids.update((key, row["id"]) for key, row in load(list(created)).items())
     stored = {**before, **created}  # a field a new row was created without is NULL
@@ -501,7 +476,7 @@ def record_many(facts: Sequence[tuple[str, Payload]], *, device: str, device_tim
     for event_type, run in groupby(facts, key=itemgetter(0)):
         apply_many(event_type, [payload for _type, payload in run])
     last = newest_seq(device)
-    _insert_rows(Event, [
+    insert_rows(Event, [
         {"uuid": str(uuidlib.uuid4()), "device": device, "seq": last + number, "type": event_type,
          "payload": dict(payload), "device_time": device_time}
         for number, (event_type, payload) in enumerate(facts, start=1)])

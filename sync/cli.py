@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from kiosk.cli import data_option
+from kiosk.cli import data_option, language, say
+from kiosk.errors import N_
 
 db_option = click.option("--db", "db_url", envvar="MUONTRA_DB", default=None,
                          help="Database URL (postgresql://…); default: server.sqlite3 in the data directory.")
@@ -47,7 +48,8 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
     config = {"DATA_DIR": data, "DB": db_url}
     if wsgi is None:
         wsgi = "waitress" if sys.platform == "win32" else "gunicorn"
-    click.echo(f"Mượn Trả server on http://{host}:{port}/ ({wsgi}, data: {data})")
+    click.echo(say(N_("Mượn Trả school server on %(url)s (%(wsgi)s, data: %(data)s)"),
+                   url=f"http://{host}:{port}/", wsgi=wsgi, data=data))
     if wsgi == "gunicorn":
         from .server.wsgi import run_gunicorn
 
@@ -66,7 +68,7 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
 def server_migrate(data: str, db_url: str | None) -> None:
     """Create or upgrade the server database (SQLite keeps a backup)."""
     database = _open(data, db_url, upgrade=True)
-    click.echo(f"server database ready: {database.database}")
+    click.echo(say(N_("The server database is ready: %(database)s"), database=database.database))
 
 
 @server.command("add-device")
@@ -79,8 +81,9 @@ def add_device(name: str, data: str, db_url: str | None) -> None:
 
     _open(data, db_url, upgrade=True)
     code = service.add_device(name, _utc_now())
-    click.echo(f"Pairing code for {name} (valid {service.PAIRING_HOURS} h, once): {code}")
-    click.echo(f"On the kiosk: muontra pair http://SERVER:PORT {code} --data DIR")
+    click.echo(say(N_("Pairing code for %(name)s (valid %(hours)s hours, once): %(code)s"), name=name,
+                   hours=service.PAIRING_HOURS, code=code))
+    click.echo(say(N_("On the kiosk: %(command)s"), command=f"muontra pair http://SERVER:PORT {code} --data DIR"))
 
 
 @server.command("revoke")
@@ -93,7 +96,7 @@ def revoke(device: str, data: str, db_url: str | None) -> None:
 
     _open(data, db_url)
     revoked = service.revoke_device(device)
-    click.echo(f"revoked {revoked.name} ({revoked.id})")
+    click.echo(say(N_("%(name)s (%(device)s) can no longer sync."), name=revoked.name, device=revoked.id))
 
 
 @server.command("status")
@@ -109,11 +112,14 @@ def server_status(data: str, db_url: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
-    click.echo(f"open loans {report['loans_open']} / {report['loans_total']}, events applied "
-               f"{report['events_applied']}, open conflicts {report['conflicts_open']}")
+    click.echo(say(N_("Open loans %(open)s of %(total)s, events applied %(events)s, open conflicts %(conflicts)s"),
+                   open=report["loans_open"], total=report["loans_total"], events=report["events_applied"],
+                   conflicts=report["conflicts_open"]))
     for device in report["devices"]:
-        click.echo(f"  {device['name']:<20} last sync {device['last_sync'] or 'never'}  last seq "
-                   f"{device['last_seq']}  waiting {device['pending']}{'  REVOKED' if device['revoked'] else ''}")
+        line = say(N_("last sync %(when)s, last event %(seq)s, waiting %(waiting)s"),
+                   when=device["last_sync"] or say(N_("never")), seq=device["last_seq"], waiting=device["pending"])
+        revoked = f"  ({say(N_('revoked'))})" if device["revoked"] else ""
+        click.echo(f"  {device['name']:<20} {line}{revoked}")
 
 
 @server.command("set-pin")
@@ -126,23 +132,30 @@ def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
 
     _open(data, db_url, upgrade=True)
     set_admin_pin(pin)
-    click.echo("PIN set.")
+    click.echo(say(N_("The librarian's PIN is set.")))
 
 
 @click.command("pair")
 @click.argument("server_url")
 @click.argument("code")
 @data_option
-def pair(server_url: str, code: str, data: str) -> None:
+@click.option("--yes", is_flag=True, help="Pair again without asking when this kiosk is already paired.")
+def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     """Pair this kiosk with the school server using the librarian's one-time code."""
     from kiosk.ledger import get_setting
     from kiosk.store import open_store
 
+    from . import kiosk_state
     from .client import pair as pair_with
 
     open_store(data)
+    current = kiosk_state.pairing()
+    if current is not None and not yes:
+        # As on the admin page: moving a kiosk to another server is a decision, not a typo.
+        click.confirm(say(N_("This kiosk is already paired with %(server)s as “%(name)s”. Pair it again?"),
+                          server=current.server, name=current.name), abort=True)
     paired = pair_with(server_url, code, get_setting("device_id"))
-    click.echo(f"paired as {paired.name} ({paired.device}) with {paired.server}")
+    click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 
 
 @click.command("sync")
@@ -152,6 +165,7 @@ def sync(data: str, quiet: bool) -> None:
     """Sync once with the school server; exit 0 only if everything was exchanged."""
     from kiosk.store import open_store
 
+    from . import kiosk_state
     from .client import client_for
 
     open_store(data)
@@ -162,7 +176,7 @@ def sync(data: str, quiet: bool) -> None:
             return
         bar = bars.get(phase)
         if bar is None:
-            label = "Đẩy sự kiện / pushing" if phase == "push" else "Nhận dữ liệu / pulling"
+            label = say(N_("Sending…")) if phase == "push" else say(N_("Receiving…"))
             bar = bars[phase] = click.progressbar(length=total, label=label, file=sys.stderr)
             bar.__enter__()
         bar.update(done - bar.pos)
@@ -170,10 +184,11 @@ def sync(data: str, quiet: bool) -> None:
     summary = client_for(progress=progress).sync()
     for bar in bars.values():
         bar.__exit__(None, None, None)
-    click.echo(f"sent {summary.sent}, received {summary.received}, conflicts {summary.conflicts}, "
-               f"waiting {summary.waiting}")
+    click.echo(say(N_("Sent %(sent)s, received %(received)s, conflicts %(conflicts)s, still waiting %(waiting)s"),
+                   sent=summary.sent, received=summary.received, conflicts=summary.conflicts,
+                   waiting=summary.waiting))
     if not summary.complete:
-        click.echo(f"not complete: {summary.error or 'events still waiting'}", err=True)
+        click.echo(kiosk_state.error_text(language()) or say(N_("Some events are still waiting to be sent.")), err=True)
         sys.exit(2)
 
 

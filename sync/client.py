@@ -7,12 +7,14 @@ the cursor that follows it.
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 
@@ -21,7 +23,7 @@ from kiosk.errors import N_, MuontraError
 from kiosk.ledger import get_setting, iso, put_setting
 
 from . import kiosk_state as state
-from .protocol import encode_body, parse_cursor, signed_headers
+from .protocol import BadPairingCode, encode_body, parse_cursor, signed_headers
 
 Progress = Callable[[str, int, int | None], None]  # phase ("push"/"pull"), done, total
 
@@ -34,6 +36,13 @@ class SyncFailed(MuontraError):
 
 class ServerBusy(SyncFailed):
     code = "server_busy"
+    message = N_("Sync did not finish: the server stayed busy. It will be tried again later.")
+
+
+class ServerUnreachable(SyncFailed):
+    code = "server_unreachable"
+    message = N_("No answer from the server at %(url)s (%(reason)s). Check the address, the network, "
+                 "and that the server is running.")
 
 
 BUSY_WAITS = (1.0, 2.0, 4.0, 8.0)  # seconds, with jitter, before asking a busy server again
@@ -44,12 +53,29 @@ class NotPaired(MuontraError):
     message = N_("This kiosk is not paired with a server yet. Run: muontra pair SERVER_URL CODE")
 
 
+class BadServerUrl(MuontraError):
+    code = "bad_server_url"
+    message = N_("“%(url)s” is not a server address. Write it like http://192.168.1.10:8000")
+
+
+class NotAServer(MuontraError):
+    code = "not_a_server"
+    message = N_("%(url)s answers, but it is not a Mượn Trả school server. Check the address and the port.")
+    http_status = 502
+
+
+class PairingFailed(MuontraError):
+    code = "pairing_failed"
+    message = N_("The server could not pair this kiosk just now (%(reason)s). Try again in a moment.")
+    http_status = 502
+
+
 class Transport(Protocol):
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]: ...
 
 
 class HttpTransport:
-    """HTTP(S) to the server; any network trouble becomes :class:`SyncFailed`."""
+    """HTTP(S) to the server; any network trouble becomes :class:`ServerUnreachable`."""
 
     def __init__(self, base_url: str, timeout: tuple[float, float] = (5.0, 60.0)) -> None:
         self.base_url = base_url.rstrip("/")
@@ -61,7 +87,7 @@ class HttpTransport:
             response = self.session.post(self.base_url + path, data=body, headers=dict(headers),
                                          timeout=self.timeout)
         except requests.RequestException as exc:
-            raise SyncFailed(reason=f"server unreachable ({exc.__class__.__name__})") from exc
+            raise ServerUnreachable(url=self.base_url, reason=exc.__class__.__name__) from exc
         try:
             document = response.json()
         except ValueError:
@@ -88,20 +114,22 @@ def _now_text() -> str:
 
 class SyncClient:
     def __init__(self, transport: Transport, device: str, secret: str, *, clock: Callable[[], float] = time.time,
-                 batch: int = 500, page: int = 1000, progress: Progress | None = None) -> None:
+                 batch: int = 500, page: int = 1000, progress: Progress | None = None,
+                 busy_waits: Sequence[float] = BUSY_WAITS, sleep: Callable[[float], None] = time.sleep) -> None:
         self.transport, self.device, self.secret = transport, device, secret
         self.clock, self.batch, self.page = clock, batch, page
+        self.busy_waits, self.sleep = busy_waits, sleep
         self.progress = progress or (lambda phase, done, total: None)
 
     # ------------------------------------------------------------ signed requests
 
     def call(self, path: str, document: Mapping[str, Any]) -> dict[str, Any]:
         """A signed request; a busy server (503) is asked again a few times before giving up."""
-        for wait in BUSY_WAITS:
+        for wait in self.busy_waits:
             try:
                 return self._call_once(path, document)
             except ServerBusy:
-                time.sleep(wait * random.uniform(0.5, 1.0))
+                self.sleep(wait * random.uniform(0.5, 1.0))
         return self._call_once(path, document)
 
     def _call_once(self, path: str, document: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,7 +146,7 @@ class SyncClient:
                     put_setting(state.CLOCK_OFFSET, float(reply["server_time"]) - self.clock())
                 continue
             if status == 503:
-                raise ServerBusy(reason="server busy")
+                raise ServerBusy()
             if status != 200:
                 raise SyncFailed(reason=f"{status} {error.get('code', '')} {error.get('message', '')}".strip())
             return reply
@@ -188,10 +216,13 @@ class SyncClient:
             self.pull(summary)
         except SyncFailed as exc:
             summary.error = exc.message_in("en")
+            failure = exc
+        else:
+            failure = None
         summary.waiting = state.waiting_events(self.device)
         summary.complete = summary.error is None and summary.waiting == 0
         with write_transaction():
-            put_setting(state.LAST_ERROR, summary.error or "")
+            state.remember_error(failure)
             if summary.complete:
                 put_setting(state.LAST_SUCCESS, _now_text())
         return summary
@@ -205,19 +236,45 @@ def client_for(transport: Transport | None = None, **options: Any) -> SyncClient
     return SyncClient(transport or HttpTransport(paired.server), paired.device, paired.secret, **options)
 
 
+def server_address(text: str) -> str:
+    """A server's base URL as a person types it: ``http://`` when no scheme is given, no trailing slash."""
+    url = text.strip()
+    if url and "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    try:
+        usable = (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+                  and not any(character.isspace() for character in url) and not (parts.query or parts.fragment))
+    except ValueError:  # a port that is no number, or out of range
+        usable = False
+    if not usable:
+        raise BadServerUrl(url=text.strip())
+    return url.rstrip("/")
+
+
 def pair(server_url: str, code: str, device: str, name: str = "",
          transport: Transport | None = None) -> state.Pairing:
-    """Exchange a one-time pairing code for this kiosk's secret, and remember the server."""
-    import json
+    """Exchange a one-time pairing code for this kiosk's secret, and remember the server.
 
-    transport = transport or HttpTransport(server_url)
+    Every failure is a :class:`MuontraError` (bad address, no answer, not a Mượn Trả server,
+    a refused code…) and leaves the kiosk's pairing as it was.
+    """
+    server = server_address(server_url)
+    transport = transport or HttpTransport(server)
     status, reply = transport.post("/sync/pair", json.dumps({"code": code.strip(), "device": device}).encode(),
                                    {"Content-Type": "application/json"})
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+    if "server_time" not in reply:  # every answer of the server's sync API carries its clock
+        raise NotAServer(url=server)
+    if error.get("code") == BadPairingCode.code:
+        raise BadPairingCode()
     if status != 200:
-        error = reply.get("error") or {}
-        raise SyncFailed(reason=error.get("message") or f"HTTP {status}")
-    paired = state.Pairing(server=server_url.rstrip("/"), device=reply["device"], secret=reply["secret"],
-                           name=reply.get("name", name))
+        raise PairingFailed(reason=f"{status} {error.get('code', '')}".strip())
+    if not (isinstance(reply.get("device"), str) and isinstance(reply.get("secret"), str)
+            and isinstance(reply.get("last_seq", 0), int)):
+        raise NotAServer(url=server)
+    paired = state.Pairing(server=server, device=reply["device"], secret=reply["secret"],
+                           name=str(reply.get("name", name)))
     with write_transaction():
         state.save_pairing(paired, int(reply.get("last_seq", 0)))
     return paired

@@ -1,13 +1,28 @@
-"""The sync panel on the kiosk's admin page: online or not, last sync, waiting events, conflicts, "Sync now"."""
+"""The sync panel on the kiosk's admin page: pairing with the server, online or not, last sync, waiting
+events, conflicts, "Sync now"."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from kiosk.app import circulation
+from kiosk.errors import MuontraError
 from kiosk.web import admin
 
-from . import kiosk_state
+from . import client, kiosk_state
 from .background import BackgroundSync
 
 bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
@@ -31,7 +46,7 @@ def _syncer() -> BackgroundSync:
 
 def _status() -> dict:
     syncer = _syncer()
-    report = kiosk_state.status(circulation().device)
+    report = kiosk_state.status(circulation().device, g.lang)
     report["online"] = bool(report["paired"] and report["last_attempt"] and not report["last_error"])
     report["running"] = syncer.running
     report["progress"] = syncer.progress
@@ -40,8 +55,26 @@ def _status() -> dict:
 
 
 @bp.get("/")
-def panel():
-    return render_template("sync/panel.html", status=_status())
+def panel() -> ResponseReturnValue:
+    return render_template("sync/panel.html", status=_status(), entered={}, pair_error=None)
+
+
+@bp.post("/pair")
+def pair() -> ResponseReturnValue:
+    """Exchange the librarian's one-time code for this kiosk's secret; pairing again needs a tick."""
+    entered = {"server": request.form.get("server", "").strip()[:300], "code": request.form.get("code", "").strip()[:40]}
+    if kiosk_state.pairing() is not None and request.form.get("confirm") != "yes":
+        error, http_status = _("Tick the box to confirm that this kiosk should be paired again."), 400
+    else:
+        try:
+            paired = client.pair(entered["server"], entered["code"], circulation().device)
+        except MuontraError as exc:
+            error, http_status = exc.message_in(g.lang), exc.http_status
+        else:
+            flash(_("Paired: this kiosk is “%(name)s” on %(server)s.", name=paired.name, server=paired.server),
+                  "success")
+            return redirect(url_for("sync_panel.panel"))
+    return render_template("sync/panel.html", status=_status(), entered=entered, pair_error=error), http_status
 
 
 @bp.get("/status")

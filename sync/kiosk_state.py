@@ -13,6 +13,8 @@ from itertools import groupby
 from typing import Any
 
 from kiosk import ledger
+from kiosk.errors import MuontraError
+from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import get_setting, newest_seq, put_setting
 from kiosk.models import Copy, Event, Loan, Patron
 
@@ -175,8 +177,20 @@ def apply_records(records: Iterable[Mapping[str, Any]], held_back: set[tuple[str
     return applied
 
 
-def status(device: str | None) -> dict[str, Any]:
-    """What the admin panel shows."""
+def remember_error(failure: MuontraError | None) -> None:
+    """Kept as the message and its values, so the panel shows it in the reader's language."""
+    put_setting(LAST_ERROR, {"message": failure.message, "params": failure.params} if failure else "")
+
+
+def error_text(lang: str = DEFAULT_LANGUAGE) -> str:
+    stored = get_setting(LAST_ERROR)
+    if isinstance(stored, dict):
+        return translate(stored["message"], lang, **stored.get("params", {}))
+    return stored or ""  # written by an older version: English text
+
+
+def status(device: str | None, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """What the admin panel shows, its messages in ``lang``."""
     paired = pairing()
     return {
         "paired": paired is not None,
@@ -185,7 +199,7 @@ def status(device: str | None) -> dict[str, Any]:
         "waiting": waiting_events(device) if device else 0,
         "last_success": get_setting(LAST_SUCCESS),
         "last_attempt": get_setting(LAST_ATTEMPT),
-        "last_error": get_setting(LAST_ERROR),
+        "last_error": error_text(lang),
         "conflicts_open": get_setting(CONFLICTS_OPEN, 0),
         "recent_conflicts": get_setting(CONFLICTS, [])[-20:],
         "clock_offset": get_setting(CLOCK_OFFSET, 0),

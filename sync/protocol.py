@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.errors import N_, BadInput, PayloadTooLarge
+from kiosk.errors import N_, BadInput, MuontraError, PayloadTooLarge
 
 PROTOCOL_VERSION = 1
 
@@ -37,6 +37,14 @@ EVENT_FIELDS = ("seq", "uuid", "type", "payload", "device_time")
 class MalformedBody(BadInput):
     code = "malformed_body"
     message = N_("The sync message is malformed: %(reason)s")
+
+
+class BadPairingCode(MuontraError):
+    """The server's refusal of a pairing code; the kiosk shows the same message in its own language."""
+
+    code = "bad_pairing_code"
+    message = N_("This pairing code is wrong, already used or expired. Ask the librarian for a new one.")
+    http_status = 403
 
 
 def body_digest(body: bytes) -> str:

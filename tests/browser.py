@@ -105,6 +105,6 @@ def scan(page, code: str) -> None:
     page.keyboard.press("Enter")
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", full_page=full_page)

@@ -8,7 +8,7 @@ of each request and back at the kiosk's afterwards.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,10 +106,12 @@ def utc(*args: int) -> datetime:
 class ServerProcess:
     """A real ``muontra server`` (gunicorn, several workers) on loopback."""
 
-    def __init__(self, data: Path, port: int | None = None, db_url: str | None = None, workers: int = 2) -> None:
+    def __init__(self, data: Path, port: int | None = None, db_url: str | None = None, workers: int = 2,
+                 env: dict[str, str] | None = None) -> None:
         from tests.conftest import free_port
 
         self.data, self.port, self.db_url, self.workers = data, port or free_port(), db_url, workers
+        self.env = env or {}  # MUONTRA_* settings for the server, e.g. its SQLite busy timeout
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
@@ -123,7 +125,7 @@ class ServerProcess:
                 "--port", str(self.port), "--workers", str(self.workers)]
         if self.db_url:
             args += ["--db", self.db_url]
-        self.proc = subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(args, env=subprocess_env(**self.env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_http(self.url + "/healthz")
         return self
@@ -167,6 +169,18 @@ def server_database(data: Path, db_url: str | None = None) -> Database:
     from sync.server.store import database_url
 
     return connect(database_url(data, db_url))
+
+
+def on_server(server: ServerProcess, action: Callable[[], Any]) -> Any:
+    """``action()`` on a running server process's database, from the test process."""
+    previous = db.obj
+    database = server_database(server.data, server.db_url)
+    try:
+        with bound(database):
+            return action()
+    finally:
+        database.close()
+        db.initialize(previous)
 
 
 def kiosk_database(data: Path) -> Database:

@@ -25,41 +25,49 @@ def server(tmp_path_factory):
         yield process
 
 
-def signed_in(browser, server):
+def signed_in(browser, server, path: str):
     page = new_page(browser)
-    page.goto(server.url + "/admin/reports/")
+    page.goto(server.url + path)
     page.fill("#pin", "1234")
     page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("Báo cáo")
+    page.wait_for_url(server.url + path)
     return page
 
 
-def test_overdue_list_on_screen_and_slips_downloaded(browser, server, tmp_path):
-    page = signed_in(browser, server)
-    screenshot(page, "reports")
-    overdue_form = page.locator("form[action$='/admin/reports/overdue']")
-    overdue_form.locator("select[name=class]").select_option("6A1")
+def test_overdue_classes_then_one_class_then_its_slips(browser, server, tmp_path):
+    page = signed_in(browser, server, "/admin/")
+    page.locator("a.stat", has_text="quá hạn").click()  # the home page's counter
+    expect(page.locator("h1")).to_have_text("Sách quá hạn")
+    expect(page.locator("table.results tbody tr")).to_have_count(2)  # 6A1 and 6A2, one book each
+    screenshot(page, "overdue")
+
+    page.get_by_role("link", name="6A1", exact=True).click()
+    expect(page.locator("h1")).to_contain_text("Danh sách sách quá hạn lớp 6A1 ngày")
+    table = page.locator("table.results")
+    expect(table).to_contain_text("Nguyễn Văn An")
+    expect(table).to_contain_text("Dế Mèn phiêu lưu ký")
+    expect(table).not_to_contain_text("Trần Thị Bình")  # 6A2
+    screenshot(page, "overdue-class")
+
     with page.expect_download() as slips:
-        overdue_form.get_by_role("button", name="Phiếu nhắc trả sách (PDF)").click()
+        page.get_by_role("link", name="Phiếu nhắc trả sách (PDF)").click()
     target = tmp_path / "slips.pdf"
     slips.value.save_as(target)
     text = pdf_text(target)[0]
     assert "PHIẾU NHẮC TRẢ SÁCH THƯ VIỆN" in text and "Gửi em: Nguyễn Văn An, lớp 6A1" in text
-    assert "Trần Thị Bình" not in text  # 6A2
-
-    overdue_form.get_by_role("button", name="Xem").click()
-    table = page.locator("table.results")
-    expect(table).to_contain_text("Nguyễn Văn An")
-    expect(table).to_contain_text("Dế Mèn phiêu lưu ký")
-    expect(table).not_to_contain_text("Trần Thị Bình")
+    assert "Trần Thị Bình" not in text
     with page.expect_download() as listing:
-        page.get_by_role("link", name="Tải về xlsx").click()
+        page.get_by_role("link", name="Danh sách (Excel)").click()
     listing.value.save_as(tmp_path / "list.xlsx")
     assert [row[4] for row in xlsx_rows(tmp_path / "list.xlsx")[2:]] == ["TN-0001"]
 
+    page.locator("nav.admin-nav").get_by_role("link", name="Quá hạn", exact=True).click()
+    expect(page.locator("h1")).to_have_text("Sách quá hạn")
+
 
 def test_statistics_page_draws_its_charts(browser, server):
-    page = signed_in(browser, server)
+    page = signed_in(browser, server, "/admin/reports/")
+    screenshot(page, "reports")
     stats_form = page.locator("form[action$='/admin/reports/stats']")
     stats_form.locator("input[name=year]").fill("2025-2026")
     stats_form.get_by_role("button", name="Xem").click()

@@ -14,6 +14,9 @@ from kiosk.i18n import translate
 from kiosk.importer import plan_import
 from kiosk.models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Title
 
+from .conftest import patron_fact
+from .reports_helpers import pdf_text, seed_two_classes, xlsx_rows
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -46,7 +49,8 @@ def admin(client, school):
 
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/search?q=an", "/admin/policy", "/admin/calendar",
-                                  "/admin/import", "/admin/patrons/HS001", "/admin/copies/TN-0001"])
+                                  "/admin/import", "/admin/patrons/HS001", "/admin/copies/TN-0001",
+                                  "/admin/overdue/6A1.pdf"])
 def test_every_admin_page_needs_the_pin(client, school, path):
     answer = client.get(path)
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/login")
@@ -420,36 +424,98 @@ def test_bad_copy_input_is_explained_and_nothing_is_saved(admin):
 # ---------------------------------------------------------------- overdue books by class
 
 
-def test_overdue_books_by_class_with_reminder_slips(admin, circ, clock):
-    circ.checkout("HS001", "TN-0001")
-    circ.checkout("HS001", "TN-0002")
-    circ.checkout("HS002", "TN-0003")
-    circ.checkout("CTV01", "TN-0004")
-    clock.set(clock.moment + timedelta(days=20))
-    circ.checkin("TN-0003")
-    login(admin)
-    page = admin.get("/admin/overdue").get_data(as_text=True)
-    assert re.search(r">6A1</a></td>\s*<td>1</td><td>2</td>", page)
-    assert re.search(r">7A2</a></td>\s*<td>1</td><td>1</td>", page)
-    page = admin.get("/admin/overdue/6A1").get_data(as_text=True)
-    assert "Dế Mèn phiêu lưu ký" in page and "Đất rừng phương Nam" in page and "Tuổi thơ dữ dội" not in page
+def cells(page: str, first_cell: str) -> list[str]:
+    """The text of each cell of the table row that begins with ``first_cell``."""
+    row = next(tr for tr in page.split("<tr")[1:] if re.match(rf"\s*>\s*<td[^>]*>(<a[^>]*>)?{re.escape(first_cell)}<", tr))
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_overdue_books_by_class_then_one_class_then_its_files(admin, circ, clock):
+    receipts = seed_two_classes(circ, clock)
+    today = circ.today()
+    del receipts["TN-0004"]  # returned
+    late = {item: (today - receipt.due).days for item, receipt in receipts.items() if receipt.due < today}
+    assert set(late) == {"TN-0001", "TN-0002", "TN-0003"}  # TN-0005 is not due yet
+
+    overview = html.unescape(admin.get("/admin/overdue").get_data(as_text=True))
+    assert cells(overview, "6A1")[:3] == ["6A1", "1", "2"]  # An holds both 6A1 books; Bình's is not late
+    assert cells(overview, "6A2")[:3] == ["6A2", "1", "1"]
+    assert 'href="/admin/overdue/6A1"' in overview and 'href="/admin/overdue/6A1.pdf"' in overview
+
+    page = html.unescape(admin.get("/admin/overdue/6A2").get_data(as_text=True))
+    assert f"<h1>Danh sách sách quá hạn lớp 6A2 ngày {today:%d/%m/%Y}</h1>" in page
+    row = cells(page, "Lê Thị Ánh")
+    assert row[1:] == ["Tuổi thơ dữ dội", "TN-0003", "02/02/2026", f"{receipts['TN-0003'].due:%d/%m/%Y}",
+                       str(late["TN-0003"])]
+    assert 'href="/admin/patrons/HS010"' in page and 'href="/admin/copies/TN-0003"' in page
+    assert "Nguyễn Văn An" not in page
+
     slips = admin.get("/admin/overdue/6A1.pdf")
-    assert slips.status_code == 200 and slips.data.startswith(b"%PDF")
-    sheet = admin.get("/admin/overdue/6A1.xlsx")
-    assert sheet.status_code == 200 and sheet.data.startswith(b"PK")
-    assert admin.get("/admin/overdue/6A1.exe").status_code == 404
-    unknown = admin.get("/admin/overdue/9Z9")
-    assert unknown.status_code == 404 and "9Z9" in unknown.get_data(as_text=True)  # a page saying so
+    assert slips.status_code == 200 and slips.mimetype == "application/pdf"
+    assert slips.headers["Content-Disposition"] == f"attachment; filename=qua-han-6A1-{today}.pdf"
+    assert "Gửi em: Nguyễn Văn An, lớp 6A1" in pdf_text(slips.data)[0]
+    listing = admin.get("/admin/overdue/6A1.xlsx")
+    assert [row[4] for row in xlsx_rows(listing.data)[2:]] == ["TN-0002", "TN-0001"]
+    csv = admin.get("/admin/overdue/6A2.csv")
+    assert csv.mimetype == "text/csv" and csv.data.startswith("\ufeff".encode())
+    assert csv.data.decode("utf-8-sig").splitlines()[1].startswith("HS010,Lê Thị Ánh,6A2,Tuổi thơ dữ dội,TN-0003,")
+
+    for unknown_format in ("/admin/overdue/6A1.exe", "/admin/overdue/6A1.docx"):
+        assert admin.get(unknown_format).status_code == 404, unknown_format
 
 
-def test_no_overdue_books_is_said_kindly(admin):
-    assert translate("No overdue books. Well done!", "vi") in admin.get("/admin/overdue").get_data(as_text=True)
+def test_an_unknown_class_says_so_above_the_list_of_classes(admin, circ, clock):
+    circ.checkout("HS001", "TN-0001")
+    clock.set(clock.moment + timedelta(days=60))
+    login(admin)
+    for path in ("/admin/overdue/9Z9", "/admin/overdue/9Z9.pdf"):
+        for lang, message in (("vi", "Không có lớp nào tên là '9Z9'."), ("en", "There is no class named '9Z9'.")):
+            answer = admin.get(f"{path}?lang={lang}")
+            page = html.unescape(answer.get_data(as_text=True))
+            assert answer.status_code == 404 and answer.mimetype == "text/html", path
+            assert f'<p class="banner error" role="alert">{message}</p>' in page
+            assert 'href="/admin/overdue/6A1"' in page  # the classes to choose from
+
+
+def test_no_overdue_books_is_said_kindly(admin, circ, clock):
+    circ.checkout("HS001", "TN-0001")
+    clock.set(clock.moment + timedelta(days=1))
+    login(admin)
+    kindly = translate("No overdue books. Well done!", "vi")
+    assert kindly in admin.get("/admin/overdue").get_data(as_text=True)
+    page = admin.get("/admin/overdue/6A1").get_data(as_text=True)
+    assert kindly in page and "TN-0001" not in page
+
+
+def test_class_names_with_a_slash_or_a_dot_have_their_own_overdue_pages(admin, circ, clock):
+    """Schools name classes 6A1, 6/1 or 6.1: each must reach its own list and files."""
+    circ.record_facts([patron_fact("HS061", "Hồ Thị Mai", class_name="6/1"),
+                       patron_fact("HS062", "Vương Văn Nam", class_name="6.1")])
+    circ.checkout("HS061", "TN-0003")
+    circ.checkout("HS062", "TN-0004")
+    clock.set(clock.moment + timedelta(days=60))
+    login(admin)
+    today = circ.today()
+    overview = admin.get("/admin/overdue").get_data(as_text=True)
+    for class_name, student, item in (("6/1", "Hồ Thị Mai", "TN-0003"), ("6.1", "Vương Văn Nam", "TN-0004")):
+        assert f'href="/admin/overdue/{class_name}"' in overview
+        page = admin.get(f"/admin/overdue/{class_name}")
+        assert page.status_code == 200 and student in page.get_data(as_text=True)
+        listing = admin.get(f"/admin/overdue/{class_name}.csv")
+        assert listing.status_code == 200 and item in listing.data.decode("utf-8-sig")
+        slips = admin.get(f"/admin/overdue/{class_name}.pdf")
+        assert f"filename=qua-han-{class_name.replace('/', '-')}-{today}.pdf" in slips.headers["Content-Disposition"]
+        assert f"lớp {class_name}" in pdf_text(slips.data)[0]
 
 
 def test_school_name_is_set_by_the_librarian(admin):
     post(admin, "/admin/school", {"school_name": "  Trường THCS   Chu Văn An "})
     assert events("setting.set")[-1].payload == {"key": "school_name", "value": "Trường THCS Chu Văn An"}
     assert "Trường THCS Chu Văn An" in admin.get("/").get_data(as_text=True)
+    desk = html.unescape(admin.get("/admin/").get_data(as_text=True))
+    title = translate("Librarian's desk", "vi")
+    assert f"<title>{title} · Mượn Trả</title>" in desk
+    assert desk.count('action="/admin/school"') == 1 and 'value="Trường THCS Chu Văn An"' in desk
 
 
 def test_labels_with_a_slash_have_their_own_pages(admin):

@@ -17,35 +17,31 @@ def seeded(school, clock):
 
 
 def test_reports_need_the_librarian_pin(client, seeded):
-    for path in ("/admin/reports/", "/admin/reports/overdue?class=6A1", "/admin/reports/overdue.pdf?class=6A1",
-                 "/admin/reports/stats.xlsx?year=2025-2026", "/admin/reports/cards.pdf?class=6A1"):
+    for path in ("/admin/reports/", "/admin/reports/stats.xlsx?year=2025-2026", "/admin/reports/cards.pdf?class=6A1"):
         answer = client.get(path)
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/admin/login"), path
 
 
-def test_overdue_page_and_downloads(client, seeded):
+def test_the_old_overdue_addresses_lead_to_the_overdue_screen(client, seeded):
+    """Bookmarks and printed instructions from before the two overdue screens became one."""
     login(client)
-    page = client.get("/admin/reports/overdue?class=6A2")
-    text = html.unescape(page.get_data(as_text=True))
-    assert page.status_code == 200
-    assert "Danh sách sách quá hạn lớp 6A2 ngày 02/03/2026" in text
-    assert "Lê Thị Ánh" in text and "TN-0003" in text and "Nguyễn Văn An" not in text
-    slips = client.get("/admin/reports/overdue.pdf?class=6A1")
-    assert slips.status_code == 200 and slips.mimetype == "application/pdf"
-    assert "attachment" in slips.headers["Content-Disposition"]
-    assert "Gửi em: Nguyễn Văn An, lớp 6A1" in pdf_text(slips.data)[0]
-    listing = client.get("/admin/reports/overdue.xlsx?class=6A1")
-    assert [row[4] for row in xlsx_rows(listing.data)[2:]] == ["TN-0002", "TN-0001"]
+    for old, new in (("/admin/reports/overdue?class=6A2", "/admin/overdue/6A2"),
+                     ("/admin/reports/overdue?class=+6/1+&lang=en", "/admin/overdue/6/1?lang=en"),
+                     ("/admin/reports/overdue", "/admin/overdue"),
+                     ("/admin/reports/overdue.pdf?class=6A1", "/admin/overdue/6A1.pdf"),
+                     ("/admin/reports/overdue.csv?class=6A1&lang=en", "/admin/overdue/6A1.csv?lang=en")):
+        answer = client.get(old)
+        assert (answer.status_code, answer.headers["Location"]) == (301, new), old
+    assert client.get("/admin/reports/overdue.docx?class=6A1").status_code == 404
 
 
 def test_a_refused_report_is_a_message_on_the_reports_page(client, seeded):
     login(client)
-    answer = client.get("/admin/reports/overdue.pdf?class=9Z9&lang=en", follow_redirects=True)
+    answer = client.get("/admin/reports/cards.pdf?class=9Z9&lang=en", follow_redirects=True)
     assert answer.status_code == 200
     assert "There is no class named &#39;9Z9&#39;." in answer.get_data(as_text=True)
     answer = client.get("/admin/reports/stats?year=2025/26", follow_redirects=True)
     assert "không hợp lệ" in html.unescape(answer.get_data(as_text=True))
-    assert client.get("/admin/reports/overdue.docx?class=6A1").status_code == 404
 
 
 def test_stats_page_shows_tables_and_serves_its_charts(client, seeded):

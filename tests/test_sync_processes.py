@@ -73,7 +73,7 @@ def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = N
 
 
 def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return muontra("sync", "--data", str(data), "--quiet", timeout=timeout)
+    return muontra("--lang", "en", "sync", "--data", str(data), "--quiet", timeout=timeout)
 
 
 def server_applied(server: ServerProcess) -> dict[str, list[tuple[int, str]]]:
@@ -201,20 +201,20 @@ def test_server_killed_mid_batch_then_restarted_applies_everything_once(any_serv
     data = tmp_path / "k"
     pair_kiosk(server, data, "K")
     _make_events(data, 1500)
-    sync = subprocess.Popen([sys.executable, "-m", "kiosk", "sync", "--data", str(data), "--quiet"],
+    sync = subprocess.Popen([sys.executable, "-m", "kiosk", "--lang", "en", "sync", "--data", str(data), "--quiet"],
                             env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not server_applied(server):
         time.sleep(0.05)
     server.kill()  # mid-push: some batches committed, one maybe half-done (rolled back)
     _out, err = sync.communicate(timeout=60)
-    assert sync.returncode != 0 and "not complete" in err
+    assert sync.returncode != 0 and "No answer from the server" in err
     applied_before = sum(len(v) for v in server_applied(server).values())
     assert 0 < applied_before < 1500
     server.start()
     result = sync_cli(data)
     assert result.returncode == 0, result.stderr
-    assert f"sent {1500 - applied_before}," in result.stdout
+    assert f"Sent {1500 - applied_before}," in result.stdout
     assert_exactly_once(server, data)
 
 
@@ -245,7 +245,7 @@ def test_kiosk_killed_while_waiting_for_the_reply_resends_harmlessly(server, tmp
     proxy.default = "pass"
     result = sync_cli(data)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("sent 0,")  # all duplicates: acknowledged, not applied again
+    assert result.stdout.startswith("Sent 0,")  # all duplicates: acknowledged, not applied again
     proxy.close()
     assert_exactly_once(server, data)
     status = json.loads(muontra("server", "status", "--data", str(server.data), "--json").stdout)

@@ -42,7 +42,10 @@ def test_pages_need_the_pin_and_show_devices_conflicts_and_loans(tmp_path):
         devices = web.get("/devices?lang=vi").get_data(as_text=True)
         assert "Bàn thủ thư" in devices and "Lớp 6A1" in devices and "Thiết bị" in devices
         added = web.post("/devices", data={"name": "Lớp 7A2", "csrf_token": _token(devices)}).get_data(as_text=True)
-        assert re.search(r'id="pairing-code">[A-Z0-9]{4}-[A-Z0-9]{4}<', added)
+        code = re.search(r'id="pairing-code">([A-Z0-9]{4}-[A-Z0-9]{4})<', added).group(1)
+        # Valid for a day, shown on the school's clock (02:00 UTC is 09:00 in Hà Nội), with the kiosk's command.
+        assert "đến 09:00 03/03/2026" in added
+        assert f'id="pair-command">muontra pair http://localhost {code} --data DIR<' in added
 
         conflicts = web.get("/conflicts?lang=en").get_data(as_text=True)
         assert "The same book was lent at two kiosks while offline" in conflicts

@@ -6,7 +6,6 @@ every form carries a CSRF token (Flask-WTF checks it app-wide).
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import secrets
@@ -26,7 +25,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -48,8 +46,10 @@ from ..errors import N_, MuontraError
 from ..importer import KINDS, ImportPlan, apply_plan, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
 from ..reports import overdue as overdue_report
+from ..reports.common import UnknownClass
 from ..rules import STATUS_WORDS
 from ..services import CheckinReceipt, Circulation, LoanReceipt, RenewReceipt, load_policy
+from .downloads import download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -302,34 +302,51 @@ def copy_checkin(code: str) -> CheckinReceipt:
 
 
 # ---------------------------------------------------------------- overdue books by class
+# Classes with overdue books → one class's list → its reminder slips (pdf) or list (xlsx, csv) for the
+# homeroom teacher. Class names may hold "/" or "." (6/1, 6.1), hence the path converter and the
+# download route matching only the known formats.
 
-OVERDUE_TYPES = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8",
-                 "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+OVERDUE_FORMATS = f"<any({', '.join(overdue_report.FORMATS)}):fmt>"
+
+
+def _overdue_classes(error: str = "") -> ResponseReturnValue:
+    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()), error=error)
+
+
+def _unknown_class_shows_the_classes(view: Callable) -> Callable:
+    """An unknown class (a mistyped or old address) is a 404 with the reason above the list of classes."""
+
+    @wraps(view)
+    def wrapper(**kwargs: Any) -> ResponseReturnValue:
+        try:
+            return view(**kwargs)
+        except UnknownClass as exc:
+            return _overdue_classes(exc.message_in(g.lang)), exc.http_status
+
+    return wrapper
 
 
 @bp.get("/overdue")
 def overdue() -> ResponseReturnValue:
-    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()))
+    return _overdue_classes()
 
 
-@bp.get("/overdue/<class_name>")
+@bp.get("/overdue/<path:class_name>")
+@_unknown_class_shows_the_classes
 def overdue_class(class_name: str) -> ResponseReturnValue:
-    loans = overdue_report.overdue_loans(class_name, circ().today(), circ().timezone)
-    return render_template("admin/overdue_class.html", class_name=class_name, loans=loans,
-                           formats=overdue_report.FORMATS)
-
-
-@bp.get("/overdue/<class_name>.<fmt>")
-def overdue_file(class_name: str, fmt: str) -> ResponseReturnValue:
-    """The class's reminder slips (pdf) or list (xlsx, csv), made by the reports module."""
-    if fmt not in OVERDUE_TYPES:
-        abort(404)
     today = circ().today()
-    out = io.BytesIO()
-    overdue_report.write(fmt, out, class_name, today,
-                         overdue_report.overdue_loans(class_name, today, circ().timezone), g.lang)
-    return send_file(io.BytesIO(out.getvalue()), mimetype=OVERDUE_TYPES[fmt], as_attachment=fmt != "pdf",
-                     download_name=f"qua-han-{class_name}-{today.isoformat()}.{fmt}")
+    loans = overdue_report.overdue_loans(class_name, today, circ().timezone)
+    return render_template("admin/overdue_class.html", class_name=class_name, today=today, loans=loans)
+
+
+@bp.get(f"/overdue/<path:class_name>.{OVERDUE_FORMATS}")
+@_unknown_class_shows_the_classes
+def overdue_file(class_name: str, fmt: str) -> ResponseReturnValue:
+    """The same files as ``muontra report overdue``."""
+    today = circ().today()
+    loans = overdue_report.overdue_loans(class_name, today, circ().timezone)
+    return download(lambda out: overdue_report.write(fmt, out, class_name, today, loans, g.lang), fmt,
+                    f"qua-han-{class_name.replace('/', '-')}-{today.isoformat()}")
 
 
 # ---------------------------------------------------------------- policy and calendar

@@ -1,4 +1,7 @@
-"""The librarian's report pages under /admin/reports: overdue lists, statistics, registers, labels, cards.
+"""The librarian's report pages under /admin/reports: statistics, registers, labels, cards, teachers' links.
+
+A class's overdue list and slips are on the librarian's overdue screen (/admin/overdue); the old
+addresses here redirect to it, so bookmarks and printed instructions keep working.
 
 Pages show the tables (and the charts as PNG from this server: kiosks are offline);
 every table downloads as the same file the ``muontra report`` commands write.
@@ -7,7 +10,6 @@ Downloads are GET requests: they read, never change, anything.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,7 +23,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -33,18 +34,12 @@ from ..reports.common import Period, school_year_of
 from ..reports.pdf import text as pdf_text
 from ..services import Circulation
 from .admin import _require_login
+from .downloads import download
 
 bp = Blueprint("reports", __name__, url_prefix="/admin/reports")
 bp.before_request(_require_login)
 # The homeroom teacher's read-only page: no PIN, the link's token names the one class it shows.
 teacher_bp = Blueprint("teacher", __name__, url_prefix="/class")
-
-MIME = {
-    "pdf": "application/pdf",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-    "png": "image/png",
-}
 
 
 @bp.app_template_filter("report_cell")
@@ -69,13 +64,6 @@ def back_to_index_on_error(view: Callable) -> Callable:
             return redirect(url_for("reports.index", **request.args))
 
     return wrapper
-
-
-def download(render: Callable[[io.BytesIO], None], fmt: str, filename: str):
-    buffer = io.BytesIO()
-    render(buffer)
-    buffer.seek(0)
-    return send_file(buffer, mimetype=MIME[fmt], as_attachment=fmt != "png", download_name=f"{filename}.{fmt}")
 
 
 def classes() -> list[str]:
@@ -133,31 +121,30 @@ def class_page(token: str):
     )
 
 
-# ---------------------------------------------------------------- overdue
+# ---------------------------------------------------------------- overdue (moved)
+
+
+def _overdue_target(fmt: str | None = None) -> str:
+    """Where an old /admin/reports/overdue address (class in ``?class=``) now lives under /admin/overdue."""
+    class_name = request.args.get("class", "").strip()
+    args = {"lang": request.args["lang"]} if "lang" in request.args else {}
+    if not class_name:
+        return url_for("admin.overdue", **args)
+    if fmt:
+        return url_for("admin.overdue_file", class_name=class_name, fmt=fmt, **args)
+    return url_for("admin.overdue_class", class_name=class_name, **args)
 
 
 @bp.get("/overdue")
-@back_to_index_on_error
-def overdue_page():
-    class_name = request.args.get("class", "")
-    today = circ().today()
-    loans = overdue.overdue_loans(class_name, today, circ().timezone)
-    table = overdue.overdue_table(class_name.strip(), today, loans, g.lang)
-    return render_template("reports/table.html", tables=[table], heading=table.title, charts=[],
-                           downloads=[(fmt, url_for("reports.overdue_file", fmt=fmt, **{"class": class_name}))
-                                      for fmt in overdue.FORMATS])
+def overdue_moved():
+    return redirect(_overdue_target(), 301)
 
 
 @bp.get("/overdue.<fmt>")
-@back_to_index_on_error
-def overdue_file(fmt: str):
+def overdue_file_moved(fmt: str):
     if fmt not in overdue.FORMATS:
         abort(404)
-    class_name = request.args.get("class", "").strip()
-    today = circ().today()
-    loans = overdue.overdue_loans(class_name, today, circ().timezone)
-    return download(lambda out: overdue.write(fmt, out, class_name, today, loans, g.lang), fmt,
-                    f"qua-han-{class_name}-{today.isoformat()}")
+    return redirect(_overdue_target(fmt), 301)
 
 
 # ---------------------------------------------------------------- statistics

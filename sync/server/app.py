@@ -35,6 +35,8 @@ DEFAULTS: Mapping[str, Any] = {
     "PIN_MAX_ATTEMPTS": 5,
     "PIN_LOCKOUT_MINUTES": 5,
     "DB": None,
+    # SQLite: how long a request waits for another writer before answering 503 (busy) instead.
+    "SQLITE_BUSY_TIMEOUT_MS": 10_000,
 }
 
 
@@ -47,7 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     data = app.config.get("DATA_DIR") or os.environ.get("MUONTRA_DATA") or "data"
     app.config["DATA_DIR"] = str(data)
-    database = open_server_store(data, app.config["DB"], upgrade=app.config["AUTO_MIGRATE"])
+    database = open_server_store(data, app.config["DB"], upgrade=app.config["AUTO_MIGRATE"],
+                                 busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
     if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
         app.config["SECRET_KEY"] = get_setting("secret_key")
     database.close()

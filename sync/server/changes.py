@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from kiosk.db import insert_rows
 from kiosk.ledger import TITLE_FIELDS, get_setting, iso
 from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
 
@@ -25,7 +26,9 @@ KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, 
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
-SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links"})
+# school_name: the name on every kiosk's screens and slips is the school's, set once anywhere.
+SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links",
+                             "school_name"})
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 
@@ -190,11 +193,7 @@ def publish(touched: Iterable[Key]) -> int:
             in_snapshot = not (kind == "loan" and state["returned_at"] is not None)
             rows.append({"kind": kind, "key": key, "seq": number, "op": "upsert", "type": fact_type,
                          "payload": state, "in_snapshot": in_snapshot})
-    for start in range(0, len(rows), 200):
-        (Change.insert_many(rows[start:start + 200])
-         .on_conflict(conflict_target=[Change.kind, Change.key],
-                      preserve=[Change.seq, Change.op, Change.type, Change.payload, Change.in_snapshot])
-         .execute())
+    insert_rows(Change, rows, conflict=("kind", "key"), update=("seq", "op", "type", "payload", "in_snapshot"))
     return top
 
 

@@ -9,27 +9,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from peewee import DatabaseError, IntegrityError, OperationalError, fn
+from peewee import fn
 
 from kiosk import ledger
 from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
 
-from ..protocol import MAX_PULL_LIMIT, Cursor, derive_device_secret, keys_of, parse_cursor
-from . import apply as applying
+from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
+from .batch import BatchApplier
 from .changes import current_seq, publish
 from .models import AppliedEvent, Change, Conflict, Device, PairingCode, PendingCheckin, ServerState
 
 PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed by hand
 PAIRING_HOURS = 24
 APPLY_LOCK = 0x4D554F4E  # PostgreSQL advisory lock id for the push path ("MUON")
-
-
-class BadPairingCode(MuontraError):
-    code = "bad_pairing_code"
-    message = N_("This pairing code is wrong, already used or expired. Ask the librarian for a new one.")
-    http_status = 403
 
 
 class UnknownDevice(MuontraError):
@@ -105,34 +99,14 @@ def revoke_device(name_or_id: str) -> Device:
 # ---------------------------------------------------------------- push
 
 
-def _outcome_of(row: AppliedEvent) -> dict[str, Any]:
-    return {"seq": row.seq, "uuid": row.uuid, "outcome": row.outcome, "reason": row.reason, "duplicate": True}
-
-
-def _apply_one(device: Device, event: Mapping[str, Any], now: datetime, touched: set) -> dict[str, Any]:
-    ctx = applying.Context(device=device.id, event_uuid=event["uuid"], device_time=event["device_time"],
-                        received_at=now, known_seq=int(event.get("known") or 0))
-    reason = ""
-    if AppliedEvent.get_or_none(AppliedEvent.uuid == event["uuid"]) is not None:
-        reason = "event uuid already used"
-    else:
-        try:
-            with db.atomic():  # a savepoint: a rejected fact leaves nothing behind
-                applying.apply(ctx, event["type"], event["payload"])
-        except applying.Rejected as exc:
-            reason = exc.reason
-        except OperationalError:
-            raise  # locked or gone: the whole batch retries, nothing is marked processed
-        except (IntegrityError, DatabaseError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            reason = f"cannot apply: {exc.__class__.__name__}"
-    conflicts = ctx.save_conflicts()
-    outcome = "rejected" if reason else ("applied_with_conflict" if conflicts else "applied")
-    AppliedEvent.create(device=device.id, seq=event["seq"], uuid=event["uuid"], type=event["type"],
-                        payload=event["payload"], device_time=event["device_time"], received_at=now,
-                        outcome=outcome, reason=reason)
-    touched |= ctx.touched | keys_of(event["type"], event["payload"])
-    return {"seq": event["seq"], "uuid": event["uuid"], "outcome": outcome, "reason": reason,
-            "conflicts": [c.kind for c in conflicts]}
+def _duplicates(device: str, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Outcomes of events already processed (a resent batch): acknowledged again, applied never twice."""
+    seqs = [event["seq"] for event in events]
+    known = {row.seq: row for row in AppliedEvent.select().where(
+        (AppliedEvent.device == device) & AppliedEvent.seq.in_(seqs))} if seqs else {}
+    return [{"seq": seq, "uuid": known[seq].uuid, "outcome": known[seq].outcome, "reason": known[seq].reason,
+             "duplicate": True} if seq in known else {"seq": seq, "outcome": "applied", "duplicate": True}
+            for seq in seqs]
 
 
 def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, reported_seq: int = 0) -> dict:
@@ -140,23 +114,20 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
     with server_write():
         device = Device.get_by_id(device_id)
         last = device.last_seq
-        results: list[dict[str, Any]] = []
+        seen = [event for event in events if event["seq"] <= last]
+        fresh: list[Mapping[str, Any]] = []
         stopped = None
-        touched: set[tuple[str, str]] = set()
-        for event in events:
-            if event["seq"] <= last:
-                row = AppliedEvent.get_or_none((AppliedEvent.device == device.id) & (AppliedEvent.seq == event["seq"]))
-                results.append(_outcome_of(row) if row else {"seq": event["seq"], "outcome": "applied",
-                                                              "duplicate": True})
-                continue
+        for event in events[len(seen):]:  # validate_events keeps a batch in increasing seq order
             if event["seq"] != last + 1:
                 stopped = "gap"  # something before it never arrived: wait for it
                 break
-            results.append(_apply_one(device, event, now, touched))
+            fresh.append(event)
             last = event["seq"]
+        applier = BatchApplier(device.id, now)
+        results = _duplicates(device.id, seen) + applier.apply(fresh)
         Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
             Device.id == device.id).execute()
-        publish(touched)
+        publish(applier.touched)
     return {"last_seq": last, "results": results, "stopped": stopped}
 
 

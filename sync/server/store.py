@@ -22,10 +22,11 @@ def database_url(data: str | os.PathLike[str], url: str | None = None) -> str:
     return url or os.environ.get("MUONTRA_DB") or str(Path(data) / SERVER_DB_FILENAME)
 
 
-def open_server_store(data: str | os.PathLike[str], url: str | None = None, *, upgrade: bool = False) -> Database:
+def open_server_store(data: str | os.PathLike[str], url: str | None = None, *, upgrade: bool = False,
+                      busy_timeout_ms: int | None = None) -> Database:
     """Bind the server database (kiosk tables + server tables); create or upgrade only when asked."""
     Path(data).mkdir(parents=True, exist_ok=True)
-    database = connect(database_url(data, url))
+    database = connect(database_url(data, url), busy_timeout_ms)
     db.initialize(database)
     database.connect(reuse_if_open=True)
     if upgrade:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -11,6 +12,7 @@ from flask_babel import gettext as _
 from kiosk.admin_auth import pin_is_default, verify_admin_pin
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
+from kiosk.services import DEFAULT_TIMEZONE
 
 from . import service
 from .app import now
@@ -75,7 +77,7 @@ def home():
 @bp.get("/devices")
 @login_required
 def devices():
-    return render_template("server/devices.html", status=service.status(), code=None, name=None)
+    return render_template("server/devices.html", status=service.status(), pairing=None)
 
 
 @bp.post("/devices")
@@ -85,8 +87,14 @@ def add_device():
     if not name:
         flash(_("Give the kiosk a name."))
         return redirect(url_for("server_admin.devices"))
-    code = service.add_device(name, now())
-    return render_template("server/devices.html", status=service.status(), code=code, name=name)
+    made_at = now()
+    code = service.add_device(name, made_at)
+    # The librarian reads the expiry on the school's clock; the database keeps UTC.
+    expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
+        ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
+    pairing = {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
+               "server": request.host_url.rstrip("/")}
+    return render_template("server/devices.html", status=service.status(), pairing=pairing)
 
 
 @bp.post("/devices/<device_id>/revoke")

@@ -1,0 +1,265 @@
+"""Applying a pushed batch: plain loans in bulk, every other fact one by one through apply.py.
+
+Most of a school day's facts are plain: a book from the shelf lent to an active
+card, later returned at the same kiosk. For those the conflict rules of
+apply.py come down to "make the loan" and "close it, the copy is back", so a
+batch reads what it needs with a few ``IN`` queries, decides in memory and
+writes with a few bulk statements. A fact that could meet any conflict rule
+(unknown or unavailable copy, inactive or unknown card, a loan open elsewhere,
+a parked return, a copy with a conflict-closed loan, a return at another
+kiosk, a malformed payload…) goes to apply.py's own appliers after the bulk
+writes so far are flushed. The rules keep one implementation; the bulk path
+takes only cases whose outcome is certain, and tests check both give the same
+database (tests/test_sync_batch.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from peewee import Case, DatabaseError, IntegrityError, OperationalError
+
+from kiosk import ledger
+from kiosk.db import db, insert_rows
+from kiosk.models import Copy, Loan, Patron
+
+from ..protocol import keys_of
+from . import apply as applying
+from .models import AppliedEvent, Conflict, PendingCheckin
+
+CHUNK = 300  # keys per IN (...) and rows per INSERT: well inside SQLite's and PostgreSQL's limits
+Key = tuple[str, str]
+
+
+@dataclass
+class _CopyState:
+    id: int
+    status: str
+    location: str
+    open_loan: str | None  # uuid of its open loan
+    open_loan_device: str | None  # the kiosk that lent it
+    plain: bool  # no conflict-closed loan and no parked return: no rule beyond the plain ones applies
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def _text(payload: Mapping[str, Any], name: str) -> str | None:
+    value = payload.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    try:
+        return ledger.parse_time(text) if text else None
+    except ValueError:
+        return None
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return ledger.parse_day(text) if text else None
+    except ValueError:
+        return None
+
+
+class BatchApplier:
+    """One push batch of a device, applied in seq order inside the caller's transaction."""
+
+    def __init__(self, device: str, now: datetime) -> None:
+        self.device, self.now = device, now
+        self.copies: dict[str, _CopyState | None] = {}
+        self.patrons: dict[str, tuple[int, bool] | None] = {}  # code → (id, active)
+        self.loan_exists: dict[str, bool] = {}
+        self.used_uuids: set[str] = set()
+        self.touched: set[Key] = set()
+        self._new_loans: dict[str, dict[str, Any]] = {}
+        self._closed: dict[str, datetime] = {}  # loans that were open before this batch
+        self._statuses: dict[int, str] = {}
+        self._applied: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------ reading state
+
+    def _load(self, events: Sequence[Mapping[str, Any]]) -> None:
+        items, patrons, loans = set(), set(), set()
+        for event in events:
+            if event["type"] in ("loan.checkout", "loan.checkin"):
+                payload = event["payload"]
+                items.add(_text(payload, "item"))
+                patrons.add(_text(payload, "patron"))
+                loans.add(_text(payload, "loan"))
+        self._load_copies(sorted(items - {None} - self.copies.keys()))
+        self._load_patrons(sorted(patrons - {None} - self.patrons.keys()))
+        self._load_loans(sorted(loans - {None} - self.loan_exists.keys()))
+        uuids = [event["uuid"] for event in events]
+        for chunk in _chunks(uuids):
+            self.used_uuids |= {row[0] for row in AppliedEvent.select(AppliedEvent.uuid)
+                                .where(AppliedEvent.uuid.in_(chunk)).tuples()}
+
+    def _load_copies(self, codes: Sequence[str]) -> None:
+        for chunk in _chunks(codes):
+            found = {code: _CopyState(id_, status, location, None, None, True) for id_, code, status, location in
+                     Copy.select(Copy.id, Copy.code, Copy.status, Copy.location).where(Copy.code.in_(chunk)).tuples()}
+            by_id = {state.id: state for state in found.values()}
+            if by_id:
+                ids = list(by_id)
+                for uuid, copy_id, device in (Loan.select(Loan.uuid, Loan.copy, Loan.checkout_device)
+                                              .where(Loan.copy.in_(ids) & Loan.returned_at.is_null()).tuples()):
+                    by_id[copy_id].open_loan, by_id[copy_id].open_loan_device = uuid, device
+                for (copy_id,) in (Loan.select(Loan.copy).where(
+                        Loan.copy.in_(ids) & (Loan.checkin_device == applying.CONFLICT_CLOSED)).tuples()):
+                    by_id[copy_id].plain = False
+                for (item,) in PendingCheckin.select(PendingCheckin.item).where(
+                        PendingCheckin.item.in_(list(found))).tuples():
+                    found[item].plain = False
+            self.copies.update({code: found.get(code) for code in chunk})
+
+    def _load_patrons(self, codes: Sequence[str]) -> None:
+        for chunk in _chunks(codes):
+            found = {code: (id_, active) for id_, code, active in
+                     Patron.select(Patron.id, Patron.code, Patron.active).where(Patron.code.in_(chunk)).tuples()}
+            self.patrons.update({code: found.get(code) for code in chunk})
+
+    def _load_loans(self, uuids: Sequence[str]) -> None:
+        for chunk in _chunks(uuids):
+            found = {row[0] for row in Loan.select(Loan.uuid).where(Loan.uuid.in_(chunk)).tuples()}
+            self.loan_exists.update({uuid: uuid in found for uuid in chunk})
+
+    def _forget(self, keys: Iterable[Key]) -> None:
+        """State a fact applied one by one may have changed: read it again when next needed."""
+        for kind, key in keys:
+            cache = {"copy": self.copies, "patron": self.patrons, "loan": self.loan_exists}.get(kind)
+            if cache is not None:
+                cache.pop(key, None)
+
+    # ------------------------------------------------------------ plain facts
+
+    def _plain_checkout(self, event: Mapping[str, Any]) -> bool:
+        p = event["payload"]
+        uuid, item, patron_code, device = (_text(p, name) for name in ("loan", "item", "patron", "device"))
+        at, due = _moment(_text(p, "at")), _day(_text(p, "due"))
+        if None in (uuid, item, patron_code, device, at, due) or self.loan_exists.get(uuid, True):
+            return False
+        copy, patron = self.copies.get(item), self.patrons.get(patron_code)
+        if (copy is None or patron is None or not patron[1] or not copy.plain or copy.open_loan is not None
+                or copy.status in applying.UNAVAILABLE):
+            return False
+        self._new_loans[uuid] = {
+            "uuid": uuid, "copy": copy.id, "patron": patron[0], "checked_out_at": at, "due": due,
+            "location": p.get("location") or copy.location, "checkout_device": device,
+            "returned_at": None, "checkin_device": None, "renewals": 0,
+        }
+        self.loan_exists[uuid] = True
+        copy.open_loan, copy.open_loan_device, copy.status = uuid, device, "on_loan"
+        self._statuses[copy.id] = copy.status
+        return True
+
+    def _plain_checkin(self, event: Mapping[str, Any]) -> bool:
+        p = event["payload"]
+        item, at = _text(p, "item"), _moment(_text(p, "at"))
+        copy = self.copies.get(item) if item else None
+        named = p.get("loan")
+        if (at is None or copy is None or not copy.plain or copy.open_loan is None or copy.status != "on_loan"
+                or copy.open_loan_device != self.device or (named is not None and named != copy.open_loan)):
+            return False
+        if copy.open_loan in self._new_loans:
+            self._new_loans[copy.open_loan].update(returned_at=at, checkin_device=self.device)
+        else:
+            self._closed[copy.open_loan] = at
+        self.touched.add(("loan", copy.open_loan))
+        copy.open_loan, copy.open_loan_device, copy.status = None, None, "available"
+        self._statuses[copy.id] = copy.status
+        return True
+
+    PLAIN = {"loan.checkout": _plain_checkout, "loan.checkin": _plain_checkin}
+
+    # ------------------------------------------------------------ writing
+
+    def _record(self, event: Mapping[str, Any], outcome: str, reason: str, uuid: str | None = None) -> None:
+        self._applied.append({
+            "device": self.device, "seq": event["seq"], "uuid": uuid or event["uuid"], "type": event["type"],
+            "payload": event["payload"], "device_time": event["device_time"], "received_at": self.now,
+            "outcome": outcome, "reason": reason,
+        })
+
+    def flush(self) -> None:
+        """Write what the plain facts decided, so a fact applied one by one reads it."""
+        insert_rows(Loan, list(self._new_loans.values()))
+        closed = list(self._closed.items())
+        for chunk in _chunks(closed):
+            Loan.update(returned_at=Case(Loan.uuid, chunk), checkin_device=self.device).where(
+                Loan.uuid.in_([uuid for uuid, _at in chunk])).execute()
+        by_status: dict[str, list[int]] = {}
+        for copy_id, status in self._statuses.items():
+            by_status.setdefault(status, []).append(copy_id)
+        for status, ids in by_status.items():
+            for chunk in _chunks(ids):
+                Copy.update(status=status).where(Copy.id.in_(chunk)).execute()
+        insert_rows(AppliedEvent, self._applied)
+        self._new_loans, self._closed, self._statuses, self._applied = {}, {}, {}, []
+
+    # ------------------------------------------------------------ one by one
+
+    def _apply_alone(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        self.flush()
+        ctx = applying.Context(device=self.device, event_uuid=event["uuid"], device_time=event["device_time"],
+                               received_at=self.now, known_seq=int(event.get("known") or 0))
+        reason = ""
+        stored_uuid = None
+        if event["uuid"] in self.used_uuids:
+            reason = "event uuid already used"
+            # The uuid column stays unique; this copy of it is kept under its device and seq.
+            stored_uuid = f"{event['uuid']}#{self.device}.{event['seq']}"
+        else:
+            try:
+                with db.atomic():  # a savepoint: a rejected fact leaves nothing behind
+                    applying.apply(ctx, event["type"], event["payload"])
+            except applying.Rejected as exc:
+                reason = exc.reason
+            except OperationalError:
+                raise  # locked or gone: the whole batch retries, nothing is marked processed
+            except (IntegrityError, DatabaseError, KeyError, TypeError, ValueError, AttributeError) as exc:
+                reason = f"cannot apply: {exc.__class__.__name__}"
+        conflicts: list[Conflict] = ctx.save_conflicts()
+        outcome = "rejected" if reason else ("applied_with_conflict" if conflicts else "applied")
+        self._record(event, outcome, reason, stored_uuid)
+        touched = ctx.touched | keys_of(event["type"], event["payload"])
+        self._forget(touched)
+        self.touched |= touched
+        return {"seq": event["seq"], "uuid": event["uuid"], "outcome": outcome, "reason": reason,
+                "conflicts": [c.kind for c in conflicts]}
+
+    # ------------------------------------------------------------ the batch
+
+    def apply(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Apply the events in order; returns each one's outcome. Call :meth:`flush` before committing."""
+        self._load(events)
+        results = []
+        for event in events:
+            plain = self.PLAIN.get(event["type"])
+            if plain is not None:
+                self._ensure(event["payload"])  # reads only what a fact applied alone made us forget
+            if plain is not None and event["uuid"] not in self.used_uuids and plain(self, event):
+                self._record(event, "applied", "")
+                self.touched |= keys_of(event["type"], event["payload"])
+                results.append({"seq": event["seq"], "uuid": event["uuid"], "outcome": "applied", "reason": "",
+                                "conflicts": []})
+            else:
+                results.append(self._apply_alone(event))
+            self.used_uuids.add(event["uuid"])
+        self.flush()
+        return results
+
+    def _ensure(self, payload: Mapping[str, Any]) -> None:
+        item, patron, loan = _text(payload, "item"), _text(payload, "patron"), _text(payload, "loan")
+        if item and item not in self.copies:
+            self._load_copies([item])
+        if patron and patron not in self.patrons:
+            self._load_patrons([patron])
+        if loan and loan not in self.loan_exists:
+            self._load_loans([loan])
