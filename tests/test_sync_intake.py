@@ -169,3 +169,19 @@ def test_a_malformed_intake_is_rejected_with_its_reason_and_flags_nothing(server
             ("rejected", "bad items"), ("rejected", "missing title"), ("rejected", "bad items"), ("applied", "")]
         assert Conflict.select().count() == 0
     assert _catalogue(server) == {"TN-000123": ("Tuổi thơ dữ dội", None), "TN-000124": ("Sách mới", None)}
+
+
+def test_two_copies_of_one_class_set_numbered_alike_offline_are_flagged(tmp_path, server, sclock):
+    """Same ISBN, same number, two kiosks: two physical books carry one label."""
+    desk, corner = _kiosk(tmp_path, server, sclock, "desk"), _kiosk(tmp_path, server, sclock, "corner")
+    assert _receive(desk, PRINCE, 1) == ["TN-000124"]
+    assert _receive(corner, PRINCE, 2) == ["TN-000124", "TN-000125"]
+    assert desk.sync().complete
+    late = corner.sync()
+    assert late.complete and late.conflicts == 1
+    with server.run():
+        conflict = Conflict.get(Conflict.kind == "duplicate_accession")
+        assert (conflict.item, conflict.device) == ("TN-000124", corner.device)
+        assert conflict.details["kept_isbn"] == conflict.details["other_isbn"] == PRINCE["isbn"]
+        assert Copy.select().where(Copy.code == "TN-000125").exists()
+    assert _receive(corner, PRINCE, 1) == ["TN-000126"]

@@ -18,7 +18,7 @@ from kiosk import ledger, rules
 from kiosk.models import Copy, Loan, Patron, Title
 
 from .changes import SHARED_SETTINGS, current_seq
-from .models import Conflict, PendingCheckin
+from .models import AppliedEvent, Conflict, PendingCheckin
 
 Payload = Mapping[str, Any]
 UNAVAILABLE = ("lost", "withdrawn", "damaged", "not_for_loan")
@@ -214,13 +214,22 @@ def apply_setting(ctx: Context, p: Payload) -> None:
     # Otherwise the kiosk's own setting: nothing for the school to share, nothing wrong either.
 
 
+def _received_here_before(device: str, code: str) -> bool:
+    """Did this kiosk's own intake already give out ``code``? (Read only when a number is taken.)"""
+    earlier = AppliedEvent.select(AppliedEvent.payload).where(
+        (AppliedEvent.type == "intake.receive") & (AppliedEvent.device == device)
+        & AppliedEvent.payload.cast("text").contains(code))  # as stored text, not as a JSON value
+    return any(code in (row.payload.get("items") or []) for row in earlier)
+
+
 def apply_intake(ctx: Context, p: Payload) -> None:
     """New copies under the numbers the kiosk gave them, except numbers the server already has.
 
-    Two kiosks offline can give the same next number to different books. The copy the
-    server had first keeps the number (a label is already stuck on it); the other book
-    becomes a conflict so the librarian gives it a new number. A number already on the
-    same title is this copy received again: it stays as it is.
+    Two kiosks offline can give the same next number to two books, even two copies of
+    one class set. The copy the server had first keeps the number (a label is already
+    stuck on it); the other book becomes a conflict so the librarian gives it a new
+    number. Only this kiosk's own earlier intake of the number on the same title is the
+    same copy received again: it stays as it is.
     """
     items = p.get("items")
     if not isinstance(items, list) or not all(isinstance(code, str) and code for code in items):
@@ -228,7 +237,7 @@ def apply_intake(ctx: Context, p: Payload) -> None:
     received = ledger.find_title(p.get("isbn") or None, _text(p, "title"), p.get("author") or "")
     taken = {copy.code: copy for copy in Copy.select(Copy, Title).join(Title).where(Copy.code.in_(items))}
     for code, copy in taken.items():
-        if received is None or copy.title_id != received.id:
+        if received is None or copy.title_id != received.id or not _received_here_before(ctx.device, code):
             ctx.conflict("duplicate_accession", item=code, details={
                 "kept_title": copy.title.title, "kept_isbn": copy.title.isbn,
                 "other_title": p.get("title"), "other_isbn": p.get("isbn"), "other_author": p.get("author"),
