@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from peewee import Database, DatabaseProxy, Model, SqliteDatabase
+from peewee import __exception_wrapper__ as peewee_errors  # driver errors as Peewee's IntegrityError…
 
 db = DatabaseProxy()
 
@@ -66,35 +67,44 @@ def write_transaction() -> Iterator[None]:
 MAX_PARAMETERS = 999  # per statement: SQLite's historical limit, far below PostgreSQL's
 
 
+def quoted(name: str) -> str:
+    """A table or column name in the database's own quote characters."""
+    return name.join(db.obj.quote)
+
+
+def execute_many(sql: str, params: Sequence[Sequence[Any]]) -> None:
+    """One statement run for many parameter rows by the driver (sqlite3 and psycopg2 alike).
+
+    Errors come out as Peewee's (IntegrityError…), as for any query.
+    """
+    if params:
+        with peewee_errors:
+            db.obj.cursor().executemany(sql, params)
+
+
 def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = (),
                 update: Sequence[str] = ()) -> None:
-    """Insert many rows, a few hundred per statement, each value converted by its field.
+    """Insert many rows in order, a few hundred per statement, each value converted by its field.
 
     Peewee builds a query node per value, which for the thousands of rows a sync
-    batch writes costs far more than the database's own work; this writes the
-    same multi-row INSERT directly. Every row names the same fields. With
-    ``conflict`` (the fields of a unique key), a row whose key exists overwrites
-    that row's ``update`` fields instead.
+    batch, a first pull or an import writes costs far more than the database's
+    own work; this writes the same multi-row INSERT directly. A field a row
+    leaves out is NULL. With ``conflict`` (the fields of a unique key), a row
+    whose key exists overwrites that row's ``update`` fields instead.
     """
     if not rows:
         return
-    database = db.obj
     meta = model._meta
-    fields = [meta.fields[name] for name in rows[0]]
-
-    def quoted(name: str) -> str:
-        return database.quote[0] + name + database.quote[1]
-
+    fields = [meta.fields[name] for name in dict.fromkeys(name for row in rows for name in row)]
     head = f"INSERT INTO {quoted(meta.table_name)} ({', '.join(quoted(f.column_name) for f in fields)}) VALUES "
     tail = ""
     if conflict:
         keys = ", ".join(quoted(meta.fields[name].column_name) for name in conflict)
-        changes = ", ".join(f"{quoted(meta.fields[name].column_name)} = excluded.{quoted(meta.fields[name].column_name)}"
-                            for name in update)
-        tail = f" ON CONFLICT ({keys}) DO UPDATE SET {changes}"
-    placeholders = "(" + ", ".join([database.param] * len(fields)) + ")"
+        columns = [quoted(meta.fields[name].column_name) for name in update]
+        tail = f" ON CONFLICT ({keys}) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns)
+    placeholders = "(" + ", ".join([db.obj.param] * len(fields)) + ")"
     per_statement = max(1, MAX_PARAMETERS // len(fields))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start:start + per_statement]
-        values = [field.db_value(row[field.name]) for row in chunk for field in fields]
-        database.execute_sql(head + ", ".join([placeholders] * len(chunk)) + tail, values)
+        values = [field.db_value(row.get(field.name)) for row in chunk for field in fields]
+        db.obj.execute_sql(head + ", ".join([placeholders] * len(chunk)) + tail, values)

@@ -34,7 +34,7 @@ from .codes import clean, isbn13
 from .db import write_transaction
 from .errors import N_, MuontraError
 from .i18n import DEFAULT_LANGUAGE, translate
-from .ledger import record
+from .ledger import record_many
 from .models import PATRON_KINDS, Copy, Loan, Patron
 from .services import Circulation
 
@@ -737,8 +737,7 @@ def apply_plan(circ: Circulation, plan: ImportPlan, progress: WriteProgress | No
             now = circ.now()
             for start in range(0, len(plan.facts), WRITE_CHUNK):
                 chunk = plan.facts[start:start + WRITE_CHUNK]
-                for event_type, payload in chunk:
-                    record(event_type, payload, device=circ.device, device_time=now)
+                record_many(chunk, device=circ.device, device_time=now)
                 if progress:
                     progress(len(chunk))
     except IntegrityError as exc:

@@ -3,21 +3,29 @@
 :func:`record` applies an event and appends it to the outbox in the caller's
 transaction, so the outbox can never disagree with the tables; replaying the
 outbox on an empty database with :func:`apply` reproduces the same state.
-Sync applies facts pulled from the server with :func:`apply` alone.
+Sync applies facts pulled from the server with :func:`apply` alone (:func:`apply_many` for
+runs of copies or patrons); imports record many facts at once with :func:`record_many`.
 """
 
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from peewee import fn
+from peewee import Model, chunked, fn
 
+from .db import db, execute_many, insert_rows, quoted
 from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
 
 Payload = Mapping[str, Any]
+
+# SQLite before 3.32 binds at most 999 variables per statement.
+IN_CHUNK = 500
 
 
 def iso(moment: datetime) -> str:
@@ -67,16 +75,26 @@ def apply_renew(p: Payload) -> None:
     Loan.update(due=parse_day(p["due"]), renewals=p["renewals"]).where(Loan.uuid == p["loan"]).execute()
 
 
-def _settled_status(item: str, status: str) -> str:
+def _lent_copies(items: Collection[str]) -> set[str]:
+    """The copies among ``items`` (codes) that have an open loan."""
+    lent: set[str] = set()
+    for chunk in chunked(items, IN_CHUNK):
+        query = Copy.select(Copy.code).join(Loan).where(Copy.code.in_(chunk) & Loan.returned_at.is_null())
+        lent.update(code for (code,) in query.tuples())
+    return lent
+
+
+def _settled_status(item: str, status: str, lent: Collection[str] | None = None) -> str:
     """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
 
     Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
+    ``lent``: the copies known to have an open loan, when a bulk apply has looked them up already.
     """
-    if status == "available" and (
-        Loan.select().join(Copy).where((Copy.code == item) & Loan.returned_at.is_null()).exists()
-    ):
-        return "on_loan"
-    return status
+    if status != "available":
+        return status
+    if lent is None:
+        lent = _lent_copies([item])
+    return "on_loan" if item in lent else status
 
 
 def apply_copy_status(p: Payload) -> None:
@@ -87,8 +105,13 @@ def apply_copy_status(p: Payload) -> None:
 PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
 
 
+def _patron_values(p: Payload) -> dict[str, Any]:
+    """What a fact says about a patron; a field it leaves out keeps its value."""
+    return {name: p[name] for name in PATRON_FIELDS if name in p}
+
+
 def apply_patron(p: Payload) -> None:
-    values = {name: p[name] for name in PATRON_FIELDS if name in p}
+    values = _patron_values(p)
     updated = Patron.update(**values).where(Patron.code == p["code"]).execute()
     if not updated:
         Patron.create(code=p["code"], **values)
@@ -105,22 +128,34 @@ def find_title(isbn: str | None, title: str, author: str) -> Title | None:
     return Title.get_or_none((Title.isbn.is_null()) & (Title.title == title) & (Title.author == author))
 
 
-def apply_catalog(p: Payload) -> None:
+def _title_values(p: Payload) -> dict[str, Any]:
+    """Every title field, as stored: the last fact about a title sets all of them."""
     values = {name: p.get(name) for name in TITLE_FIELDS}
     values["isbn"] = values["isbn"] or None
     for name in ("author", "publisher", "classification"):
         values[name] = values[name] or ""
     values["category"] = values["category"] or "other"
+    return values
+
+
+def _copy_values(p: Payload, lent: Collection[str] | None = None) -> dict[str, Any]:
+    """What a fact says about a copy (title aside); a field it leaves out keeps its value."""
+    values = {name: p[name] for name in COPY_FIELDS if name in p}
+    if "added_on" in values:
+        values["added_on"] = parse_day(values["added_on"])
+    if "status" in p:
+        values["status"] = _settled_status(p["item"], p["status"], lent)
+    return values
+
+
+def apply_catalog(p: Payload) -> None:
+    values = _title_values(p)
     title = find_title(values["isbn"], values["title"], values["author"])
     if title is None:
         title = Title.create(**values)
     else:
         Title.update(**values).where(Title.id == title.id).execute()
-    copy_values = {name: p[name] for name in COPY_FIELDS if name in p}
-    if "added_on" in copy_values:
-        copy_values["added_on"] = parse_day(copy_values["added_on"])
-    if "status" in p:
-        copy_values["status"] = _settled_status(p["item"], p["status"])
+    copy_values = _copy_values(p)
     updated = Copy.update(title=title, **copy_values).where(Copy.code == p["item"]).execute()
     if not updated:
         Copy.create(code=p["item"], title=title, **copy_values)
@@ -273,11 +308,10 @@ def apply_stocktake_finish(p: Payload) -> None:
 
 def apply_intake(p: Payload) -> None:
     fields = {name: p.get(name) for name in TITLE_FIELDS}
-    for code in p["items"]:
-        apply_catalog({
-            **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
-            "added_on": p.get("added_on"), "price": p.get("price"),
-        })
+    apply_catalog_many([{
+        **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
+        "added_on": p.get("added_on"), "price": p.get("price"),
+    } for code in p["items"]])
 
 
 APPLIERS: Mapping[str, Callable[[Payload], None]] = {
@@ -307,18 +341,149 @@ def apply(event_type: str, payload: Payload) -> None:
     APPLIERS[event_type](payload)
 
 
+# ---------------------------------------------------------------- many facts at once
+# A first pull or an import brings tens of thousands of patrons and copies, and applying them
+# one by one costs about five queries each, mostly Peewee building SQL. The bulk appliers read
+# what exists with a few IN (...) queries, insert what is missing and update only the rows that
+# change, each with one statement run for many rows. They leave exactly the rows that applying
+# the same facts one by one, in order, leaves (tests/test_ledger_bulk.py compares the two), so a
+# change to apply_catalog or apply_patron needs its counterpart here.
+
+Row = dict[str, Any]
+RowLoader = Callable[[list[Hashable]], dict[Hashable, Row]]
+
+
+def _rows_by(model: type[Model], key: Any, keys: Iterable[Hashable]) -> dict[Hashable, Row]:
+    """Every field of the rows whose ``key`` field is one of ``keys``; the oldest row if several match."""
+    rows: dict[Hashable, Row] = {}
+    for chunk in chunked(keys, IN_CHUNK):
+        for row in model.select().where(key.in_(chunk)).order_by(model.id).dicts():
+            rows.setdefault(row[key.name], row)
+    return rows
+
+
+def _update_rows(model: type[Model], updates: Iterable[tuple[int, Row]]) -> None:
+    """``UPDATE … WHERE id = ?`` for each (id, changed fields), one statement per set of fields."""
+    meta = model._meta
+    by_fields = sorted(((tuple(values), row_id, values) for row_id, values in updates if values),
+                       key=itemgetter(0, 1))
+    for names, group in groupby(by_fields, key=itemgetter(0)):
+        fields = [meta.fields[name] for name in names]
+        assignments = ", ".join(f"{quoted(field.column_name)} = {db.param}" for field in fields)
+        execute_many(f"UPDATE {quoted(meta.table_name)} SET {assignments} "
+                      f"WHERE {quoted(meta.primary_key.column_name)} = {db.param}",
+                      [(*(field.db_value(values[field.name]) for field in fields), row_id)
+                       for _names, row_id, values in group])
+
+
+def _upsert_rows(model: type[Model], load: RowLoader, changes: Sequence[tuple[Hashable, Row]]) -> dict[Hashable, int]:
+    """For each (key, values) in order: update the row named by ``key`` with ``values``, or create it.
+
+    ``load(keys)`` reads the rows that exist (every field, ``id`` included). A new row is
+    inserted as ``create`` would make it from its first values; then each row gets at most one
+    UPDATE, of the fields whose final value differs from what is stored. Returns every key's id.
+    """
+    before = load(list(dict.fromkeys(key for key, _values in changes)))
+    created: dict[Hashable, Row] = {}
+    after: dict[Hashable, Row] = {}
+    for key, values in changes:
+        if key not in after:
+            if key in before:
+                after[key] = dict(before[key])
+            else:
+                created[key] = {**model._meta.get_default_dict(), **values}
+                after[key] = dict(created[key])
+        after[key].update(values)
+    insert_rows(model, list(created.values()))
+    ids = {key: row["id"] for key, row in before.items()}
+    ids.update((key, row["id"]) for key, row in load(list(created)).items())
+    stored = {**before, **created}  # a field a new row was created without is NULL
+    _update_rows(model, [(ids[key], {name: value for name, value in row.items() if stored[key].get(name) != value})
+                         for key, row in after.items()])
+    return ids
+
+
+def _title_key(values: Row) -> tuple:
+    """How :func:`find_title` names a title: by ISBN, or by title + author when it has none."""
+    return ("isbn", values["isbn"]) if values["isbn"] else ("name", values["title"], values["author"])
+
+
+def _titles(keys: list[Hashable]) -> dict[Hashable, Row]:
+    """The title rows :func:`find_title` finds for ``keys`` (see :func:`_title_key`)."""
+    isbns = [key[1] for key in keys if key[0] == "isbn"]
+    found = {("isbn", isbn): row for isbn, row in _rows_by(Title, Title.isbn, isbns).items()}
+    names = {key for key in keys if key[0] == "name"}
+    for chunk in chunked(list(dict.fromkeys(title for _kind, title, _author in names)), IN_CHUNK):
+        query = Title.select().where(Title.isbn.is_null() & Title.title.in_(chunk)).order_by(Title.id).dicts()
+        for row in query:
+            key = ("name", row["title"], row["author"])
+            if key in names:
+                found.setdefault(key, row)
+    return found
+
+
+def apply_catalog_many(payloads: Sequence[Payload]) -> None:
+    """:func:`apply_catalog` for each payload in order, set-based."""
+    titles = [_title_values(p) for p in payloads]
+    title_ids = _upsert_rows(Title, _titles, [(_title_key(values), values) for values in titles])
+    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") == "available")))
+    copies = [(p["item"], {"code": p["item"], "title": title_ids[_title_key(values)], **_copy_values(p, lent)})
+              for p, values in zip(payloads, titles, strict=True)]
+    _upsert_rows(Copy, partial(_rows_by, Copy, Copy.code), copies)
+
+
+def apply_patron_many(payloads: Sequence[Payload]) -> None:
+    """:func:`apply_patron` for each payload in order, set-based."""
+    patrons = [(p["code"], {"code": p["code"], **_patron_values(p)}) for p in payloads]
+    _upsert_rows(Patron, partial(_rows_by, Patron, Patron.code), patrons)
+
+
+BULK_APPLIERS: Mapping[str, Callable[[Sequence[Payload]], None]] = {
+    "catalog.upsert": apply_catalog_many,
+    "patron.upsert": apply_patron_many,
+}
+
+
+def apply_many(event_type: str, payloads: Sequence[Payload]) -> None:
+    """Apply facts of one type in order: the same rows as :func:`apply` on each in turn."""
+    bulk = BULK_APPLIERS.get(event_type)
+    if bulk is not None:
+        bulk(payloads)
+        return
+    for payload in payloads:
+        apply(event_type, payload)
+
+
+def newest_seq(device: str) -> int:
+    """The device's last outbox number (0 before its first fact)."""
+    return Event.select(fn.MAX(Event.seq)).where(Event.device == device).scalar() or 0
+
+
 def record(event_type: str, payload: Payload, *, device: str, device_time: datetime) -> Event:
     """Apply a fact and append it to the outbox; call inside ``write_transaction()``."""
     apply(event_type, payload)
-    last = Event.select(fn.MAX(Event.seq)).where(Event.device == device).scalar() or 0
     return Event.create(
         uuid=str(uuidlib.uuid4()),
         device=device,
-        seq=last + 1,
+        seq=newest_seq(device) + 1,
         type=event_type,
         payload=dict(payload),
         device_time=device_time,
     )
+
+
+def record_many(facts: Sequence[tuple[str, Payload]], *, device: str, device_time: datetime) -> None:
+    """:func:`record` each (type, payload) in order, set-based: the same tables and the same outbox.
+
+    For imports of thousands of facts; call inside ``write_transaction()``.
+    """
+    for event_type, run in groupby(facts, key=itemgetter(0)):
+        apply_many(event_type, [payload for _type, payload in run])
+    last = newest_seq(device)
+    insert_rows(Event, [
+        {"uuid": str(uuidlib.uuid4()), "device": device, "seq": last + number, "type": event_type,
+         "payload": dict(payload), "device_time": device_time}
+        for number, (event_type, payload) in enumerate(facts, start=1)])
 
 
 def get_setting(key: str, default: Any = None) -> Any:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from . import rules
 from .codes import book_number, clean
 from .db import write_transaction
-from .ledger import iso, record
+from .ledger import iso, record, record_many
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -321,9 +321,7 @@ class Circulation:
     def record_facts(self, facts: list[tuple[str, dict]]) -> int:
         """Record many facts (an import) in one transaction."""
         with write_transaction():
-            now = self.now()
-            for event_type, payload in facts:
-                record(event_type, payload, device=self.device, device_time=now)
+            record_many(facts, device=self.device, device_time=self.now())
         return len(facts)
 
     # -------------------------------------------------------------- librarian settings

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
-
-from peewee import fn
 
 from kiosk import ledger
 from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
-from kiosk.ledger import get_setting, put_setting
+from kiosk.ledger import get_setting, newest_seq, put_setting
 from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
 from kiosk.workflows.models import RotationBatch, RotationItem
 
@@ -58,10 +57,6 @@ def save_pairing(value: Pairing, server_last_seq: int) -> None:
     put_setting(ACKED, min(server_last_seq, newest_seq(value.device)))
 
 
-def newest_seq(device: str) -> int:
-    return Event.select(fn.MAX(Event.seq)).where(Event.device == device).scalar() or 0
-
-
 def acked_seq() -> int:
     return int(get_setting(ACKED, 0))
 
@@ -81,7 +76,8 @@ def known_seq(seq: int, marks: list[list[int]]) -> int:
 
 
 def add_mark(device: str, pulled: int) -> None:
-    marks = [mark for mark in get_setting(MARKS, []) if mark[0] >= acked_seq()]
+    acked = acked_seq()
+    marks = [mark for mark in get_setting(MARKS, []) if mark[0] >= acked]
     marks.append([newest_seq(device), pulled])
     put_setting(MARKS, marks[-MAX_MARKS:])
 
@@ -217,21 +213,39 @@ def apply_tombstone(kind: str, key: str) -> None:
         _remove_rotation(kind, key)
 
 
+def apply_record(record: Mapping[str, Any]) -> bool:
+    """Apply one pulled record; False for a kind of state this kiosk doesn't use."""
+    if record["op"] == "delete":
+        apply_tombstone(record["kind"], record["key"])
+    elif record["type"] in STATE_APPLIERS:
+        STATE_APPLIERS[record["type"]](record["payload"])
+    elif record["type"] in ledger.APPLIERS:
+        ledger.apply(record["type"], record["payload"])
+    else:
+        return False  # a kind of state from a newer server: nothing here uses it
+    return True
+
+
+def _bulk_type(record: Mapping[str, Any]) -> str | None:
+    """The fact type of an upsert applied together with its neighbours of that type, else None."""
+    return record["type"] if record["op"] != "delete" and record["type"] in ledger.BULK_APPLIERS else None
+
+
 def apply_records(records: Iterable[Mapping[str, Any]], held_back: set[tuple[str, str]]) -> int:
-    """Apply one pulled page (inside the caller's transaction); returns how many were applied."""
+    """Apply one pulled page (inside the caller's transaction); returns how many were applied.
+
+    A run of consecutive copies (or patrons) goes through ``ledger.apply_many`` at once: a
+    first pull is mostly that. Records keep their order; tombstones and loans go one by one.
+    """
+    wanted = (record for record in records if (record["kind"], record["key"]) not in held_back)
     applied = 0
-    for record in records:
-        if (record["kind"], record["key"]) in held_back:
-            continue
-        if record["op"] == "delete":
-            apply_tombstone(record["kind"], record["key"])
-        elif record["type"] in STATE_APPLIERS:
-            STATE_APPLIERS[record["type"]](record["payload"])
-        elif record["type"] in ledger.APPLIERS:
-            ledger.apply(record["type"], record["payload"])
+    for bulk_type, run in groupby(wanted, key=_bulk_type):
+        if bulk_type is None:
+            applied += sum(apply_record(record) for record in run)
         else:
-            continue  # a kind of state from a newer server: nothing here uses it
-        applied += 1
+            payloads = [record["payload"] for record in run]
+            ledger.apply_many(bulk_type, payloads)
+            applied += len(payloads)
     return applied
 
 

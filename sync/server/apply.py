@@ -18,7 +18,7 @@ from kiosk import ledger, rules
 from kiosk.models import Copy, Loan, Patron, Title
 
 from .changes import SHARED_SETTINGS, current_seq
-from .models import Conflict, PendingCheckin
+from .models import AppliedEvent, Conflict, PendingCheckin
 
 Payload = Mapping[str, Any]
 UNAVAILABLE = ("lost", "withdrawn", "damaged", "not_for_loan")
@@ -249,6 +249,37 @@ def apply_setting(ctx: Context, p: Payload) -> None:
     # Otherwise the kiosk's own setting: nothing for the school to share, nothing wrong either.
 
 
+def _received_here_before(device: str, code: str) -> bool:
+    """Did this kiosk's own intake already give out ``code``? (Read only when a number is taken.)"""
+    earlier = AppliedEvent.select(AppliedEvent.payload).where(
+        (AppliedEvent.type == "intake.receive") & (AppliedEvent.device == device)
+        & AppliedEvent.payload.cast("text").contains(code))  # as stored text, not as a JSON value
+    return any(code in (row.payload.get("items") or []) for row in earlier)
+
+
+def apply_intake(ctx: Context, p: Payload) -> None:
+    """New copies under the numbers the kiosk gave them, except numbers the server already has.
+
+    Two kiosks offline can give the same next number to two books, even two copies of
+    one class set. The copy the server had first keeps the number (a label is already
+    stuck on it); the other book becomes a conflict so the librarian gives it a new
+    number. Only this kiosk's own earlier intake of the number on the same title is the
+    same copy received again: it stays as it is.
+    """
+    items = p.get("items")
+    if not isinstance(items, list) or not all(isinstance(code, str) and code for code in items):
+        raise Rejected("bad items")
+    received = ledger.find_title(p.get("isbn") or None, _text(p, "title"), p.get("author") or "")
+    taken = {copy.code: copy for copy in Copy.select(Copy, Title).join(Title).where(Copy.code.in_(items))}
+    for code, copy in taken.items():
+        if received is None or copy.title_id != received.id or not _received_here_before(ctx.device, code):
+            ctx.conflict("duplicate_accession", item=code, details={
+                "kept_title": copy.title.title, "kept_isbn": copy.title.isbn,
+                "other_title": p.get("title"), "other_isbn": p.get("isbn"), "other_author": p.get("author"),
+                "device": ctx.device, "device_time": ctx.device_time})
+    _via_ledger("intake.receive")(ctx, {**p, "items": [code for code in items if code not in taken]})
+
+
 APPLIERS: Mapping[str, Callable[[Context, Payload], None]] = {
     "loan.checkout": apply_checkout,
     "loan.checkin": apply_checkin,
@@ -259,12 +290,13 @@ APPLIERS: Mapping[str, Callable[[Context, Payload], None]] = {
     "policy.set": _via_ledger("policy.set"),
     "calendar.set": _via_ledger("calendar.set"),
     "setting.set": apply_setting,
+    "intake.receive": apply_intake,
 }
 
 
 def apply(ctx: Context, event_type: str, payload: Payload) -> None:
-    """Circulation facts get the conflict rules; other kinds the kiosk knows (rotation, stock-take,
-    intake…) are written to merge in any order, so the kiosk's own applier serves the server too."""
+    """Circulation and intake facts get the conflict rules; other kinds the kiosk knows (rotation,
+    stock-take…) are written to merge in any order, so the kiosk's own applier serves the server too."""
     applier = APPLIERS.get(event_type)
     if applier is None and event_type in ledger.APPLIERS:
         applier = _via_ledger(event_type)

@@ -239,6 +239,7 @@ CONFLICT_LABELS = {
     "unknown_item_returned": N_("Returned a book the server does not know"),
     "copy_unavailable": N_("Lent a book marked lost, damaged or withdrawn on the server"),
     "renew_closed_loan": N_("Renewed a loan that was already closed"),
+    "duplicate_accession": N_("Two kiosks gave different books the same accession number"),
 }
 
 
