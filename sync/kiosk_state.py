@@ -302,12 +302,10 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
         Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
         if not Loan.select().where((Loan.copy == loan.copy_id) & Loan.returned_at.is_null()).exists():
             Copy.update(status="available").where((Copy.id == loan.copy_id) & (Copy.status == "on_loan")).execute()
-    for patron in Patron.select():
-        if ("patron", patron.code) not in known:
-            remove_patron(patron)
-    for copy in Copy.select():
-        if ("copy", copy.code) not in known:
-            remove_copy(copy)
+    for model, kind, remove in ((Patron, "patron", remove_patron), (Copy, "copy", remove_copy)):
+        lacking = [code for (code,) in model.select(model.code).tuples() if (kind, code) not in known]
+        for row in model.select().where(model.code.in_(lacking)) if lacking else ():
+            remove(row)
 
 
 def remember_error(failure: MuontraError | None) -> None:
