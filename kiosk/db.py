@@ -9,7 +9,9 @@ checkout survive a power cut.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,17 @@ def insert_rows(model: type[Model], rows: Sequence[Mapping[str, Any]], *, confli
         chunk = rows[start:start + per_statement]
         values = [field.db_value(row.get(field.name)) for row in chunk for field in fields]
         db.obj.execute_sql(head + ", ".join([placeholders] * len(chunk)) + tail, values)
+
+
+def update_rows(model: type[Model], updates: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """``UPDATE … WHERE id = ?`` for each (id, changed fields), one statement per set of fields."""
+    meta = model._meta
+    by_fields = sorted(((tuple(values), row_id, values) for row_id, values in updates if values),
+                       key=itemgetter(0, 1))
+    for names, group in groupby(by_fields, key=itemgetter(0)):
+        fields = [meta.fields[name] for name in names]
+        assignments = ", ".join(f"{quoted(field.column_name)} = {db.obj.param}" for field in fields)
+        execute_many(f"UPDATE {quoted(meta.table_name)} SET {assignments} "
+                      f"WHERE {quoted(meta.primary_key.column_name)} = {db.obj.param}",
+                      [(*(field.db_value(values[field.name]) for field in fields), row_id)
+                       for _names, row_id, values in group])

@@ -19,7 +19,7 @@ from typing import Any
 
 from peewee import Model, chunked, fn
 
-from .db import db, execute_many, insert_rows, quoted
+from .db import insert_rows, update_rows
 from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
 
 Payload = Mapping[str, Any]
@@ -362,20 +362,6 @@ def _rows_by(model: type[Model], key: Any, keys: Iterable[Hashable]) -> dict[Has
     return rows
 
 
-def _update_rows(model: type[Model], updates: Iterable[tuple[int, Row]]) -> None:
-    """``UPDATE … WHERE id = ?`` for each (id, changed fields), one statement per set of fields."""
-    meta = model._meta
-    by_fields = sorted(((tuple(values), row_id, values) for row_id, values in updates if values),
-                       key=itemgetter(0, 1))
-    for names, group in groupby(by_fields, key=itemgetter(0)):
-        fields = [meta.fields[name] for name in names]
-        assignments = ", ".join(f"{quoted(field.column_name)} = {db.param}" for field in fields)
-        execute_many(f"UPDATE {quoted(meta.table_name)} SET {assignments} "
-                      f"WHERE {quoted(meta.primary_key.column_name)} = {db.param}",
-                      [(*(field.db_value(values[field.name]) for field in fields), row_id)
-                       for _names, row_id, values in group])
-
-
 def _upsert_rows(model: type[Model], load: RowLoader, changes: Sequence[tuple[Hashable, Row]]) -> dict[Hashable, int]:
     """For each (key, values) in order: update the row named by ``key`` with ``values``, or create it.
 
@@ -398,7 +384,7 @@ def _upsert_rows(model: type[Model], load: RowLoader, changes: Sequence[tuple[Ha
     ids = {key: row["id"] for key, row in before.items()}
     ids.update((key, row["id"]) for key, row in load(list(created)).items())
     stored = {**before, **created}  # a field a new row was created without is NULL
-    _update_rows(model, [(ids[key], {name: value for name, value in row.items() if stored[key].get(name) != value})
+    update_rows(model, [(ids[key], {name: value for name, value in row.items() if stored[key].get(name) != value})
                          for key, row in after.items()])
     return ids
 

@@ -210,16 +210,21 @@ pulled_record = st.one_of(
                                   "payload": p}),
     st.sampled_from(ITEMS).map(lambda item: {"kind": "copy", "key": item, "op": "delete", "type": "catalog.upsert",
                                              "payload": {"key": item}}),
-    st.sampled_from(["loan-open", "loan-new"]).map(lambda loan: {
+    # Another kiosk's loans: existing ones (open, closed) and new ones, opened and closed, on copies
+    # with and without an open loan here, some on copies or cards this kiosk doesn't know.
+    st.builds(lambda loan, item, patron, returned, renewals: {
         "kind": "loan", "key": loan, "op": "upsert", "type": "loan.state",
-        "payload": {"loan": loan, "item": "SGK-2", "patron": "HS002", "at": "2026-03-02T04:00:00.000000",
-                    "due": "2026-03-12", "returned_at": None, "renewals": 0, "location": "main",
-                    "checkout_device": "kiosk-b", "checkin_device": None}}),
+        "payload": {"loan": loan, "item": item, "patron": patron, "at": "2026-03-02T04:00:00.000000",
+                    "due": "2026-03-12", "returned_at": returned, "renewals": renewals, "location": "main",
+                    "checkout_device": "kiosk-b", "checkin_device": "kiosk-b" if returned else None}},
+        st.sampled_from(["loan-open", "loan-closed", "loan-new", "loan-new-2", "loan-new-3"]),
+        st.sampled_from(["SGK-1", "SGK-2", "TN-1", "NEW-3"]), st.sampled_from(["HS001", "HS002", "HS102"]),
+        st.sampled_from([None, None, "2026-03-02T05:00:00.000000"]), st.integers(0, 1)),
     st.just({"kind": "shelf", "key": "A1", "op": "upsert", "type": "shelf.label", "payload": {}}),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=st.lists(pulled_record, min_size=1, max_size=30),
        held_back=st.sets(st.sampled_from([("copy", "NEW-1"), ("copy", "SGK-1"), ("patron", "HS101")])))
 def test_a_pulled_page_applies_as_record_by_record(template, records, held_back):
