@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from peewee import Case, DatabaseError, IntegrityError, OperationalError
+from peewee import Case, DatabaseError, IntegrityError, OperationalError, chunked
 
 from kiosk import ledger
 from kiosk.db import db, insert_rows
+from kiosk.ledger import IN_CHUNK
 from kiosk.models import Copy, Loan, Patron
 
 from ..protocol import keys_of
 from . import apply as applying
 from .models import AppliedEvent, Conflict, PendingCheckin
 
-CHUNK = 300  # keys per IN (...) and rows per INSERT: well inside SQLite's and PostgreSQL's limits
 Key = tuple[str, str]
 
 
@@ -42,11 +42,6 @@ class _CopyState:
     open_loan: str | None  # uuid of its open loan
     open_loan_device: str | None  # the kiosk that lent it
     plain: bool  # no conflict-closed loan and no parked return: no rule beyond the plain ones applies
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
 
 
 def _text(payload: Mapping[str, Any], name: str) -> str | None:
@@ -97,12 +92,12 @@ class BatchApplier:
         self._load_patrons(sorted(patrons - {None} - self.patrons.keys()))
         self._load_loans(sorted(loans - {None} - self.loan_exists.keys()))
         uuids = [event["uuid"] for event in events]
-        for chunk in _chunks(uuids):
+        for chunk in chunked(uuids, IN_CHUNK):
             self.used_uuids |= {row[0] for row in AppliedEvent.select(AppliedEvent.uuid)
                                 .where(AppliedEvent.uuid.in_(chunk)).tuples()}
 
     def _load_copies(self, codes: Sequence[str]) -> None:
-        for chunk in _chunks(codes):
+        for chunk in chunked(codes, IN_CHUNK):
             found = {code: _CopyState(id_, status, location, None, None, True) for id_, code, status, location in
                      Copy.select(Copy.id, Copy.code, Copy.status, Copy.location).where(Copy.code.in_(chunk)).tuples()}
             by_id = {state.id: state for state in found.values()}
@@ -120,13 +115,13 @@ class BatchApplier:
             self.copies.update({code: found.get(code) for code in chunk})
 
     def _load_patrons(self, codes: Sequence[str]) -> None:
-        for chunk in _chunks(codes):
+        for chunk in chunked(codes, IN_CHUNK):
             found = {code: (id_, active) for id_, code, active in
                      Patron.select(Patron.id, Patron.code, Patron.active).where(Patron.code.in_(chunk)).tuples()}
             self.patrons.update({code: found.get(code) for code in chunk})
 
     def _load_loans(self, uuids: Sequence[str]) -> None:
-        for chunk in _chunks(uuids):
+        for chunk in chunked(uuids, IN_CHUNK):
             found = {row[0] for row in Loan.select(Loan.uuid).where(Loan.uuid.in_(chunk)).tuples()}
             self.loan_exists.update({uuid: uuid in found for uuid in chunk})
 
@@ -191,7 +186,7 @@ class BatchApplier:
         """Write what the plain facts decided, so a fact applied one by one reads it."""
         # Returns first: a copy returned and lent again in one batch has one open loan at a time.
         closed = list(self._closed.items())
-        for chunk in _chunks(closed):
+        for chunk in chunked(closed, IN_CHUNK):
             Loan.update(returned_at=Case(Loan.uuid, chunk), checkin_device=self.device).where(
                 Loan.uuid.in_([uuid for uuid, _at in chunk])).execute()
         insert_rows(Loan, list(self._new_loans.values()))
@@ -199,7 +194,7 @@ class BatchApplier:
         for copy_id, status in self._statuses.items():
             by_status.setdefault(status, []).append(copy_id)
         for status, ids in by_status.items():
-            for chunk in _chunks(ids):
+            for chunk in chunked(ids, IN_CHUNK):
                 Copy.update(status=status).where(Copy.id.in_(chunk)).execute()
         insert_rows(AppliedEvent, self._applied)
         self._new_loans, self._closed, self._statuses, self._applied = {}, {}, {}, []

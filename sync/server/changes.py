@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from peewee import chunked
+
 from kiosk.db import insert_rows
-from kiosk.ledger import TITLE_FIELDS, get_setting, iso
+from kiosk.ledger import IN_CHUNK, TITLE_FIELDS, get_setting, iso
 from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
 
 from ..protocol import rotation_item_key
@@ -33,14 +35,9 @@ SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 
-def _chunks(keys: list[str], size: int = 500):
-    for start in range(0, len(keys), size):
-        yield keys[start:start + size]
-
-
 def patron_states(codes: list[str]) -> dict[str, dict[str, Any]]:
     states = {}
-    for chunk in _chunks(codes):
+    for chunk in chunked(codes, IN_CHUNK):
         for patron in Patron.select().where(Patron.code.in_(chunk)):
             states[patron.code] = {"code": patron.code, "name": patron.name, "class_name": patron.class_name,
                                    "kind": patron.kind, "school_year": patron.school_year, "active": patron.active}
@@ -49,7 +46,7 @@ def patron_states(codes: list[str]) -> dict[str, dict[str, Any]]:
 
 def copy_states(codes: list[str]) -> dict[str, dict[str, Any]]:
     states = {}
-    for chunk in _chunks(codes):
+    for chunk in chunked(codes, IN_CHUNK):
         for copy in Copy.select(Copy, Title).join(Title).where(Copy.code.in_(chunk)):
             state = {name: getattr(copy.title, name) for name in TITLE_FIELDS}
             state.update(item=copy.code, location=copy.location, shelf=copy.shelf, status=copy.status,
@@ -60,7 +57,7 @@ def copy_states(codes: list[str]) -> dict[str, dict[str, Any]]:
 
 def loan_states(uuids: list[str]) -> dict[str, dict[str, Any]]:
     states = {}
-    for chunk in _chunks(uuids):
+    for chunk in chunked(uuids, IN_CHUNK):
         query = (Loan.select(Loan, Copy.code, Patron.code).join(Copy).switch(Loan).join(Patron)
                  .where(Loan.uuid.in_(chunk)))
         for loan in query:
@@ -115,7 +112,7 @@ def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     from kiosk.workflows.models import StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunked(keys, IN_CHUNK):
         for session in StocktakeSession.select().where(StocktakeSession.uuid.in_(chunk)):
             found[session.uuid] = {
                 "session": session.uuid, "location": session.location, "shelf_from": session.shelf_from,
@@ -129,7 +126,7 @@ def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     from kiosk.workflows.models import StocktakeScan, StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunked(keys, IN_CHUNK):
         query = (StocktakeScan.select(StocktakeScan, StocktakeSession.uuid.alias("session_uuid"))
                  .join(StocktakeSession).where(StocktakeScan.uuid.in_(chunk)).dicts())
         for row in query:
@@ -146,7 +143,7 @@ def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     from kiosk.workflows.models import RotationBatch
 
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunked(keys, IN_CHUNK):
         for batch in RotationBatch.select().where(RotationBatch.uuid.in_(chunk)):
             found[batch.uuid] = {
                 "batch": batch.uuid, "location": batch.location, "class_name": batch.class_name,
@@ -165,7 +162,7 @@ def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     wanted = set(keys)
     batches = sorted({key.split("/", 1)[0] for key in keys})
     found: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(batches):
+    for chunk in chunked(batches, IN_CHUNK):
         query = (RotationItem.select(RotationItem, RotationBatch.uuid, Copy.code).join(RotationBatch)
                  .switch(RotationItem).join(Copy).where(RotationBatch.uuid.in_(chunk)))
         for item in query:
@@ -201,7 +198,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     patrons = [key for kind, key in keys if kind == "patron"]
     extra: set[Key] = set()
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
-        for chunk in _chunks(codes):
+        for chunk in chunked(codes, IN_CHUNK):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
                      .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
             extra |= {("loan", row.uuid) for row in query}
@@ -215,7 +212,7 @@ def _with_rotation_items(keys: set[Key]) -> set[Key]:
 
     extra: set[Key] = set()
     for column, kind in ((Copy.code, "copy"), (RotationBatch.uuid, "rotation")):
-        for chunk in _chunks([key for key_kind, key in keys if key_kind == kind]):
+        for chunk in chunked([key for key_kind, key in keys if key_kind == kind], IN_CHUNK):
             query = (RotationItem.select(RotationBatch.uuid, Copy.code).join(RotationBatch)
                      .switch(RotationItem).join(Copy).where(column.in_(chunk)).tuples())
             extra |= {("rotation_item", rotation_item_key(batch, item)) for batch, item in query}
