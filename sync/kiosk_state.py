@@ -22,7 +22,7 @@ from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import IN_CHUNK, get_setting, newest_seq, put_setting
 from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
-from kiosk.workflows.models import RotationBatch, RotationItem
+from kiosk.workflows.models import RotationBatch, RotationItem, StocktakeSession
 
 from .protocol import keys_of, parse_cursor
 
@@ -243,11 +243,26 @@ def apply_rotation_item_state(p: Mapping[str, Any]) -> None:
         RotationItem.create(batch=batch, copy=copy, **values)
 
 
+def apply_stocktake_state(p: Mapping[str, Any]) -> None:
+    """Mirror one stock-take session: finished here as on the server, with the server's result.
+
+    Not the finish fact's applier: the copies it marked lost come as their own records, and
+    a scan merged on the server after the finish may have found one of them since.
+    """
+    values = {"location": p["location"], "shelf_from": p["shelf_from"], "shelf_to": p["shelf_to"],
+              "opened_at": ledger.parse_time(p["at"]), "opened_by": p["by"],
+              "finished_at": ledger.parse_time(p["finished_at"]) if p["finished_at"] else None,
+              "finished_by": p["finished_by"], "result": p["result"]}
+    if not StocktakeSession.update(**values).where(StocktakeSession.uuid == p["session"]).execute():
+        StocktakeSession.create(uuid=p["session"], **values)
+
+
 # Pulled records that mirror the server's merged state rather than replay a kiosk fact.
 STATE_APPLIERS = {
     "loan.state": apply_loan_state,
     "rotation.state": apply_rotation_state,
     "rotation_item.state": apply_rotation_item_state,
+    "stocktake.state": apply_stocktake_state,
 }
 
 

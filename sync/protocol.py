@@ -191,7 +191,7 @@ def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]
         keys.add(("calendar", "calendar"))
     if event_type == "setting.set" and isinstance(payload.get("key"), str):
         keys.add(("setting", payload["key"]))
-    if event_type == "stocktake.open" and isinstance(payload.get("session"), str):
+    if event_type in ("stocktake.open", "stocktake.finish") and isinstance(payload.get("session"), str):
         keys.add(("stocktake", payload["session"]))
     if event_type == "stocktake.scan" and isinstance(payload.get("scan"), str):
         keys.add(("stocktake_scan", payload["scan"]))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kiosk.models import Copy
+from kiosk.workflows import rules
 from kiosk.workflows.models import StocktakeScan, StocktakeSession
 from kiosk.workflows.services import Workflows
 from tests.conftest import FakeClock, copy_fact, patron_fact
@@ -46,4 +49,72 @@ def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
     assert corner.sync().complete
     with corner.run():
         assert {c.code for c in Copy.select().where(Copy.status == "lost")} == {"TN-0004", "TN-0005"}
+    server.database.close()
+
+
+def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    server.facts(SCHOOL)
+    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+
+    with desk.run():
+        session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
+    assert desk.sync().complete
+    assert corner.sync().complete
+    with corner.run():
+        Workflows(corner.circ).stocktake_scan(session, "TN-0001", by="CTV01")
+    assert corner.sync().complete
+    assert desk.sync().complete
+    clock.set(utc(2026, 3, 2, 3, 0))
+    with desk.run():
+        finished = Workflows(desk.circ).finish_stocktake(session, by="librarian")
+        mark = StocktakeSession.get(StocktakeSession.uuid == session)
+    assert finished.result.present == ["TN-0001"]
+    assert desk.sync().complete
+    assert corner.sync().complete
+
+    with corner.run():
+        seen = StocktakeSession.get(StocktakeSession.uuid == session)
+        assert (seen.finished_at, seen.finished_by, seen.result) == (mark.finished_at, "librarian", mark.result)
+        assert Workflows(corner.circ).stocktake_view(session).result == finished.result
+        with pytest.raises(rules.SessionFinished) as refused:
+            Workflows(corner.circ).stocktake_scan(session, "TN-0002", by="CTV01")
+        assert StocktakeScan.select().where(StocktakeScan.item == "TN-0002").count() == 0
+    assert "finished" in refused.value.message_in("en")
+    assert "kết thúc" in refused.value.message_in("vi")
+
+    (late,) = paired_kiosks(server, clock, tmp_path, ["office"])  # a snapshot brings the finished session
+    with late.run():
+        seen = StocktakeSession.get(StocktakeSession.uuid == session)
+        assert (seen.finished_at, seen.result) == (mark.finished_at, mark.result)
+    server.database.close()
+
+
+def test_a_session_finished_on_two_kiosks_offline_keeps_the_servers_first_finish(tmp_path):
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    server.facts(SCHOOL)
+    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+    with desk.run():
+        session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
+    assert desk.sync().complete
+    assert corner.sync().complete
+
+    with desk.run():
+        Workflows(desk.circ).stocktake_scan(session, "TN-0001", by="CTV01")
+        Workflows(desk.circ).finish_stocktake(session, by="librarian")
+    with corner.run():
+        Workflows(corner.circ).finish_stocktake(session, by="teacher")  # nothing scanned here
+    assert desk.sync().complete
+    assert corner.sync().complete  # the server already had the desk's finish: it stays
+    with server.run():
+        kept = StocktakeSession.get(StocktakeSession.uuid == session)
+        lost = {c.code for c in Copy.select().where(Copy.status == "lost")}
+    assert kept.finished_by == "librarian" and kept.result["present"] == ["TN-0001"]
+    with corner.run():
+        seen = StocktakeSession.get(StocktakeSession.uuid == session)
+        assert (seen.finished_by, seen.result) == ("librarian", kept.result)
+        assert {c.code for c in Copy.select().where(Copy.status == "lost")} == lost
+    assert "TN-0001" not in lost
     server.database.close()

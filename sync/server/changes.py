@@ -108,7 +108,8 @@ def setting_state(key: str) -> dict[str, Any] | None:
 
 
 def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Open stock-take sessions, so every kiosk can scan into a session opened on another."""
+    """Stock-take sessions, open and finished, so every kiosk can scan into a session opened on
+    another and none scans into or finishes again one finished elsewhere."""
     from kiosk.workflows.models import StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
@@ -117,6 +118,8 @@ def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
             found[session.uuid] = {
                 "session": session.uuid, "location": session.location, "shelf_from": session.shelf_from,
                 "shelf_to": session.shelf_to, "at": iso(session.opened_at), "by": session.opened_by,
+                "finished_at": iso(session.finished_at) if session.finished_at else None,
+                "finished_by": session.finished_by, "result": session.result,
             }
     return found
 
@@ -185,7 +188,7 @@ PUBLISHERS = {
     "policy": ("policy.set", _one_by_one(policy_state)),
     "calendar": ("calendar.set", _one_by_one(calendar_state)),
     "setting": ("setting.set", _one_by_one(setting_state)),
-    "stocktake": ("stocktake.open", stocktake_states),
+    "stocktake": ("stocktake.state", stocktake_states),
     "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
     "rotation": ("rotation.state", rotation_states),
     "rotation_item": ("rotation_item.state", rotation_item_states),
