@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kiosk import codes, errors, rules
 from kiosk.cli import main
+from kiosk.workflows import rules as workflow_rules
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -15,7 +16,7 @@ def _codes_of(module) -> set[str]:
     return {
         value.code for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, errors.MuontraError)
-        and value.code not in ("error", "circulation", "bad_input", "bad_transition")
+        and value.code not in ("error", "circulation", "bad_input", "bad_transition", "workflow")
     }
 
 
@@ -28,8 +29,8 @@ def test_every_kiosk_api_route_is_in_the_readme(app):
 
 
 def test_every_refusal_code_is_in_the_readme():
-    wanted = _codes_of(rules) | _codes_of(codes) | _codes_of(errors)
-    assert "item_on_loan" in wanted
+    wanted = _codes_of(rules) | _codes_of(codes) | _codes_of(errors) | _codes_of(workflow_rules)
+    assert "item_on_loan" in wanted and "stocktake_finished" in wanted
     missing = sorted(code for code in wanted if not re.search(rf"`{code}`", README))
     assert missing == []
 
