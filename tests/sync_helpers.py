@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import pytest
 from peewee import Database
 
 from kiosk import services as kiosk_services
@@ -119,6 +120,21 @@ def loan_uuids(uuids: Iterable[str]) -> Iterator[None]:
     """
     with mock.patch.object(kiosk_services, "uuidlib", SimpleNamespace(uuid4=iter(uuids).__next__)):
         yield
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]  # a server fixture's params
+
+
+@contextlib.contextmanager
+def server_on(backend: str, data: Path, clock, facts=()) -> Iterator[ServerHandle]:
+    """A server app on the embedded SQLite file or on a fresh PostgreSQL database, seeded with ``facts``."""
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if backend == "postgres" else None
+        handle = ServerHandle(data, clock, url)
+        if facts:
+            handle.facts(facts)
+        yield handle
+        handle.database.close()
 
 
 def _unix_of(server: ServerHandle) -> float:

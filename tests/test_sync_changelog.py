@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,20 +16,17 @@ from sync.server import service
 from sync.server.changes import publish
 from sync.server.models import Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import ServerHandle, fresh_postgres_database, utc
+from tests.sync_helpers import BACKENDS, ServerHandle, server_on, utc
 
 NOW = datetime(2026, 3, 2, 2, 0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def server(request, tmp_path) -> Iterator[ServerHandle]:
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
-        handle = ServerHandle(tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0)), url)
+    with server_on(request.param, tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0))) as handle:
         with handle.run():
             Device.create(id="k1", name="k1", paired_at=NOW)
         yield handle
-        handle.database.close()
 
 
 def pull_all(cursor: str | None, limit: int = 3) -> tuple[list[dict], str, bool]:

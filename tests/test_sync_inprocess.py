@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,7 +12,14 @@ from sync import kiosk_state
 from sync.server import service
 from sync.server.models import AppliedEvent, Conflict, Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, fresh_postgres_database, loan_uuids, utc
+from tests.sync_helpers import (
+    BACKENDS,
+    KioskHandle,
+    ServerHandle,
+    loan_uuids,
+    server_on,
+    utc,
+)
 
 SCHOOL = [
     patron_fact("HS001", "Nguyễn Văn An"),
@@ -30,15 +36,11 @@ def sclock() -> FakeClock:
     return FakeClock(utc(2026, 3, 2, 2, 0))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def server(request, tmp_path, sclock) -> Iterator[ServerHandle]:
     """The same suite on the embedded SQLite file and on a fresh PostgreSQL database."""
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
-        handle = ServerHandle(tmp_path / "server", sclock, url)
-        handle.facts(SCHOOL)
+    with server_on(request.param, tmp_path / "server", sclock, SCHOOL) as handle:
         yield handle
-        handle.database.close()
 
 
 def _kiosk(tmp_path, server, sclock, name) -> KioskHandle:

@@ -6,7 +6,6 @@ Real sync in one process (tests/sync_helpers.py): the server app on its own data
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,7 +20,7 @@ from sync import kiosk_state
 from sync.server import service
 from sync.server.models import AppliedEvent, Conflict
 from tests.conftest import FakeClock, copy_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, fresh_postgres_database, utc
+from tests.sync_helpers import BACKENDS, KioskHandle, ServerHandle, server_on, utc
 
 CRICKET = {"title": "Dế Mèn phiêu lưu ký", "author": "Tô Hoài", "isbn": ""}  # no ISBN: title + author name it
 PRINCE = {"title": "Hoàng tử bé", "author": "Antoine de Saint-Exupéry", "isbn": "9786041234567"}
@@ -32,14 +31,11 @@ def sclock() -> FakeClock:
     return FakeClock(utc(2026, 3, 2, 2, 0))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def server(request, tmp_path, sclock) -> Iterator[ServerHandle]:
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
-        handle = ServerHandle(tmp_path / "server", sclock, url)
-        handle.facts([copy_fact("TN-000123", "Tuổi thơ dữ dội", author="Phùng Quán", shelf="A1")])
+    with server_on(request.param, tmp_path / "server", sclock,
+                   [copy_fact("TN-000123", "Tuổi thơ dữ dội", author="Phùng Quán", shelf="A1")]) as handle:
         yield handle
-        handle.database.close()
 
 
 def _kiosk(tmp_path, server, sclock, name) -> KioskHandle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import uuid
@@ -32,7 +31,7 @@ from sync.protocol import (
 from sync.server import service
 from sync.server.models import AppliedEvent, Device
 from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import ServerHandle, fresh_postgres_database, utc
+from tests.sync_helpers import BACKENDS, ServerHandle, server_on, utc
 
 MASTER = b"test-master-key"
 
@@ -95,14 +94,11 @@ def test_keys_of_facts():
 # ---------------------------------------------------------------- the server refuses
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def server(request, tmp_path) -> Iterator[ServerHandle]:
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_postgres_database()) if request.param == "postgres" else None
-        handle = ServerHandle(tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0)), url)
-        handle.facts([patron_fact("HS001", "Nguyễn Văn An"), copy_fact("TN-0001", "Dế Mèn phiêu lưu ký")])
+    with server_on(request.param, tmp_path / "server", FakeClock(utc(2026, 3, 2, 2, 0)),
+                   [patron_fact("HS001", "Nguyễn Văn An"), copy_fact("TN-0001", "Dế Mèn phiêu lưu ký")]) as handle:
         yield handle
-        handle.database.close()
 
 
 @pytest.fixture

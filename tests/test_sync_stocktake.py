@@ -52,16 +52,21 @@ def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
     server.database.close()
 
 
-def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
+def _session_both_kiosks_know(tmp_path):
+    """A server, two kiosks, and a stock-take opened at the desk that both kiosks have pulled."""
     clock = FakeClock(utc(2026, 3, 2, 2, 0))
     server = ServerHandle(tmp_path / "server", clock)
     server.facts(SCHOOL)
     desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
-
     with desk.run():
         session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
     assert desk.sync().complete
     assert corner.sync().complete
+    return clock, server, desk, corner, session
+
+
+def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
+    clock, server, desk, corner, session = _session_both_kiosks_know(tmp_path)
     with corner.run():
         Workflows(corner.circ).stocktake_scan(session, "TN-0001", by="CTV01")
     assert corner.sync().complete
@@ -92,14 +97,7 @@ def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
 
 
 def test_a_session_finished_on_two_kiosks_offline_keeps_the_servers_first_finish(tmp_path):
-    clock = FakeClock(utc(2026, 3, 2, 2, 0))
-    server = ServerHandle(tmp_path / "server", clock)
-    server.facts(SCHOOL)
-    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
-    with desk.run():
-        session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
-    assert desk.sync().complete
-    assert corner.sync().complete
+    _clock, server, desk, corner, session = _session_both_kiosks_know(tmp_path)
 
     with desk.run():
         Workflows(desk.circ).stocktake_scan(session, "TN-0001", by="CTV01")
