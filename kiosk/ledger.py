@@ -112,8 +112,11 @@ def _patron_values(p: Payload) -> dict[str, Any]:
 
 def apply_patron(p: Payload) -> None:
     values = _patron_values(p)
-    updated = Patron.update(**values).where(Patron.code == p["code"]).execute()
-    if not updated:
+    if values:
+        found = Patron.update(**values).where(Patron.code == p["code"]).execute()
+    else:  # a fact naming only the card changes nothing about it
+        found = Patron.select().where(Patron.code == p["code"]).exists()
+    if not found:
         Patron.create(code=p["code"], **values)
 
 

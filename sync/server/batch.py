@@ -235,8 +235,16 @@ class BatchApplier:
     def apply(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Apply the events in order; returns each one's outcome. Call :meth:`flush` before committing."""
         self._load(events)
-        results = []
-        for event in events:
+        results: list[dict[str, Any]] = []
+        position = 0
+        while position < len(events):
+            run = self._upsert_run(events, position)
+            if run:
+                results += self._apply_upserts(run)
+                position += len(run)
+                continue
+            event = events[position]
+            position += 1
             plain = self.PLAIN.get(event["type"])
             if plain is not None:
                 self._ensure(event["payload"])  # reads only what a fact applied alone made us forget
@@ -249,6 +257,44 @@ class BatchApplier:
                 results.append(self._apply_alone(event))
             self.used_uuids.add(event["uuid"])
         self.flush()
+        return results
+
+    # ------------------------------------------------------------ catalogue and card upserts
+
+    def _upsert_run(self, events: Sequence[Mapping[str, Any]], start: int) -> list[Mapping[str, Any]]:
+        """The consecutive copy (or card) upserts from ``start``: a kiosk's import, thousands at a time."""
+        run: list[Mapping[str, Any]] = []
+        uuids: set[str] = set()
+        for event in events[start:]:
+            if (event["type"] not in ledger.BULK_APPLIERS or (run and event["type"] != run[0]["type"])
+                    or event["uuid"] in self.used_uuids or event["uuid"] in uuids):
+                break
+            run.append(event)
+            uuids.add(event["uuid"])
+        return run
+
+    def _apply_upserts(self, run: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Upserts mean the same on the server as on a kiosk and meet no conflict rule: apply them
+        set-based (``ledger.apply_many``); if any of them can't apply, each goes alone instead."""
+        self.flush()
+        try:
+            with db.atomic():
+                ledger.apply_many(run[0]["type"], [event["payload"] for event in run])
+        except OperationalError:
+            raise
+        except (IntegrityError, DatabaseError, KeyError, TypeError, ValueError, AttributeError):
+            results = [self._apply_alone(event) for event in run]
+            self.used_uuids |= {event["uuid"] for event in run}
+            return results
+        results = []
+        for event in run:
+            self._record(event, "applied", "")
+            touched = keys_of(event["type"], event["payload"])
+            self._forget(touched)
+            self.touched |= touched
+            self.used_uuids.add(event["uuid"])
+            results.append({"seq": event["seq"], "uuid": event["uuid"], "outcome": "applied", "reason": "",
+                            "conflicts": []})
         return results
 
     def _ensure(self, payload: Mapping[str, Any]) -> None:
