@@ -152,8 +152,10 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     current = kiosk_state.pairing()
     if current is not None and not yes:
         # As on the admin page: moving a kiosk to another server is a decision, not a typo.
-        click.confirm(say(N_("This kiosk is already paired with %(server)s as “%(name)s”. Pair it again?"),
-                          server=current.server, name=current.name), abort=True)
+        if not click.confirm(say(N_("This kiosk is already paired with %(server)s as “%(name)s”. Pair it again?"),
+                                 server=current.server, name=current.name)):
+            click.echo(say(N_("Nothing changed: this kiosk stays paired with %(server)s."), server=current.server))
+            sys.exit(1)
     paired = pair_with(server_url, code, get_setting("device_id"))
     click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 

@@ -12,7 +12,7 @@ import hmac
 import json
 import secrets
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,9 +207,3 @@ def rotation_item_key(batch: str, item: str) -> str:
     """A copy's place in a rotation batch, as the change log names it (a batch uuid has no slash)."""
     return f"{batch}/{item}"
 
-
-def all_keys(facts: Iterable[tuple[str, Mapping[str, Any]]]) -> set[tuple[str, str]]:
-    keys: set[tuple[str, str]] = set()
-    for event_type, payload in facts:
-        keys |= keys_of(event_type, payload)
-    return keys

@@ -216,6 +216,7 @@ def test_pairing_again_from_the_command_line_asks_first(server, tmp_path):
     assert first.returncode == 0, first.stderr
     declined = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A2"), "--data", data, input="n\n")
     assert declined.returncode != 0 and "already paired" in declined.stdout and "Lớp 6A1" in declined.stdout
+    assert "Nothing changed" in declined.stdout and "Aborted" not in declined.stdout + declined.stderr
     asked_vi = muontra("pair", server.url, new_code(server, "Lớp 6A2"), "--data", data, input="n\n")
     assert asked_vi.returncode != 0 and "Lớp 6A1" in asked_vi.stdout and "already paired" not in asked_vi.stdout
     again = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A3"), "--data", data, "--yes")
