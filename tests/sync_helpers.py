@@ -112,6 +112,21 @@ def paired_kiosks(server: ServerHandle, clock, base: Path, names: Iterable[str])
 
 
 @contextlib.contextmanager
+def school_with_kiosks(base: Path, facts, names: Iterable[str] = ("desk", "corner")) -> Iterator[list]:
+    """[clock, server, *kiosks]: a server seeded with ``facts`` and kiosks paired with it, on one fake
+    clock; the server's database is closed afterwards, whatever the test did."""
+    from tests.conftest import FakeClock
+
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(base / "server", clock)
+    server.facts(facts)
+    try:
+        yield [clock, server, *paired_kiosks(server, clock, base, names)]
+    finally:
+        server.database.close()
+
+
+@contextlib.contextmanager
 def loan_uuids(uuids: Iterable[str]) -> Iterator[None]:
     """Kiosks number their next loans with these instead of random uuids.
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from kiosk.models import Copy, Loan
 from kiosk.workflows.models import RotationBatch, RotationItem
 from kiosk.workflows.services import Workflows
 from sync.server import service
-from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import KioskHandle, ServerHandle, paired_kiosks, utc
+from tests.conftest import copy_fact, patron_fact
+from tests.sync_helpers import KioskHandle, school_with_kiosks
 
 SCHOOL = [
     patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher"),
@@ -17,6 +19,13 @@ SCHOOL = [
     patron_fact("HS001", "Nguyễn Văn An", "6A1"),
 ] + [copy_fact(f"TN-000{n}", f"Truyện số {n}", shelf="A1") for n in range(1, 5)]
 DUE = date(2026, 4, 30)
+
+@pytest.fixture
+def school(tmp_path):
+    """The clock, the server and the desk and corner kiosks, paired and synced."""
+    with school_with_kiosks(tmp_path, SCHOOL) as parts:
+        yield parts
+
 
 
 def _batches(handle) -> dict:
@@ -31,11 +40,8 @@ def _batches(handle) -> dict:
     return found
 
 
-def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path):
-    clock = FakeClock(utc(2026, 3, 2, 2, 0))
-    server = ServerHandle(tmp_path / "server", clock)
-    server.facts(SCHOOL)
-    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path, school):
+    clock, server, desk, corner = school
 
     with desk.run():
         batch = Workflows(desk.circ).open_batch("6A1", "GV001", ["CTV01"], DUE, by="librarian")
@@ -88,14 +94,10 @@ def test_a_batch_opened_at_one_kiosk_is_returned_at_another(tmp_path):
     assert fresh.sync().complete
     with fresh.run():
         assert Copy.get(Copy.code == "TN-0001").status == "withdrawn"
-    server.database.close()
 
 
-def test_a_copy_sent_to_two_classes_offline_stays_with_the_first_batch_the_server_heard_of(tmp_path):
-    clock = FakeClock(utc(2026, 3, 2, 2, 0))
-    server = ServerHandle(tmp_path / "server", clock)
-    server.facts(SCHOOL)
-    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+def test_a_copy_sent_to_two_classes_offline_stays_with_the_first_batch_the_server_heard_of(tmp_path, school):
+    clock, server, desk, corner = school
     with desk.run():
         six = Workflows(desk.circ).open_batch("6A1", "GV001", [], DUE, by="librarian")
         Workflows(desk.circ).add_to_batch(six, "TN-0004", by="librarian")
@@ -108,4 +110,3 @@ def test_a_copy_sent_to_two_classes_offline_stays_with_the_first_batch_the_serve
     assert _batches(desk) == _batches(corner) == _batches(server)
     assert _batches(corner)[six][3] == {"TN-0004": ("A1", False)}
     assert _batches(corner)[seven][3] == {}
-    server.database.close()

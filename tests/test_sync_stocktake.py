@@ -8,19 +8,23 @@ from kiosk.models import Copy
 from kiosk.workflows import rules
 from kiosk.workflows.models import StocktakeScan, StocktakeSession
 from kiosk.workflows.services import Workflows
-from tests.conftest import FakeClock, copy_fact, patron_fact
-from tests.sync_helpers import ServerHandle, paired_kiosks, utc
+from tests.conftest import copy_fact, patron_fact
+from tests.sync_helpers import paired_kiosks, school_with_kiosks, utc
 
 SCHOOL = [patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper")] + [
     copy_fact(f"TN-000{n}", f"Truyện số {n}", shelf="A1") for n in range(1, 6)
 ]
 
+@pytest.fixture
+def school(tmp_path):
+    """The clock, the server and the desk and corner kiosks, paired and synced."""
+    with school_with_kiosks(tmp_path, SCHOOL) as parts:
+        yield parts
 
-def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
-    clock = FakeClock(utc(2026, 3, 2, 2, 0))
-    server = ServerHandle(tmp_path / "server", clock)
-    server.facts(SCHOOL)
-    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+
+
+def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path, school):
+    clock, server, desk, corner = school
 
     with desk.run():
         session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
@@ -49,15 +53,11 @@ def test_two_kiosks_scan_one_stocktake_and_the_finish_sees_both(tmp_path):
     assert corner.sync().complete
     with corner.run():
         assert {c.code for c in Copy.select().where(Copy.status == "lost")} == {"TN-0004", "TN-0005"}
-    server.database.close()
 
 
-def _session_both_kiosks_know(tmp_path):
-    """A server, two kiosks, and a stock-take opened at the desk that both kiosks have pulled."""
-    clock = FakeClock(utc(2026, 3, 2, 2, 0))
-    server = ServerHandle(tmp_path / "server", clock)
-    server.facts(SCHOOL)
-    desk, corner = paired_kiosks(server, clock, tmp_path, ["desk", "corner"])
+def _session_both_kiosks_know(school):
+    """A stock-take opened at the desk that both kiosks have pulled."""
+    clock, server, desk, corner = school
     with desk.run():
         session = Workflows(desk.circ).open_stocktake(None, "", "", by="librarian")
     assert desk.sync().complete
@@ -65,8 +65,8 @@ def _session_both_kiosks_know(tmp_path):
     return clock, server, desk, corner, session
 
 
-def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
-    clock, server, desk, corner, session = _session_both_kiosks_know(tmp_path)
+def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path, school):
+    clock, server, desk, corner, session = _session_both_kiosks_know(school)
     with corner.run():
         Workflows(corner.circ).stocktake_scan(session, "TN-0001", by="CTV01")
     assert corner.sync().complete
@@ -93,11 +93,10 @@ def test_a_stocktake_finished_on_one_kiosk_is_finished_on_the_others(tmp_path):
     with late.run():
         seen = StocktakeSession.get(StocktakeSession.uuid == session)
         assert (seen.finished_at, seen.result) == (mark.finished_at, mark.result)
-    server.database.close()
 
 
-def test_a_session_finished_on_two_kiosks_offline_keeps_the_servers_first_finish(tmp_path):
-    _clock, server, desk, corner, session = _session_both_kiosks_know(tmp_path)
+def test_a_session_finished_on_two_kiosks_offline_keeps_the_servers_first_finish(school):
+    _clock, server, desk, corner, session = _session_both_kiosks_know(school)
 
     with desk.run():
         Workflows(desk.circ).stocktake_scan(session, "TN-0001", by="CTV01")
@@ -115,4 +114,3 @@ def test_a_session_finished_on_two_kiosks_offline_keeps_the_servers_first_finish
         assert (seen.finished_by, seen.result) == ("librarian", kept.result)
         assert {c.code for c in Copy.select().where(Copy.status == "lost")} == lost
     assert "TN-0001" not in lost
-    server.database.close()
