@@ -10,7 +10,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test system-deps system-test-deps venv install install-test
+.PHONY: run test screenshots system-deps system-test-deps venv install install-test
 
 run: install
 	$(VENV)/bin/muontra demo --data $(DATA) --if-empty
@@ -19,6 +19,11 @@ run: install
 test: install-test
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Refresh the pictures under docs/screenshots from the browser tests (the test run itself writes
+# them to test-artifacts/, so it leaves the tree clean).
+screenshots: install-test
+	MUONTRA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -m browser tests $(PYTEST_ARGS)
 
 # System libraries: ZBar for pyzbar, a font with Vietnamese diacritics for PDFs,
 # poppler (pdftoppm) and Debian's Chromium for the browser tests.

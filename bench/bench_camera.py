@@ -50,9 +50,9 @@ from kiosk.ledger import get_setting  # noqa: E402
 from kiosk.models import Copy, Loan  # noqa: E402
 from kiosk.services import Circulation  # noqa: E402
 from kiosk.store import open_store  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.camera_helpers import EventListener, footage, put_video  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.conftest import KioskProcess  # noqa: E402
+from tests.kiosk.camera.conftest import EventListener, footage, put_video  # noqa: E402
 
 FPS = 30.0
 LEAD, CARD, GAP, BOOK, TAIL = 6, 30, 8, 30, 10  # a card or book is held about a second

@@ -29,12 +29,11 @@ import zxingcpp
 from pyzbar import pyzbar
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from scanner_synth import Effects, background, finish, paste, quad_at, render_1d  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from scanner import Decoder, DecoderWorker, ScanConfirmer, load_image  # noqa: E402
 from scanner.decode import to_gray  # noqa: E402
+from tests.scanner.conftest import Effects, background, finish, paste, quad_at, render_1d  # noqa: E402
 
 PHOTOS = ROOT / "tests" / "data" / "barcodes"
 

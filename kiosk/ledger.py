@@ -349,7 +349,7 @@ def apply(event_type: str, payload: Payload) -> None:
 # one by one costs about five queries each, mostly Peewee building SQL. The bulk appliers read
 # what exists with a few IN (...) queries, insert what is missing and update only the rows that
 # change, each with one statement run for many rows. They leave exactly the rows that applying
-# the same facts one by one, in order, leaves (tests/test_ledger_bulk.py compares the two), so a
+# the same facts one by one, in order, leaves (tests/kiosk/test_ledger_bulk.py compares the two), so a
 # change to apply_catalog or apply_patron needs its counterpart here.
 
 Row = dict[str, Any]

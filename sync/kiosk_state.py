@@ -142,7 +142,7 @@ def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
     copies) with a few IN queries, replays the rules in memory, then writes: closes first,
     then other changes, then new loans, so the one-open-loan-per-copy index holds throughout
     (loans stay on their copy; one that moves sends the run the one-by-one way).
-    tests/test_ledger_bulk.py compares it with the one-by-one applier.
+    tests/kiosk/test_ledger_bulk.py compares it with the one-by-one applier.
     """
     items = list(dict.fromkeys(p["item"] for p in payloads))
     copies = {row["code"]: row for chunk in chunked(items, IN_CHUNK) for row in

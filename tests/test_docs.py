@@ -40,3 +40,13 @@ def test_every_command_is_in_the_readme():
     assert "kiosk" in names and "scan-image" in names
     missing = sorted(name for name in names if not re.search(rf"muontra [^`]*\b{re.escape(name)}\b", README))
     assert missing == []
+
+
+def test_every_documented_screenshot_exists():
+    """The docs' pictures are refreshed by `make screenshots`, not by the test run; none may go missing."""
+    root = Path(__file__).resolve().parent.parent
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    named = {m for path in texts for m in re.findall(r"screenshots/([\w.-]+\.png)", path.read_text(encoding="utf-8"))}
+    assert named, "the docs show the screens"
+    missing = sorted(name for name in named if not (root / "docs" / "screenshots" / name).is_file())
+    assert missing == []

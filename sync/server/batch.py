@@ -10,7 +10,7 @@ a parked return, a copy with a conflict-closed loan, a return at another
 kiosk, a malformed payload…) goes to apply.py's own appliers after the bulk
 writes so far are flushed. The rules keep one implementation; the bulk path
 takes only cases whose outcome is certain, and tests check both give the same
-database (tests/test_sync_batch.py).
+database (tests/sync/test_batch.py).
 """
 
 from __future__ import annotations
