@@ -19,6 +19,7 @@ where the passes disagree is reported only when one text clearly wins, never a c
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from ctypes import c_void_p, cast
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from .normalize import (
 
 Point = tuple[int, int]
 _EYE = np.eye(3)
+_FULL_ASCII_PAIR = re.compile(r"[$%/+][A-Z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +286,11 @@ class Decoder:
             if len(both) == 1:
                 out.append(_as_decoded(*both[0], group))
             elif len(families) == 1:
-                out.append(_as_decoded(*next(iter(families)), group))
+                (sym, text), fams = next(iter(families.items()))
+                # ZBar reads Code 39 full ASCII literally ("A+A-1234" for "Aa-1234"): a text
+                # only ZBar read that has such pairs waits for a frame zxing-cpp reads too.
+                if not (sym == CODE39 and fams == {"zbar"} and _FULL_ASCII_PAIR.search(text)):
+                    out.append(_as_decoded(sym, text, group))
             elif not both:
                 box = _union_box(group)
                 crop, inverse = _box_crop(gray, box, 0.2)
