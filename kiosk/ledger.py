@@ -20,7 +20,20 @@ from typing import Any
 from peewee import Model, chunked, fn
 
 from .db import insert_rows, update_rows
-from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
+from .models import (
+    ClosedDay,
+    Copy,
+    Event,
+    Loan,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
 Payload = Mapping[str, Any]
 
@@ -193,14 +206,10 @@ def apply_copy_move(p: Payload) -> None:
 
 
 def _batch(uuid: str):
-    from .workflows.models import RotationBatch
-
     return RotationBatch.get_or_none(RotationBatch.uuid == uuid)
 
 
 def apply_rotation_open(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     if _batch(p["batch"]) is None:
         RotationBatch.create(
             uuid=p["batch"], location=p["location"], class_name=p.get("class_name", ""),
@@ -210,8 +219,6 @@ def apply_rotation_open(p: Payload) -> None:
 
 
 def apply_rotation_add(p: Payload) -> None:
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return
@@ -225,8 +232,6 @@ def apply_rotation_add(p: Payload) -> None:
 
 
 def _rotation_item(p: Payload):
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return None
@@ -241,8 +246,6 @@ def apply_rotation_return(p: Payload) -> None:
 
 
 def apply_rotation_unreturn(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     item = _rotation_item(p)
     if item is not None:
         item.returned_at, item.returned_by = None, None
@@ -259,14 +262,10 @@ def apply_rotation_close(p: Payload) -> None:
 
 
 def _session(uuid: str):
-    from .workflows.models import StocktakeSession
-
     return StocktakeSession.get_or_none(StocktakeSession.uuid == uuid)
 
 
 def apply_stocktake_open(p: Payload) -> None:
-    from .workflows.models import StocktakeSession
-
     if _session(p["session"]) is None:
         StocktakeSession.create(
             uuid=p["session"], location=p.get("location"), shelf_from=p.get("shelf_from", ""),
@@ -275,8 +274,6 @@ def apply_stocktake_open(p: Payload) -> None:
 
 
 def apply_stocktake_scan(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None:
         return
@@ -294,8 +291,6 @@ def apply_stocktake_scan(p: Payload) -> None:
 
 
 def apply_stocktake_finish(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None or session.finished_at is not None:
         return

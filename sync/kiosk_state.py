@@ -21,8 +21,17 @@ from kiosk.db import insert_rows, update_rows
 from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import IN_CHUNK, get_setting, newest_seq, put_setting
-from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
-from kiosk.workflows.models import RotationBatch, RotationItem, StocktakeSession
+from kiosk.models import (
+    Copy,
+    Event,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeSession,
+    Title,
+)
 
 from .protocol import keys_of, parse_cursor
 

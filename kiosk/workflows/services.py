@@ -17,11 +17,20 @@ from peewee import IntegrityError, fn
 from ..codes import book_number
 from ..db import write_transaction
 from ..ledger import get_setting, iso, record
-from ..models import MAIN_LIBRARY, Copy, Loan, Patron, Title
+from ..models import (
+    MAIN_LIBRARY,
+    Copy,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 from ..rules import UnknownPatron
 from ..services import Circulation, open_loan_of
 from . import rules
-from .models import RotationBatch, RotationItem, StocktakeScan, StocktakeSession
 
 LIBRARIAN = "librarian"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -66,15 +65,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(views_class.bp)
     return app
 
-
-def now() -> datetime:
-    """Server time as naive UTC, the way it is stored."""
-    from flask import current_app
-
-    return current_app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None)
-
-
-def now_unix() -> float:
-    from flask import current_app
-
-    return current_app.config["CLOCK"]().timestamp()

@@ -14,8 +14,7 @@ from peewee import fn
 from kiosk import ledger
 from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
-from kiosk.models import Copy, Loan, Patron, Title
-from kiosk.workflows.models import RotationItem
+from kiosk.models import Copy, Loan, Patron, RotationItem, Title
 
 from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
 from . import apply as applying

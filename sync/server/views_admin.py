@@ -15,7 +15,7 @@ from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
 
 from . import service
-from .app import now
+from .clock import now
 from .models import Conflict, Device
 
 bp = Blueprint("server_admin", __name__)

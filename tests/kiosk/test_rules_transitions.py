@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from kiosk import rules
-from kiosk.models import COPY_STATUSES
+from kiosk.vocabulary import COPY_STATUSES
 
 PAIRS = list(itertools.product(COPY_STATUSES, sorted(rules.ACTIONS)))
 

@@ -10,10 +10,9 @@ import pytest
 from kiosk import ledger
 from kiosk.db import db, init_database
 from kiosk.migrations import KIOSK, migrate
-from kiosk.models import Copy, Event, Loan, Title
+from kiosk.models import Copy, Event, Loan, RotationBatch, StocktakeScan, Title
 from kiosk.rules import UnknownPatron
 from kiosk.workflows import rules
-from kiosk.workflows.models import RotationBatch, StocktakeScan
 from tests.conftest import copy_fact, patron_fact
 from tests.kiosk.workflows.conftest import shelve, workflows
 
