@@ -11,9 +11,11 @@ from peewee import (
     CharField,
     DateField,
     DateTimeField,
+    Expression,
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelSelect,
     TextField,
 )
 
@@ -99,6 +101,15 @@ class Loan(BaseModel):
     location = CharField(default=MAIN_LIBRARY)
     checkout_device = CharField()
     checkin_device = CharField(null=True)
+
+    @classmethod
+    def is_open(cls) -> Expression:
+        """The one open-loan predicate: not returned yet (the partial unique index says the same)."""
+        return cls.returned_at.is_null()
+
+    @classmethod
+    def open_loans(cls, *fields: Any) -> ModelSelect:
+        return cls.select(*fields).where(cls.is_open())
 
 
 class PolicyRule(BaseModel):

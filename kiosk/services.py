@@ -107,7 +107,7 @@ def open_loans_of(patron: Patron) -> list[Loan]:
         .join(Title)
         .switch(Loan)
         .join(Patron)  # _loan_view reads loan.patron.code: no query per loan
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .order_by(Loan.due)
     )
 
@@ -121,7 +121,7 @@ def open_loan_views(patron: Patron) -> list[rules.LoanView]:
         Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals)
         .join(Copy)
         .join(Title)
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .tuples()
     )
     return [rules.LoanView(uuid, item, patron.code, category, due, renewals)
@@ -132,7 +132,7 @@ def open_loan_of(copy: Copy) -> Loan | None:
     return (
         Loan.select(Loan, Patron)
         .join(Patron)
-        .where((Loan.copy == copy) & Loan.returned_at.is_null())
+        .where((Loan.copy == copy) & Loan.is_open())
         .first()
     )
 
@@ -201,7 +201,7 @@ class Circulation:
         if for_checkin and copies:
             # One query for the whole class set (40 copies of a textbook), not one per copy.
             lent = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(
-                Loan.copy.in_([c.id for c in copies]) & Loan.returned_at.is_null()).tuples()}
+                Loan.copy.in_([c.id for c in copies]) & Loan.is_open()).tuples()}
             on_loan = [c for c in copies if c.id in lent]
             if len(on_loan) == 1:
                 return on_loan[0]
@@ -305,9 +305,7 @@ class Circulation:
             copy = Copy.get_or_none(Copy.code == item_text)
             if copy is None:
                 raise rules.UnknownCopy()
-            status = rules.transition(copy.status, action)
-            if status == "available" and open_loan_of(copy) is not None:
-                status = "on_loan"
+            status = rules.settled_status(rules.transition(copy.status, action), open_loan_of(copy) is not None)
             now = self.now()
             record("copy.status", {"item": copy.code, "status": status, "note": note},
                    device=self.device, device_time=now)

@@ -210,7 +210,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
         for chunk in chunked(codes, IN_CHUNK):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
-                     .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
+                     .where(model.code.in_(chunk) & Loan.is_open()))
             extra |= {("loan", row.uuid) for row in query}
     return keys | extra
 

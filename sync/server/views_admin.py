@@ -140,5 +140,5 @@ def loans():
         query = query.where((Copy.code == text.upper()) | (Patron.code == text.upper())
                             | Patron.name.contains(text) | Title.title.contains(text))
     if only_open:
-        query = query.where(Loan.returned_at.is_null())
+        query = query.where(Loan.is_open())
     return render_template("server/loans.html", loans=list(query.limit(200)), q=text, only_open=only_open)

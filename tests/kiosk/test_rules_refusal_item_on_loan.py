@@ -40,7 +40,7 @@ def test_a_catalogue_reimport_cannot_trick_the_kiosk_into_a_second_loan(client, 
     client.post("/api/checkout", json={"patron": "HS001", "item": "TN-0001"})
     school.record_facts([copy_fact("TN-0001", "Dế Mèn phiêu lưu ký", author="Tô Hoài", status="available")])
     refused_over_http(client, "/api/checkout", {"patron": "HS002", "item": "TN-0001"}, "copy_on_loan", 409)
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+    assert Loan.open_loans().count() == 1
 
 
 def test_a_synced_status_fact_cannot_make_a_lent_copy_available(school):

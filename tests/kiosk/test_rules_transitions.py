@@ -122,3 +122,13 @@ def test_renewing_a_lost_book_at_the_kiosk_says_so_in_vietnamese(client, school)
     assert answer.status_code == 409
     assert answer.get_json()["error"] == {"code": "bad_transition",
                                           "message": "Sách bị mất thì không thể gia hạn."}
+
+
+@pytest.mark.parametrize("status", COPY_STATUSES)
+@pytest.mark.parametrize("lent", [True, False])
+def test_a_settled_status_follows_the_loans_only_between_shelf_and_loan(status, lent):
+    settled = rules.settled_status(status, lent)
+    if status in ("available", "on_loan"):
+        assert settled == ("on_loan" if lent else "available")
+    else:
+        assert settled == status

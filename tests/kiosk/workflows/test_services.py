@@ -195,7 +195,7 @@ def test_stocktake_finds_present_missing_on_loan_misplaced_and_unknown(shelves, 
     assert view.titles["TN-0002"] == ("Đất rừng phương Nam", "main", "A1")
     missing = Copy.get(Copy.code == "TN-0002")
     assert (missing.status, missing.status_note) == ("lost", "stock-take 2026-03-02")
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 2  # loans stay open
+    assert Loan.open_loans().count() == 2  # loans stay open
     with pytest.raises(rules.SessionFinished):
         wf.stocktake_scan(session, "TN-0002", by="CTV01")
 
