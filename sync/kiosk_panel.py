@@ -30,8 +30,6 @@ bp.before_request(admin._require_login)  # the same librarian PIN session as the
 
 def init_app(app: Flask) -> None:
     """Register the panel; start background sync unless disabled (SYNC_INTERVAL 0) or testing."""
-    app.config.setdefault("SYNC_INTERVAL", 60)
-    app.config.setdefault("SYNC_MAX_BACKOFF", 900)
     app.register_blueprint(bp)
     syncer = BackgroundSync(float(app.config["SYNC_INTERVAL"]) or 60.0, float(app.config["SYNC_MAX_BACKOFF"]))
     app.extensions["sync"] = syncer
