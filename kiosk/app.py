@@ -35,6 +35,8 @@ DEFAULTS: Mapping[str, Any] = {
     "TIMEZONE": "Asia/Ho_Chi_Minh",
     "CLOCK": utc_now,
     "AUTO_MIGRATE": False,
+    # Set by `muontra kiosk --https-port`: LAN browsers on plain HTTP are sent there (kiosk/web/tls.py).
+    "HTTPS_PORT": None,
 }
 
 csrf = CSRFProtect()
@@ -96,11 +98,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from sync import kiosk_panel
 
     from .web import admin, api, errors, pages
+    from .web import tls as tls_pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    tls_pages.init_app(app)
     kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
