@@ -37,6 +37,9 @@ DEFAULTS: Mapping[str, Any] = {
     "AUTO_MIGRATE": False,
     # Set by `muontra kiosk --https-port`: LAN browsers on plain HTTP are sent there (kiosk/web/tls.py).
     "HTTPS_PORT": None,
+    # A thermal receipt printer: "usb:VID:PID" or "file:/dev/usb/lp0"; "" prints through the browser.
+    "RECEIPT_PRINTER": "",
+    "RECEIPT_WIDTH_MM": 58,
 }
 
 csrf = CSRFProtect()
@@ -98,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from sync import kiosk_panel
 
     from .web import admin, api, errors, pages
+    from .web import receipt as receipt_api
     from .web import tls as tls_pages
 
     errors.register(app)
@@ -105,6 +109,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
     tls_pages.init_app(app)
+    app.register_blueprint(receipt_api.bp)
+    csrf.exempt(receipt_api.bp)
     kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake
