@@ -17,6 +17,7 @@ from ..errors import N_, BadInput
 from ..ledger import get_setting
 from ..models import Copy, Loan, Patron, Title
 from ..rules import UnknownPatron
+from . import circulation
 from .api import json_body
 
 bp = Blueprint("receipt", __name__)
@@ -51,7 +52,7 @@ def print_receipt() -> ResponseReturnValue:
         heading=_("Your receipt"), school=school,
         who=" · ".join(part for part in (patron.name, patron.class_name and _("Class %(class_name)s",
                                                                               class_name=patron.class_name)) if part),
-        when=current_app.extensions["circulation"].today().strftime("%d/%m/%Y"),
+        when=circulation().today().strftime("%d/%m/%Y"),
         lines=lines, due_label=_("Return by %(due)s"),
         thanks=_("Please look after the books and return them on time. Thank you!"))
     receipts.send(receipts.render(receipt, int(current_app.config.get("RECEIPT_WIDTH_MM", 58))), setting)
