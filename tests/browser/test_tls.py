@@ -13,7 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from kiosk import tls
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LARGE, SCAN_TIMING, screenshot, seed_school
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LARGE, SCAN_TIMING, SMALL, screenshot, seed_school
 from tests.conftest import KioskProcess, free_port
 
 pytestmark = pytest.mark.browser
@@ -85,6 +85,8 @@ def test_a_tablet_trusting_the_school_ca_gets_a_secure_page_and_its_camera(https
             page.goto(f"https://{LAN_NAME}:{port}/ca")
             page.wait_for_selector(".tls-qr")
             screenshot(page, "tls-ca-page-1280", full_page=True)
+            page.set_viewport_size(SMALL)
+            screenshot(page, "tls-ca-page-800")
         finally:
             context.close()
 
