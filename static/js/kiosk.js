@@ -330,6 +330,18 @@
     window.addEventListener(name, touch, {capture: true, passive: true}));
   setInterval(tick, 250);
 
+  // A thermal printer when the kiosk has one (the server draws and prints the receipt), else the
+  // browser's printing (silent with Chromium's --kiosk-printing); a failing printer falls back too.
+  async function printReceipt() {
+    if (S.receiptPrinter && state.patron) {
+      const copies = state.borrowed.map((loan) => loan.item).join(" ");
+      const result = await api("/api/receipt", {patron: state.patron.code, copies});
+      touch();
+      if (result.ok) return;
+    }
+    window.print();
+  }
+
   // ------------------------------------------------------------ buttons
 
   document.addEventListener("click", (event) => {
@@ -345,7 +357,7 @@
         goIdle();
       }
     } else if (action === "print") {
-      window.print();
+      printReceipt();
     } else if (action === "finish") {
       goIdle();
     } else if (action === "still-here") {
