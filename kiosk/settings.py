@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .clock import DEFAULT_TIMEZONE, utc_now
 from .errors import N_, MuontraError
+from .i18n import DEFAULT_LANGUAGE, translate
 
 APPS = ("kiosk", "server", "both", "cli")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -31,6 +32,10 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 class BadSetting(MuontraError):
     code = "bad_setting"
     message = N_("The setting %(name)s cannot be '%(value)s': %(expected)s.")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        # ``expected`` is a msgid from TYPES: the reader gets it in their language.
+        return translate(self.message, lang, **{**self.params, "expected": translate(self.params["expected"], lang)})
 
 
 def _text(raw: str) -> str:
@@ -75,13 +80,13 @@ def _timezone(raw: str) -> str:
 
 # type name → (parser of the environment's text, what the reader is told is expected)
 TYPES: Mapping[str, tuple[Callable[[str], Any], str]] = {
-    "text": (_text, "text"),
-    "int": (_int, "a whole number"),
-    "number": (_number, "a number"),
-    "flag": (_flag, "1/0, true/false, yes/no or on/off"),
-    "list": (_list, 'a JSON list of texts or comma-separated words'),
-    "timezone": (_timezone, "an IANA time zone such as Asia/Ho_Chi_Minh"),
-    "clock": (_text, "a function (tests only)"),
+    "text": (_text, N_("text")),
+    "int": (_int, N_("a whole number")),
+    "number": (_number, N_("a number")),
+    "flag": (_flag, N_("1/0, true/false, yes/no or on/off")),
+    "list": (_list, N_("a JSON list of texts or comma-separated words")),
+    "timezone": (_timezone, N_("an IANA time zone such as Asia/Ho_Chi_Minh")),
+    "clock": (_text, N_("a function (tests only)")),
 }
 
 
