@@ -72,6 +72,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tls_pages.init_app(app)
     app.register_blueprint(receipt_api.bp)
     csrf.exempt(receipt_api.bp)
+    from .web import holds as hold_views  # reservations: the card holder's API and the librarian's page
+
+    app.register_blueprint(hold_views.api)
+    csrf.exempt(hold_views.api)
+    app.register_blueprint(hold_views.pages)
     kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake

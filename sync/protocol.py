@@ -193,6 +193,8 @@ def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]
         keys.add(("setting", payload["key"]))
     if event_type in ("stocktake.open", "stocktake.finish") and isinstance(payload.get("session"), str):
         keys.add(("stocktake", payload["session"]))
+    if event_type.startswith("hold.") and isinstance(payload.get("hold"), str):
+        keys.add(("hold", payload["hold"]))
     if event_type == "stocktake.scan" and isinstance(payload.get("scan"), str):
         keys.add(("stocktake_scan", payload["scan"]))
     if event_type.startswith("rotation.") and isinstance(payload.get("batch"), str):

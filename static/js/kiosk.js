@@ -258,6 +258,7 @@
     const notes = [];
     if (checkin.overdue_days > 0) notes.push(fmt(W.returned_late, {days: checkin.overdue_days}));
     if (checkin.location && checkin.location !== "main") notes.push(fmt(W.class_library, {location: checkin.location}));
+    if (checkin.hold_message) notes.push(checkin.hold_message);  // set aside for a reservation: never whose
     const kind = checkin.outcome === "returned" ? "ok" : "info";
     const title = checkin.title || checkin.item;
     show(box, kind, `${checkin.message}`, [title].concat(notes).join(" · "));
