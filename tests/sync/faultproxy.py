@@ -3,8 +3,10 @@
 Each new connection takes the next fault from a schedule (then ``default``):
 ``pass``; ``drop_request`` (close after part of the request, nothing forwarded);
 ``drop_reply`` (forward the request, swallow the whole reply, close);
-``truncate`` (forward half the reply, close); ``reset`` (RST after the request
-is forwarded); ``delay`` (hold the reply back ``delay`` seconds).
+``truncate`` (forward half the reply, close); ``cut_headers`` (forward the status
+line and the first header line of the reply, close: ``requests`` then hands back
+a 200 with an empty body); ``reset`` (RST after the request is forwarded);
+``delay`` (hold the reply back ``delay`` seconds).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-FAULTS = ("pass", "drop_request", "drop_reply", "truncate", "reset", "delay")
+FAULTS = ("pass", "drop_request", "drop_reply", "truncate", "cut_headers", "reset", "delay")
 
 
 class FaultProxy:
@@ -66,6 +68,10 @@ class FaultProxy:
                 return
             if fault == "truncate":
                 client.sendall(reply[: len(reply) // 2])
+                return
+            if fault == "cut_headers":
+                status_end = reply.find(b"\r\n")
+                client.sendall(reply[: reply.find(b"\r\n", status_end + 2) + 2])
                 return
             if fault == "delay":
                 time.sleep(self.delay)
