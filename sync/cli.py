@@ -198,6 +198,9 @@ def sync(data: str, quiet: bool) -> None:
     click.echo(say(N_("Sent %(sent)s, received %(received)s, conflicts %(conflicts)s, still waiting %(waiting)s"),
                    sent=summary.sent, received=summary.received, conflicts=summary.conflicts,
                    waiting=summary.waiting))
+    if summary.repaired:
+        click.echo(say(N_("Corrected from the server's records: %(count)s (see the sync page)"),
+                       count=summary.repaired))
     if not summary.complete:
         click.echo(kiosk_state.error_text(language()) or say(N_("Some events are still waiting to be sent.")), err=True)
         sys.exit(2)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -132,6 +133,15 @@ class Transport(Protocol):
     def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]: ...
 
 
+def _not_a_header_warning(record: logging.LogRecord) -> bool:
+    """urllib3 logs a reply cut inside its headers as a warning with a traceback; we say it ourselves
+    (:class:`NoUsableAnswer`), and a traceback in the kiosk's log would read like a crash."""
+    return not record.getMessage().startswith("Failed to parse headers")
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_not_a_header_warning)
+
+
 class HttpTransport:
     """HTTP(S) to the server; any network trouble becomes :class:`ServerUnreachable`."""
 
@@ -179,10 +189,14 @@ def _now_text() -> str:
 class SyncClient:
     def __init__(self, transport: Transport, device: str, secret: str, *, clock: Callable[[], float] = time.time,
                  batch: int = 500, page: int = 1000, progress: Progress | None = None,
-                 busy_waits: Sequence[float] = BUSY_WAITS, sleep: Callable[[float], None] = time.sleep) -> None:
+                 busy_waits: Sequence[float] = BUSY_WAITS, sleep: Callable[[float], None] = time.sleep,
+                 check_gap: timedelta | None = None) -> None:
         self.transport, self.device, self.secret = transport, device, secret
         self.clock, self.batch, self.page = clock, batch, page
         self.busy_waits, self.sleep = busy_waits, sleep
+        # The digest comparison's least gap when something moved (MUONTRA_SYNC_CHECK_MINUTES; 0: every sync).
+        self.check_gap = check_gap if check_gap is not None else timedelta(
+            minutes=float(os.environ.get("MUONTRA_SYNC_CHECK_MINUTES", state.DIGEST_GAP.total_seconds() / 60)))
         self.progress = progress or (lambda phase, done, total: None)
 
     # ------------------------------------------------------------ signed requests
@@ -304,13 +318,14 @@ class SyncClient:
     def check(self, summary: SyncSummary, force: bool = False) -> None:
         """Compare digests with the server; make any bucket that differs the server's again.
 
-        Runs once everything is sent and pulled. Skipped when neither side can have changed
-        since the last comparison that ran (same cursor, same newest local event) unless a
-        day has passed. A server that moved on since our pull is pulled from again first.
+        Runs once everything is sent and pulled: when either side moved since the last
+        comparison (cursor, newest local event) and ``check_gap`` has passed since it, or a
+        day has. A server that moved on since our pull is pulled from again first.
         """
         for _round in range(DIGEST_ROUNDS):
             cursor, newest = get_setting(state.CURSOR), newest_seq(self.device)
-            if not force and not state.digest_due(cursor, newest, datetime.now(UTC).replace(tzinfo=None)):
+            if not force and not state.digest_due(cursor, newest, datetime.now(UTC).replace(tzinfo=None),
+                                                  self.check_gap):
                 return
             done: list[int] = []
             while True:

@@ -419,18 +419,20 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
 # ---------------------------------------------------------------- anti-entropy (see sync/digest.py)
 
 
-def digest_due(cursor: str | None, newest: int, now: datetime) -> bool:
-    """Compare digests unless nothing moved on either side since the last comparison, less than a day ago."""
+DIGEST_EVERY = timedelta(hours=24)  # compare at least this often, even when nothing moved
+DIGEST_GAP = timedelta(minutes=10)  # and, when something moved, at most this often (it reads every copy off the shelf)
+
+
+def digest_due(cursor: str | None, newest: int, now: datetime, gap: timedelta = DIGEST_GAP) -> bool:
+    """Compare digests when something moved on either side since the last comparison and ``gap`` has
+    passed, or when a day has passed; always when no comparison is on record."""
     checked = get_setting(DIGEST_CHECKED)
-    if not isinstance(checked, dict) or [checked.get("cursor"), checked.get("newest")] != [cursor, newest]:
-        return True
     try:
-        return now - ledger.parse_time(checked["at"]) >= DIGEST_EVERY
+        since = now - ledger.parse_time(checked["at"])
     except (KeyError, TypeError, ValueError):
         return True
-
-
-DIGEST_EVERY = timedelta(hours=24)
+    moved = [checked.get("cursor"), checked.get("newest")] != [cursor, newest]
+    return since >= DIGEST_EVERY or (moved and since >= gap)
 
 
 def digest_checked(cursor: str | None, newest: int, now: datetime) -> None:
@@ -461,7 +463,8 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
     """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
 
     Call in one write transaction. ``records`` are the server's whole truth for those
-    buckets: its cards and copies in them and the open loans of those copies. What the
+    buckets: its cards in them, its copies off the shelf in them (any other copy of the
+    bucket is on the shelf there) and the open loans of those copies. What the
     kiosk's unsent facts touch is left alone (the server hears of it next). Every copy
     or card that changes is logged in ``sync.repairs`` (shown on the sync panel), with
     what it was and what it is now. Returns how many changed.
@@ -493,9 +496,9 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
             Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
     for record in by_kind["copy"]:
         ledger.apply("catalog.upsert", record["payload"])
-    for row in Copy.select().where(Copy.code.in_([c for c in mine_copies if c not in their_copies
-                                                 and ("copy", c) not in pending])):
-        remove_copy(row)
+    # Off the shelf here, not there: on the shelf there (the digest leaves shelved copies out).
+    Copy.update(status="available").where(Copy.code.in_([c for c in mine_copies if c not in their_copies
+                                                          and ("copy", c) not in pending])).execute()
     for record in by_kind["loan"]:
         if ("copy", record["payload"].get("item")) not in pending:
             apply_loan_state(record["payload"])

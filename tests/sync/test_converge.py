@@ -7,6 +7,7 @@ guarantees with real processes are in test_chaos.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -182,6 +183,11 @@ def test_the_digest_runs_when_either_side_moved_or_a_day_passed(tmp_path):
         assert transport.paths.count("/sync/digest") == 1
         with kiosk.run():
             kiosk.circ.checkout("HS001", "TN-0001")
+        assert kiosk.sync().complete
+        assert transport.paths.count("/sync/digest") == 2
+        kiosk.client.check_gap = timedelta(minutes=10)  # as shipped: a moved kiosk compares every 10 minutes
+        with kiosk.run():
+            kiosk.circ.checkin("TN-0001")
         assert kiosk.sync().complete
         assert transport.paths.count("/sync/digest") == 2
 

@@ -21,17 +21,21 @@ import requests
 
 from kiosk.db import write_transaction
 from kiosk.ledger import get_setting
-from kiosk.models import Event, Loan
 from kiosk.services import Circulation
-from sync.server.models import AppliedEvent
 from tests.conftest import copy_fact, free_port, muontra, patron_fact, subprocess_env, wait_for_http
 from tests.sync.conftest import (
     ServerProcess,
+    assert_exactly_once,
     bound,
     fresh_postgres_database,
     kiosk_database,
+    kiosk_events,
+    open_loans,
+    pair_kiosk,
     seed_server,
+    server_applied,
     server_database,
+    sync_cli,
 )
 from tests.sync.faultproxy import FaultProxy
 
@@ -61,54 +65,6 @@ def any_server(request, tmp_path):
         proc = _running_server(tmp_path / "server", url)
         yield proc
         proc.stop()
-
-
-def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
-    assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data),
-                    *(["--db", server.db_url] if server.db_url else []))
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
-    paired = muontra("pair", url or server.url, code, "--data", str(data))
-    assert paired.returncode == 0, paired.stderr
-
-
-def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return muontra("--lang", "en", "sync", "--data", str(data), "--quiet", timeout=timeout)
-
-
-def server_applied(server: ServerProcess) -> dict[str, list[tuple[int, str]]]:
-    database = server_database(server.data, server.db_url)
-    with bound(database):
-        rows = list(AppliedEvent.select().order_by(AppliedEvent.device, AppliedEvent.seq))
-    database.close()
-    applied: dict[str, list[tuple[int, str]]] = {}
-    for row in rows:
-        applied.setdefault(row.device, []).append((row.seq, row.uuid))
-    return applied
-
-
-def kiosk_events(data: Path) -> tuple[str, list[tuple[int, str]]]:
-    database = kiosk_database(data)
-    with bound(database):
-        device = get_setting("device_id")
-        events = [(e.seq, e.uuid) for e in Event.select().where(Event.device == device).order_by(Event.seq)]
-    database.close()
-    return device, events
-
-
-def open_loans(database) -> set[tuple[str, str, str]]:
-    with bound(database):
-        result = {(loan.uuid, loan.copy.code, loan.patron.code)
-                  for loan in Loan.select().where(Loan.returned_at.is_null())}
-    database.close()
-    return result
-
-
-def assert_exactly_once(server: ServerProcess, *kiosks: Path) -> None:
-    applied = server_applied(server)
-    for data in kiosks:
-        device, events = kiosk_events(data)
-        assert applied.get(device, []) == events  # every event, once, in seq order, same uuid
 
 
 def start_kiosk(data: Path, server_interval: int = 1) -> subprocess.Popen:
