@@ -31,7 +31,7 @@ import pytest
 import requests
 
 from kiosk.models import Copy
-from tests.conftest import copy_fact, free_port, muontra, patron_fact, subprocess_env, wait_for_http
+from tests.conftest import copy_fact, free_port, patron_fact, subprocess_env, wait_for_http
 from tests.sync.conftest import (
     ServerProcess,
     bound,
@@ -39,6 +39,7 @@ from tests.sync.conftest import (
     kiosk_database,
     kiosk_events,
     open_loans,
+    pair_kiosk,
     seed_server,
     server_applied,
     server_database,
@@ -111,13 +112,7 @@ class Chaos:
 
     def add_kiosk(self, name: str) -> Kiosk:
         data = self.tmp / name
-        server = self.servers[0]
-        assert muontra("migrate", "--data", str(data)).returncode == 0
-        added = muontra("server", "add-device", name, "--data", str(server.data),
-                        *(["--db", server.db_url] if server.db_url else []))
-        code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
-        paired = muontra("pair", self.proxy.url, code, "--data", str(data))
-        assert paired.returncode == 0, paired.stderr
+        pair_kiosk(self.servers[0], data, name, url=self.proxy.url)
         kiosk = Kiosk(data, self.tmp / f"{name}.log")
         kiosk.start()
         self.kiosks.append(kiosk)
