@@ -139,7 +139,8 @@ def _not_a_header_warning(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Failed to parse headers")
 
 
-logging.getLogger("urllib3.connectionpool").addFilter(_not_a_header_warning)
+for _name in ("urllib3.connection", "urllib3.connectionpool"):  # urllib3 2.x logs it from the first
+    logging.getLogger(_name).addFilter(_not_a_header_warning)
 
 
 class HttpTransport:
