@@ -287,3 +287,31 @@ def test_a_pull_after_the_lock_holder_died_is_not_blocked(tmp_path):
         holder.wait(10)
         holder.stdout.close()
         assert kiosk.sync().complete
+
+
+def test_any_digest_request_is_answered_or_refused_never_a_5xx(tmp_path):
+    from sync.protocol import encode_body, signed_headers
+
+    with school_with_kiosks(tmp_path, SCHOOL, ("a",)) as (clock, server, kiosk):
+        client = kiosk.client
+        with kiosk.run():
+            cursor = get_setting(kiosk_state.CURSOR)
+        hexes = st.text("0123456789abcdef", min_size=16, max_size=16)
+        documents = st.fixed_dictionaries({}, optional={
+            "cursor": st.none() | st.just(cursor) | JSON,
+            "buckets": st.lists(hexes, min_size=digest.BUCKETS, max_size=digest.BUCKETS) | JSON,
+            "skip": st.lists(st.integers(-2, digest.BUCKETS + 2), max_size=5) | JSON,
+        })
+
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(document=documents)
+        def answered(document):
+            body = encode_body(document)
+            headers = signed_headers(client.device, client.secret, "POST", "/sync/digest", body,
+                                     int(clock().timestamp()))
+            status, reply = server.transport.post("/sync/digest", body, headers)
+            assert status in (200, 400), (document, status, reply)
+            if status == 200:
+                check_digest_reply(reply, digest.BUCKETS)
+
+        answered()
