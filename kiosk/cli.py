@@ -97,7 +97,14 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> 
         config["CAMERA"] = camera
     app = create_app(config)
     click.echo(say(N_("Mượn Trả kiosk on %(url)s (data: %(data)s)"), url=f"http://{host}:{port}/", data=data))
-    waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="muontra")
+    # The port is open: a systemd unit of Type=notify is ready now (the kiosk browser waits for it).
+    from .store import data_dir, database_path
+    from .watchdog import database_check, decoder_check, start_for_systemd
+
+    start_for_systemd([database_check(database_path(data_dir(data))),
+                       decoder_check(app.extensions.get("camera"))])
+    server.run()
 
 
 @main.command("set-pin")
