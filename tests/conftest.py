@@ -112,8 +112,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 def muontra(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process, from this checkout."""
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(),
+    """Run the real CLI in a child process, from this checkout (``env_extra``: more variables)."""
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(**kwargs.pop("env_extra", {})),
                           capture_output=True, text=True, timeout=kwargs.pop("timeout", 120), **kwargs)
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.appliance.conftest import build_wheel, clean_env, venv_with_wheel
 from tests.conftest import ROOT, free_port, wait_for_http
+from tests.kiosk.appliance.conftest import build_wheel, clean_env, venv_with_wheel
 
 pytestmark = pytest.mark.slow
 
