@@ -38,7 +38,7 @@ screenshots: install-test
 
 # System libraries: ZBar for pyzbar, a font with Vietnamese diacritics for PDFs,
 # poppler (pdftoppm) and Debian's Chromium for the browser tests, libatomic1 for Playwright's
-# driver on arm64, systemd-analyze (package systemd) to verify the appliance's units.
+# driver on arm64, systemd-analyze (package systemd) and cage to verify the appliance's units.
 # --no-install-recommends: 12 packages instead of 101 on a fresh Debian 12.
 system-deps:
 	@missing=""; for p in libzbar0 fonts-dejavu-core; do \
@@ -48,7 +48,7 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 system-test-deps: system-deps
-	@missing=""; for p in chromium poppler-utils libatomic1 systemd; do \
+	@missing=""; for p in chromium poppler-utils libatomic1 systemd cage; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \

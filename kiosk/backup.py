@@ -28,6 +28,7 @@ from .migrations import KIOSK, Component, SchemaTooNew
 BACKUP_DIRNAME = "backups"
 USB_FOLDER = "muontra-backup"
 MEDIA_ROOTS = ("/media", "/mnt", "/run/media")
+LABELLED_STICK = "muontra-usb"
 KEEP = 14
 
 KIOSK_FILE = "muontra.sqlite3"
@@ -181,6 +182,12 @@ def usb_folders(roots: Sequence[str] | None = None) -> list[Path]:
     if roots is None:
         env = os.environ.get("MUONTRA_BACKUP_MOUNTS")
         roots = env.split(os.pathsep) if env else _mount_points()
+    for root in roots:
+        if Path(root).name == LABELLED_STICK:  # the appliance mounts a stick labelled MUONTRA here
+            try:
+                (Path(root) / USB_FOLDER).mkdir(exist_ok=True)
+            except OSError:
+                pass  # no stick plugged in: the automount found nothing
     return [Path(root) / USB_FOLDER for root in roots if (Path(root) / USB_FOLDER).is_dir()]
 
 

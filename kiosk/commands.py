@@ -23,4 +23,5 @@ COMMANDS: dict[str, str] = {
     "scan-camera": "scanner.cli:scan_camera",
     "backup": "kiosk.backup_cli:backup_command",
     "restore": "kiosk.backup_cli:restore_command",
+    "appliance": "kiosk.appliance.cli:appliance",
 }
