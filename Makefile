@@ -21,7 +21,7 @@ BUILD_DEPS := "setuptools>=77" wheel
 # authors, not for someone starting a kiosk.
 QUIET_PIP  := PYTHONWARNINGS=ignore $(PIP) install -q --no-build-isolation
 
-.PHONY: run test screenshots system-deps system-test-deps venv install install-test dist
+.PHONY: run test screenshots system-deps system-test-deps venv install install-test dist pi-check
 
 run: install
 	$(VENV)/bin/muontra demo --data $(DATA) --if-empty
@@ -82,3 +82,12 @@ dist: $(STAMP)
 	rm -rf build dist/muontra-*.whl
 	PYTHONWARNINGS=ignore $(PIP) wheel -q --no-deps --no-build-isolation -w dist .
 	rm -rf build
+
+# The appliance on an emulated Raspberry Pi OS (Debian 12 arm64 under qemu-user-static): not in
+# CI, slow (see docs/deployment.md for the last run's timings), needs root.
+pi-check: dist
+	@missing=""; for p in debootstrap qemu-user-static binfmt-support; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	$(SUDO) sh tools/pi-check.sh dist/muontra-*.whl tests/data/barcodes/ean13-1/10.webp

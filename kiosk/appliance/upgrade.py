@@ -90,6 +90,7 @@ def upgrade(layout: Layout, wheel: Path, *, wheelhouse: Path | None = None, time
                 raise StepFailed(step=f"muontra-{service} {new}", reason=f"no answer from {healthz_url(options, service)}")
     except ApplianceError as failure:
         _roll_back(layout, options, old_venv, backups, timeout)
+        shutil.rmtree(new_venv, ignore_errors=True)  # an SD card is small; the wheel is still there
         reason = failure.params.get("reason") or failure.params.get("step") or failure.code
         raise RolledBack(new=new, old=old, reason=str(reason)[-500:]) from failure
     removed = [venv.name for venv in layout.venvs.iterdir() if venv.name not in (old, new)]

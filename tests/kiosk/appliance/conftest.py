@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 
-def build_wheel(tree: Path, out: Path, version: str | None = None) -> Path:
-    """``make dist``'s wheel of ``tree`` (optionally with another version number) in ``out``.
+def build_wheel(tree: Path, out: Path, version: str | None = None,
+                edit: Callable[[Path], None] | None = None) -> Path:
+    """``make dist``'s wheel of ``tree`` in ``out``, optionally with another version and ``edit``ed.
 
     Built from a copy, so the checkout never gets build/, *.egg-info or another version number.
     """
@@ -25,6 +27,8 @@ def build_wheel(tree: Path, out: Path, version: str | None = None) -> Path:
         pyproject = work / "pyproject.toml"
         text = pyproject.read_text(encoding="utf-8")
         pyproject.write_text(re.sub(r'(?m)^version = "[^"]+"', f'version = "{version}"', text), encoding="utf-8")
+    if edit is not None:
+        edit(work)
     before = set(out.glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
                     str(work)], check=True, capture_output=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
