@@ -89,6 +89,9 @@ def _exec(argv: list[str]) -> str:
 
 def service_unit(layout: Layout, options: Options, service: str) -> str:
     title = {"kiosk": "Mượn Trả kiosk (library lending)", "server": "Mượn Trả school server"}[service]
+    # The screen follows the kiosk: started again whenever the kiosk is back after a restart
+    # (Chromium doesn't reload an error page by itself), stopped while it is down (BindsTo there).
+    upholds = "Upholds=muontra-screen.service\n" if service == "kiosk" and options.screen else ""
     environment = "".join(f"Environment={key}={value}\n" for key, value in service_environment(layout).items())
     return f"""\
 [Unit]
@@ -96,7 +99,7 @@ Description={title}
 After=network.target
 # Never give up: a kiosk restarts however often it fails.
 StartLimitIntervalSec=0
-
+{upholds}
 [Service]
 Type=notify
 NotifyAccess=main
@@ -130,7 +133,7 @@ def screen_unit(layout: Layout, options: Options) -> str:
 [Unit]
 Description=Mượn Trả kiosk screen (Chromium in cage on tty1)
 After=muontra-kiosk.service systemd-user-sessions.service plymouth-quit-wait.service
-Wants=muontra-kiosk.service
+BindsTo=muontra-kiosk.service
 Conflicts=getty@tty1.service
 After=getty@tty1.service
 
