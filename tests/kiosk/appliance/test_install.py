@@ -89,3 +89,30 @@ def test_install_into_a_root_verifies_and_serves_a_kiosk(tmp_path: Path):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
     assert not (root / "opt/muontra").exists() and not list((root / "etc/systemd/system").iterdir())
     assert (data / "kiosk" / "muontra.sqlite3").exists()  # the loans stay
+
+
+def test_the_kiosk_screen_cursor_theme_is_a_transparent_pixel(tmp_path: Path):
+    """Loaded the way a compositor looks a cursor up ($XCURSOR_PATH, theme, name) by libXcursor."""
+    from ctypes.util import find_library
+
+    from kiosk.appliance.install import write_blank_cursor_theme
+
+    if find_library("Xcursor") is None:
+        pytest.skip("libXcursor (a dependency of chromium) is not installed")
+    write_blank_cursor_theme(tmp_path / "muontra-none")
+    probe = """
+import ctypes, ctypes.util
+lib = ctypes.CDLL(ctypes.util.find_library("Xcursor"))
+class Image(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint) for n in ("version", "size", "width", "height", "xhot", "yhot", "delay")] + \\
+               [("pixels", ctypes.POINTER(ctypes.c_uint32))]
+lib.XcursorLibraryLoadImage.restype = ctypes.POINTER(Image)
+for name in (b"left_ptr", b"text", b"pointer"):
+    image = lib.XcursorLibraryLoadImage(name, b"muontra-none", 24)
+    assert image, name
+    print(name.decode(), image.contents.width, image.contents.height, image.contents.pixels[0])
+"""
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                           env={"XCURSOR_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split("\n")[:3] == ["left_ptr 1 1 0", "text 1 1 0", "pointer 1 1 0"]
