@@ -166,3 +166,26 @@ def kiosk_process(data_dir: Path) -> Iterator[KioskProcess]:
     proc = KioskProcess(data_dir)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """What systemd opens for a unit: a unix datagram socket named by $NOTIFY_SOCKET."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    yield sock, path
+    sock.close()
+
+
+def received(sock: socket.socket, seconds: float) -> list[str]:
+    """Every message that arrives within ``seconds``."""
+    messages, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+    return messages

@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kiosk.store import database_path
 from kiosk.watchdog import Watchdog, database_check, notify, watchdog_interval
-from tests.conftest import free_port, subprocess_env, wait_for_http
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    """What systemd opens for a unit: a unix datagram socket named by $NOTIFY_SOCKET."""
-    path = str(tmp_path / "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(20)
-    yield sock, path
-    sock.close()
-
-
-def received(sock: socket.socket, seconds: float) -> list[str]:
-    """Every message that arrives within ``seconds``."""
-    messages, deadline = [], time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        sock.settimeout(left)
-        try:
-            messages.append(sock.recv(4096).decode())
-        except TimeoutError:
-            break
-    return messages
+from tests.conftest import free_port, received, subprocess_env, wait_for_http
 
 
 def test_beats_while_the_database_answers_and_stops_when_it_is_gone(data_dir: Path, notify_socket):

@@ -30,6 +30,7 @@ from tests.sync.conftest import (
     bound,
     fresh_postgres_database,
     kiosk_database,
+    pair_kiosk,
     seed_server,
     server_database,
 )
@@ -61,15 +62,6 @@ def any_server(request, tmp_path):
         proc = _running_server(tmp_path / "server", url)
         yield proc
         proc.stop()
-
-
-def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
-    assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data),
-                    *(["--db", server.db_url] if server.db_url else []))
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
-    paired = muontra("pair", url or server.url, code, "--data", str(data))
-    assert paired.returncode == 0, paired.stderr
 
 
 def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
