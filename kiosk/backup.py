@@ -228,9 +228,12 @@ def back_up(data: Path, *, db_url: str | None = None, keep: int = KEEP, usb_root
     """Back up every database of a data directory into DATA/backups (+ USB sticks)."""
     folder = data / BACKUP_DIRNAME
     made: list[Path] = []
-    if (data / KIOSK_FILE).exists():
+    kiosk = (data / KIOSK_FILE).exists()
+    if kiosk:
         made.append(backup_sqlite(data / KIOSK_FILE, folder, "kiosk", now))
-    if db_url and db_url.startswith(("postgres://", "postgresql://")):
+    # A kiosk's directory never holds the server's PostgreSQL data, even when MUONTRA_DB is set
+    # for a server on the same machine (the appliance's backup unit reads both settings files).
+    if db_url and db_url.startswith(("postgres://", "postgresql://")) and not kiosk:
         made.append(backup_postgres(db_url, folder, now))
     elif (data / SERVER_FILE).exists():
         made.append(backup_sqlite(data / SERVER_FILE, folder, "server", now))

@@ -74,9 +74,15 @@ def check_architecture(machine: str | None = None, pointer_bits: int | None = No
 
 
 def wheel_version(wheel: Path) -> str:
+    from packaging.version import InvalidVersion, Version
+
     parts = wheel.name.split("-")
     if len(parts) < 5 or parts[0] != "muontra" or wheel.suffix != ".whl" or not wheel.is_file():
         raise BadWheel(path=str(wheel))
+    try:
+        Version(parts[1])
+    except InvalidVersion as exc:
+        raise BadWheel(path=str(wheel)) from exc
     return parts[1]
 
 

@@ -33,6 +33,24 @@ RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 SystemCallArchitectures=native
 CapabilityBoundingSet=
 """
+# ProtectClock=yes implies an allow-list of devices (DeviceAllow=char-rtc): the kiosk's USB camera
+# must be on it, or /dev/video0 could not be opened.
+CAMERA_DEVICES = "DeviceAllow=char-video4linux rw\n"
+
+# Chromium and cage need the GPU, input devices, their own sandbox (namespaces) and a writable
+# profile: only what leaves those alone.
+SCREEN_HARDENING = """\
+ProtectSystem=full
+ProtectHome=yes
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+"""
 
 # What Chromium needs to be the kiosk's screen: full screen without any way out, sounds without
 # a first touch, the receipt printed without a dialog, no "restore pages?" after a power cut.
@@ -113,7 +131,7 @@ RestartSec=3
 TimeoutStartSec=180
 WatchdogSec=60
 ReadWritePaths={layout.data_for(service)} {layout.cache}
-{HARDENING}
+{HARDENING}{CAMERA_DEVICES if service == "kiosk" else ""}
 [Install]
 WantedBy=multi-user.target
 """
@@ -157,7 +175,7 @@ Environment=WLR_LIBINPUT_NO_DEVICES=1
 ExecStart=/usr/bin/cage -d -- {_exec(chromium)}
 Restart=always
 RestartSec=3
-
+{SCREEN_HARDENING}
 [Install]
 WantedBy=multi-user.target
 """
@@ -167,6 +185,7 @@ def backup_service(layout: Layout, options: Options) -> str:
     lines = "".join(f"ExecStart={_exec([str(layout.muontra), 'backup', '--data', str(layout.data_for(s))])}\n"
                     for s in options.services)
     writable = " ".join(str(layout.data_for(s)) for s in options.services)
+    settings = "".join(f"EnvironmentFile=-{layout.etc / (s + '.env')}\n" for s in options.services)
     return f"""\
 [Unit]
 Description=Mượn Trả daily backup (and a kiosk's unsynced loans to its server)
@@ -179,8 +198,7 @@ User={USER}
 Group={USER}
 Nice=10
 IOSchedulingClass=idle
-EnvironmentFile=-{layout.etc / 'kiosk.env'}
-{lines}ReadWritePaths={writable} -/media -/mnt -/run/media
+{settings}{lines}ReadWritePaths={writable} -/media -/mnt -/run/media
 {HARDENING}"""
 
 

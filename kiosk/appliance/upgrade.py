@@ -17,6 +17,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.version import Version
+
 from ..backup import BACKUP_DIRNAME, back_up, restore
 from ..errors import N_
 from .install import (
@@ -46,9 +48,9 @@ class RolledBack(ApplianceError):
                  "upgrade are back and running.")
 
 
-def version_key(version: str) -> tuple:
-    """Order of versions like 0.10.2 (numbers compared as numbers)."""
-    return tuple(int(part) if part.isdigit() else part for part in version.replace("-", ".").split("."))
+def version_key(version: str) -> Version:
+    """PEP 440 order: 0.10.2 after 0.9.9, 0.2.0rc1 before 0.2.0 (packaging comes with matplotlib)."""
+    return Version(version)
 
 
 @dataclass

@@ -64,3 +64,25 @@ def test_the_daily_backup_of_a_paired_kiosk_sends_its_unsynced_loans(tmp_path: P
         assert len(list((kiosk / "backups").glob("kiosk-*.sqlite3"))) == 2
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_server_is_backed_up_with_pg_dump(tmp_path: Path):
+    import stat
+    import subprocess
+
+    from kiosk.backup import back_up
+    from sync.server.store import open_server_store
+    from tests.sync.conftest import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        seed_server(tmp_path / "server", [patron_fact("HS001", "Nguyễn Văn An")], url)
+        open_server_store(tmp_path / "server", url).close()
+        (dump,) = back_up(tmp_path / "server", db_url=url, usb_roots=[]).files
+        assert dump.suffix == ".pgdump" and stat.S_IMODE(dump.stat().st_mode) == 0o600
+        listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True, text=True, check=True)
+        assert "TABLE DATA public patron" in listing.stdout
+        # The kiosk beside it (same machine, same settings) is not dumped again with the server.
+        kiosk = tmp_path / "kiosk"
+        assert muontra("migrate", "--data", str(kiosk)).returncode == 0
+        assert [p.suffix for p in back_up(kiosk, db_url=url, usb_roots=[]).files] == [".sqlite3"]

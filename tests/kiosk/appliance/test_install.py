@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -46,6 +47,15 @@ def verify_units(root: Path) -> None:
     assert verified.stderr.strip() == "", verified.stderr  # not even a warning
 
 
+def exposure(unit: Path) -> float:
+    """systemd's own score of a service's sandboxing (0 = locked down, 10 = none), read offline."""
+    analysed = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True,
+                              text=True, timeout=120)
+    match = re.search(r"Overall exposure level for \S+: ([\d.]+)", analysed.stdout + analysed.stderr)
+    assert match, analysed.stdout + analysed.stderr
+    return float(match.group(1))
+
+
 @pytest.mark.slow
 def test_install_into_a_root_verifies_and_serves_a_kiosk(tmp_path: Path):
     root, port = tmp_path / "root", free_port()
@@ -60,6 +70,10 @@ def test_install_into_a_root_verifies_and_serves_a_kiosk(tmp_path: Path):
         assert {"muontra-kiosk.service", "muontra-server.service", "muontra-screen.service",
                 "muontra-backup.service", "muontra-backup.timer"} <= units
         verify_units(root)
+        units_dir = root / "etc/systemd/system"
+        for name in ("muontra-kiosk.service", "muontra-server.service", "muontra-backup.service"):
+            assert exposure(units_dir / name) <= 4.0, name  # "OK" in systemd's words
+        assert exposure(units_dir / "muontra-screen.service") <= 8.0  # Chromium keeps its GPU and sandbox
 
         data = root / "var/lib/muontra"
         for folder in (data, data / "kiosk", data / "server"):
