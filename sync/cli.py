@@ -85,9 +85,15 @@ def _serve(config: dict, wsgi: str, host: str, port: int, workers: int) -> None:
     else:
         import waitress
 
-        from .server.app import create_app
+        from kiosk.watchdog import database_check, start_for_systemd
 
-        waitress.serve(create_app(config), host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        from .server.app import create_app
+        from .server.store import database_url
+
+        app = create_app(config)
+        wsgi_server = waitress.create_server(app, host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        start_for_systemd([database_check(database_url(config["DATA_DIR"], config["DB"]))])
+        wsgi_server.run()
 
 
 @server.command("migrate")

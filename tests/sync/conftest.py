@@ -224,6 +224,19 @@ class ServerProcess:
                 self.kill()
 
 
+def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
+    """Pair the kiosk in ``data`` with a running server, through the real CLI."""
+
+    from tests.conftest import muontra
+
+    assert muontra("migrate", "--data", str(data)).returncode == 0
+    added = muontra("server", "add-device", name, "--data", str(server.data),
+                    *(["--db", server.db_url] if server.db_url else []))
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
+    paired = muontra("pair", url or server.url, code, "--data", str(data))
+    assert paired.returncode == 0, paired.stderr
+
+
 def seed_server(data: Path, facts, db_url: str | None = None) -> None:
     from sync.server.store import open_server_store
 
@@ -301,15 +314,6 @@ def fresh_postgres_database() -> Iterator[str]:
 
 
 # ---------------------------------------------------------------- real kiosk and server processes
-
-def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
-    assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data),
-                    *(["--db", server.db_url] if server.db_url else []))
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
-    paired = muontra("pair", url or server.url, code, "--data", str(data))
-    assert paired.returncode == 0, paired.stderr
-
 
 def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     return muontra("--lang", "en", "sync", "--data", str(data), "--quiet", timeout=timeout)
