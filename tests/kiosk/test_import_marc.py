@@ -57,7 +57,7 @@ def marcxml(records: list[Record]) -> bytes:
 
 
 def test_binary_marc_titles_copies_and_numbered_records(school):
-    plan = plan_import("catalog", "koha.mrc", binary(good_records()), prefix="tn")
+    plan = plan_import("catalog", "koha.mrc", binary(good_records()), prefix="tn", category="TN")
     assert plan.ok, [e.describe_in("en") for e in plan.errors]
     assert plan.rows == 3 and plan.unit == "record"
     apply_plan(school, plan)
