@@ -29,6 +29,8 @@ DEFAULTS: Mapping[str, Any] = {
     "PIN_MAX_ATTEMPTS": 5,
     "PIN_LOCKOUT_MINUTES": 5,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # The librarian's import page takes whole MARC catalogues and school lists (docs/import.md).
+    "IMPORT_MAX_CONTENT_LENGTH": 65 * 1024 * 1024,
     "API_MAX_JSON_BYTES": 16 * 1024,
     "SCANNER_PREFIXES": (),
     "SCANNER_SUFFIXES": (),
@@ -53,6 +55,13 @@ def init_web(app: Flask, database: Database) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     babel.init_app(app, locale_selector=select_language)
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRFProtect reads the form: only the import page takes large files.
+        if request.endpoint == "admin.check_import" and "IMPORT_MAX_CONTENT_LENGTH" in app.config:
+            request.max_content_length = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+
     csrf.init_app(app)
 
     @app.before_request

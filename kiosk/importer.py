@@ -115,7 +115,8 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
     "patrons": (
         Column("code", ("Mã HS", "Mã học sinh", "Mã số học sinh", "Mã số HS", "Mã số", "Mã thẻ", "Mã bạn đọc",
                         "Mã độc giả", "Số thẻ", "Mã", "Mã cán bộ", "Mã giáo viên", "Mã định danh",
-                        "Mã định danh cá nhân", "Mã định danh học sinh", "Mã ĐDCN", "student code", "card"),
+                        "Mã định danh Bộ GD&ĐT", "Mã định danh Bộ GD&ĐT (trên CSDL ngành)", "Mã định danh học sinh",
+                        "Mã định danh cá nhân", "Mã ĐDCN", "Số ĐDCN", "student code", "card"),
                required=True),
         Column("name", ("Họ và tên", "Họ tên", "Họ tên học sinh", "Họ và tên học sinh", "Tên học sinh",
                         "Họ và tên giáo viên", "Họ tên giáo viên", "Họ tên cán bộ", "full name"), required=True),
@@ -124,7 +125,7 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
         Column("middle", ("Họ đệm", "Họ và đệm", "Họ lót", "Họ và tên đệm", "Tên đệm", "Đệm", "middle name")),
         Column("given", ("Tên", "given name", "first name")),
         # Not required as a column: a file of teachers has no class; a student row without one is an error.
-        Column("class", ("Lớp", "Tên lớp", "Lớp học", "Lớp hiện tại", "class name")),
+        Column("class", ("Lớp", "Tên lớp", "Lớp học", "Lớp hiện tại", "Mã lớp", "class name")),
         Column("kind", ("Loại", "Đối tượng", "Loại bạn đọc", "Chức vụ", "type")),
         Column("school_year", ("Năm học", "school year", "year")),
         Column("active", ("Hoạt động", "Còn học", "Trạng thái", "Trạng thái học sinh", "Tình trạng")),
@@ -155,6 +156,8 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
     ),
 }
 NAME_PARTS = ("family", "middle", "given")
+# The row-number column every list has: read for nothing, and not worth a warning.
+ROW_NUMBER_HEADERS = {fold(header) for header in ("STT", "TT", "Số TT", "Số thứ tự", "No.")}
 
 
 def _header_map(kind: str, header: list[Any]) -> tuple[dict[str, int], list[str]]:
@@ -171,7 +174,8 @@ def _header_map(kind: str, header: list[Any]) -> tuple[dict[str, int], list[str]
             continue
         name, rank = claimed.get(fold(text), ("", 0))
         if not name:
-            ignored.append(text)
+            if fold(text) not in ROW_NUMBER_HEADERS:
+                ignored.append(text)
         elif name not in found or rank < found[name][1]:
             if name in found:
                 ignored.append(_text(header[found[name][0]]))
@@ -260,8 +264,10 @@ NO_WORDS = {fold(word) for word in ("0", "no", "n", "false", "không", "nghỉ",
                                     "ra trường", "chuyển trường", "chuyển đi", "đã chuyển đi", "thôi học",
                                     "bỏ học", "đã tốt nghiệp", "nghỉ hưu")}
 # Lines under a list: "Người lập biểu", "(Ký, ghi rõ họ tên)", "Ngày 15 tháng 9 năm 2025", "Tổng số: 45".
-FOOTER = re.compile(r"nguoilap|hieutruong|kyten|kyghiro|kyvaghiro|kyhoten|tongcong|tongso|xacnhan|"
-                    r"ngay\d*thang\d*nam|nguoighi|thuthu|giaovienchunhiem|ketoan")
+# Matched at the start of a folded cell, so a name like "Tống Sơn" ("tongson") is never a footer.
+FOOTER = re.compile(r"^(?:nguoilap|(?:pho)?hieutruong|ky(?:va)?(?:ghiro)?(?:ho)?ten|kyghiro|tongcong|"
+                    r"tongso(?:\d|hs|hocsinh|sach|ban|cuon)|xacnhan|ngay\d*thang\d*nam|nguoighi|thuthu|"
+                    r"giaovienchunhiem|ketoan|\(ky)")
 
 
 # ---------------------------------------------------------------- checking rows
@@ -551,11 +557,12 @@ class SheetOutcome:
 
 def _footer_or_number(row_cells: list[Any], columns: Mapping[str, int], kind: str) -> str:
     """"footer", "number" (a row holding only its STT) or "" for a row whose required cells are empty."""
-    keys = [column.name for column in _required(kind)] + (["name", "given"] if kind == "patrons" else [])
+    # The codes decide: a footer may write in the name column ("Tổng số: 45", the signer's name).
+    keys = {"patrons": ("code",), "catalog": ("barcode",), "loans": ("patron", "item")}[kind]
     if any(_text(row_cells[columns[key]]) for key in keys if key in columns and columns[key] < len(row_cells)):
         return ""
     texts = [_text(cell) for cell in row_cells if _text(cell)]
-    if any(FOOTER.search(fold(text)) for text in texts):
+    if any(FOOTER.match(fold(text)) for text in texts):
         return "footer"
     if len(texts) == 1 and texts[0].isdigit():
         return "number"

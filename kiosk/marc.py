@@ -119,7 +119,8 @@ class ReadAsUtf8(ImportWarning):
 
 class RepairedRecord(ImportWarning):
     code = "repaired_record"
-    message = N_("The record has a damaged field, read as well as possible: %(detail)s")
+    message = N_("The record has damaged indicators or subfield codes (%(count)s): it was read as well as possible. "
+                 "Check its title and copies.")
 
 
 class UnknownCategoryOption(MuontraError):
@@ -227,7 +228,11 @@ def _marc8(value: bytes) -> tuple[str, int]:
     errors = io.StringIO()
     with _stderr_lock, contextlib.redirect_stderr(errors):
         text = MARC8ToUnicode(quiet=False).translate(value)
-    return text, errors.getvalue().count("Unable to parse")
+    # A MARC-8 diacritic comes before its letter; one before a space or at the end is a letter of a
+    # Windows code page (Windows-1258 "Hà Nội", "Lê"), which MARC-8 would silently turn into other marks.
+    stray = sum(1 for index, byte in enumerate(value) if 0xE0 <= byte <= 0xFE
+                and (index + 1 == len(value) or value[index + 1] in b" .,;:/=()[]-\x1e"))
+    return text, errors.getvalue().count("Unable to parse") + stray
 
 
 class _Decoder:
@@ -288,11 +293,10 @@ def read_binary_record(chunk: bytes, number: int, encoding: str | None = None) -
         try:
             raw = Record(chunk, to_unicode=False)
         except Exception as exc:  # pymarc raises a dozen kinds for damaged leaders and directories
-            reason = type(exc).__name__ if not str(exc) or "/" in str(exc) else str(exc)[:100]
-            return Read(None, UnreadableRecord(number, unit="record", reason=reason))
+            return Read(None, UnreadableRecord(number, unit="record", reason=type(exc).__name__))
     notes: list[ImportProblem] = []
     if messages:
-        notes.append(RepairedRecord(number, unit="record", detail="; ".join(dict.fromkeys(messages))[:300]))
+        notes.append(RepairedRecord(number, unit="record", count=len(messages)))
     declared = "utf-8" if str(raw.leader)[9:10] == "a" else "marc-8"
     if encoding is None and declared == "marc-8" and _has_high_bytes(raw) and _valid_utf8(raw):
         notes.append(ReadAsUtf8(number, unit="record"))
@@ -566,6 +570,10 @@ def plan_marc(data: bytes, *, prefix: str | None = None, category: str | None = 
     except ImportProblem as problem:
         plan.errors.append(problem)
         return plan
+    if prefix:
+        # Numbers go after the school's labels and the file's own, so a new number never collides.
+        check.existing += [_first(field, "p").upper() for read in reads if read.record is not None
+                           for _tag, field in _holdings(read.record) if _first(field, "p").upper().startswith(prefix)]
     for number, read in enumerate(reads, start=1):
         plan.rows += 1
         plan.warnings.extend(read.notes or [])
