@@ -94,3 +94,23 @@ def raw_marc(fields: list[tuple[str, bytes]], leader9: bytes = b" ", kind: bytes
 
 def subfields(*pairs: tuple[str, bytes], indicators: bytes = b"  ") -> bytes:
     return indicators + b"".join(b"\x1f" + code.encode() + value for code, value in pairs)
+
+
+def workbook_with_huge_cell(megabytes: int) -> bytes:
+    """A valid-looking .xlsx whose one shared string is ``megabytes`` MB long: a few hundred KB zipped."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        source = zipfile.ZipFile(io.BytesIO(workbook(("DS", [["Mã HS", "Họ và tên", "Lớp"], ["HS1", "x", "6A1"]]))))
+        for member in source.infolist():
+            if member.filename != "xl/sharedStrings.xml":
+                archive.writestr(member, source.read(member))
+        with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
+            strings.write(b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+                          b'2006/main" count="4" uniqueCount="4"><si><t>M\xc3\xa3 HS</t></si><si><t>')
+            chunk = b"A" * (1024 * 1024)
+            for _ in range(megabytes):
+                strings.write(chunk)
+            strings.write(b"</t></si><si><t>L\xe1\xbb\x9bp</t></si><si><t>HS1</t></si></sst>")
+    return out.getvalue()
