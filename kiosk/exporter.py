@@ -63,7 +63,7 @@ def patrons_table() -> Table:
 
 def loans_table() -> Table:
     query = (Loan.select(Loan, Patron, Copy, Title).join(Patron).switch(Loan).join(Copy).join(Title)
-             .where(Loan.returned_at.is_null()).order_by(Loan.checked_out_at))
+             .where(Loan.is_open()).order_by(Loan.checked_out_at))
     return Table("loans", "Sách đang mượn / Open loans",
                  ["Mã thẻ", "Số ĐKCB", "Ngày mượn", "Hạn trả", "Họ và tên", "Nhan đề"],
                  _rows([loan.patron.code, loan.copy.code, loan.checked_out_at.date(), loan.due,

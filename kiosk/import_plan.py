@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .codes import isbn13
@@ -209,13 +210,15 @@ class UnknownPatronCode(RowError):
     message = N_("No reader has the code '%(value)s'. Import the readers first.")
 
 
-class UnknownItemCode(RowError):
-    code = "unknown_item"
+class UnknownCopyCode(RowError):
+    code = "unknown_copy"
+    aliases = ("unknown_item",)
     message = N_("No copy has the label '%(value)s'. Import the catalogue first.")
 
 
 class CopyAlreadyOnLoan(RowError):
-    code = "item_on_loan"
+    code = "copy_on_loan"
+    aliases = ("item_on_loan",)
     message = N_("The copy '%(value)s' is already on loan.")
 
 
@@ -405,11 +408,17 @@ _ISBN_PART = re.compile(r"(?:ISBN[\s:-]*)?([0-9][0-9\s-]{7,}[0-9Xx])", re.IGNORE
 
 def normalize_isbn(text: str) -> str:
     """ISBN-13 digits for an ISBN-10 or -13 with a valid check digit, ISBD qualifiers dropped; ValueError otherwise."""
-    match = _ISBN_PART.search(unicodedata.normalize("NFKC", text))
-    number = isbn13(match.group(1)) if match else None
+    number = _isbn13_of(text)
     if number is None:
         raise ValueError(text)
     return number
+
+
+@lru_cache(maxsize=65_536)
+def _isbn13_of(text: str) -> str | None:
+    # Cached: a register repeats each class set's ISBN on every copy's row, and validating is most of a row's cost.
+    match = _ISBN_PART.search(unicodedata.normalize("NFKC", text))
+    return isbn13(match.group(1)) if match else None
 
 
 class TitleClashes:

@@ -63,9 +63,9 @@ from .import_plan import (  # noqa: F401  (re-exported: the importer's public na
     SheetWithoutHeader,
     TitleClashes,
     UnknownCategory,
+    UnknownCopyCode,
     UnknownGender,
     UnknownImportKind,
-    UnknownItemCode,
     UnknownPatronCode,
     UnknownPatronKind,
     UnreadableFile,
@@ -76,9 +76,10 @@ from .import_plan import (  # noqa: F401  (re-exported: the importer's public na
     parse_amount,
 )
 from .ledger import IN_CHUNK, PATRON_FIELDS, _title_key, _title_values, _titles, record_many
-from .models import PATRON_KINDS, Copy, Loan, Patron, Title
+from .models import Copy, Loan, Patron, Title
 from .services import Circulation
 from .spreadsheet import Sheet, Workbook, megabytes, read_workbook, text_of
+from .vocabulary import PATRON_KINDS
 
 KINDS = ("patrons", "catalog", "loans")
 # How far down a header row may sit under title rows ("SỞ GD&ĐT…", "DANH SÁCH HỌC SINH LỚP 6A1").
@@ -464,7 +465,7 @@ class LoanCheck(Check):
         self.patrons = {code for (code,) in Patron.select(Patron.code).tuples()}
         self.copies = dict(Copy.select(Copy.code, Copy.location).tuples())
         self.on_loan = {
-            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.returned_at.is_null()).tuples()
+            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.is_open()).tuples()
         }
 
     def fact(self, row: Row) -> tuple[str, dict] | None:
@@ -473,7 +474,7 @@ class LoanCheck(Check):
             row.fail(UnknownPatronCode, value=patron, column=row.label("patron"))
         if item is not None:
             if item not in self.copies:
-                row.fail(UnknownItemCode, value=item, column=row.label("item"))
+                row.fail(UnknownCopyCode, value=item, column=row.label("item"))
             elif item in self.on_loan:
                 row.fail(CopyAlreadyOnLoan, value=item, column=row.label("item"))
             else:

@@ -60,18 +60,11 @@ class LazyBar:
             self.bar = None
 
 
-def open_for_import(data: str) -> None:
+def open_for_import(data: str) -> Circulation:
     """Create the database of a new data directory; an existing one must be migrated already."""
-    from .store import data_dir, database_path, open_store
+    from .store import data_dir, database_path, open_kiosk
 
-    open_store(data, upgrade=not database_path(data_dir(data)).exists())
-
-
-def current_circulation() -> Circulation:
-    """This data directory's device, stamping the facts a command records."""
-    from .ledger import get_setting
-
-    return Circulation(device=get_setting("device_id"))
+    return open_kiosk(data, upgrade=not database_path(data_dir(data)).exists()).circulation
 
 
 def _more(lang: str, shown: int, total: int) -> None:
@@ -112,7 +105,8 @@ def confirm_changes(plan: ImportPlan, lang: str, yes: bool, no_update: bool, dry
     sys.exit(EXIT_UNCONFIRMED)
 
 
-def report_and_write(plan: ImportPlan, lang: str, dry_run: bool, yes: bool = False, no_update: bool = False) -> None:
+def report_and_write(plan: ImportPlan, lang: str, dry_run: bool, circ: Circulation, yes: bool = False,
+                     no_update: bool = False) -> None:
     """Print warnings, bad rows and changes; write the plan unless it is bad, unconfirmed or a dry run."""
     from .importer import apply_plan
 
@@ -122,7 +116,6 @@ def report_and_write(plan: ImportPlan, lang: str, dry_run: bool, yes: bool = Fal
         click.echo(translate(N_("%(rows)s rows checked, no problems. Nothing was written (dry run)."), lang,
                              rows=plan.rows))
         return
-    circ = current_circulation()
     with click.progressbar(length=len(plan.facts), label=translate(N_("Writing"), lang),
                            file=sys.stderr) as bar:
         count = apply_plan(circ, plan, progress=bar.update, accept_changes=True)
@@ -148,7 +141,7 @@ def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool,
             plan = ImportPlan(kind, errors=[FileTooLarge(size=megabytes(path.stat().st_size),
                                                          limit=megabytes(MAX_FILE_BYTES))])
             report_problems(plan, lang)
-        open_for_import(data)
+        circ = open_for_import(data)
         bar = LazyBar(translate(N_("Checking"), lang))
         try:
             result = plan_import(kind, path.name, path.read_bytes(), progress=bar.checked, **options)
@@ -157,7 +150,7 @@ def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool,
     except MuontraError as exc:
         click.echo(exc.message_in(lang), err=True)
         sys.exit(EXIT_PROBLEMS)
-    report_and_write(result, lang, dry_run, yes, no_update)
+    report_and_write(result, lang, dry_run, circ, yes, no_update)
 
 
 @click.group("import")

@@ -54,7 +54,8 @@ from .import_plan import (
     normalize_isbn,
     parse_amount,
 )
-from .models import CATEGORIES, Copy
+from .models import Copy
+from .vocabulary import CATEGORIES
 from .workflows import rules as workflow_rules
 
 ENCODINGS = ("utf-8", "marc-8", "cp1258", "cp1251", "cp1252", "latin-1")

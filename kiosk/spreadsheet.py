@@ -184,10 +184,13 @@ def _sheet_rows(sheet: Any, budget: Budget) -> list[tuple[int, list[Any]]]:
         values = []
         for cell in cells:
             value = getattr(cell, "value", None)
-            if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-                raise CellTooLong(line, sheet=sheet.title, column=getattr(cell, "coordinate", "?"),
-                                  size=len(value), limit=MAX_CELL_CHARS)
-            values.append(as_shown(value, getattr(cell, "number_format", None)) if value is not None else None)
+            if isinstance(value, str):
+                if len(value) > MAX_CELL_CHARS:
+                    raise CellTooLong(line, sheet=sheet.title, column=getattr(cell, "coordinate", "?"),
+                                      size=len(value), limit=MAX_CELL_CHARS)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                value = as_shown(value, getattr(cell, "number_format", None))  # only numbers need their format
+            values.append(value)
         budget.take(values)
         rows.append((line, values))
     while rows and all(value in (None, "") for value in rows[-1][1]):

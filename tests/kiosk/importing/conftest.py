@@ -97,20 +97,20 @@ def subfields(*pairs: tuple[str, bytes], indicators: bytes = b"  ") -> bytes:
 
 
 def workbook_with_huge_cell(megabytes: int) -> bytes:
-    """A valid-looking .xlsx whose one shared string is ``megabytes`` MB long: a few hundred KB zipped."""
+    """A valid .xlsx whose cell B2 holds ``megabytes`` MB of text: a few hundred KB zipped (a "zip bomb" sheet)."""
     import zipfile
 
+    source = zipfile.ZipFile(io.BytesIO(workbook(("DS", [["Mã HS", "Họ và tên", "Lớp"], ["HS1", "x", "6A1"]]))))
+    before, after = source.read("xl/worksheets/sheet1.xml").split(b"<t>x</t>")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        source = zipfile.ZipFile(io.BytesIO(workbook(("DS", [["Mã HS", "Họ và tên", "Lớp"], ["HS1", "x", "6A1"]]))))
         for member in source.infolist():
-            if member.filename != "xl/sharedStrings.xml":
+            if member.filename != "xl/worksheets/sheet1.xml":
                 archive.writestr(member, source.read(member))
-        with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
-            strings.write(b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
-                          b'2006/main" count="4" uniqueCount="4"><si><t>M\xc3\xa3 HS</t></si><si><t>')
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(before + b"<t>")
             chunk = b"A" * (1024 * 1024)
             for _ in range(megabytes):
-                strings.write(chunk)
-            strings.write(b"</t></si><si><t>L\xe1\xbb\x9bp</t></si><si><t>HS1</t></si></sst>")
+                sheet.write(chunk)
+            sheet.write(b"</t>" + after)
     return out.getvalue()

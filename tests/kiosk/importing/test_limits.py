@@ -23,7 +23,7 @@ def test_a_small_workbook_holding_a_300_mb_cell_is_refused_before_parsing(circ, 
     assert len(bomb) < 400 * 1024  # what crosses the network is small (bench/bench_import.py times the refusal)
     plan = plan_import("patrons", "ds.xlsx", bomb)
     assert [(e.code, e.line) for e in plan.errors] == [("file_too_large", None)]
-    assert "xl/sharedStrings.xml" in plan.errors[0].message_in("en") and "300 MB" in plan.errors[0].message_in("vi")
+    assert "xl/worksheets/sheet1.xml" in plan.errors[0].message_in("en") and "300 MB" in plan.errors[0].message_in("vi")
     assert Event.select().count() == 0
 
 
@@ -52,7 +52,12 @@ def test_the_web_page_refuses_the_bomb_with_a_page_not_a_crash(client, school, b
     login(client)
     answer = upload(client, "patrons", "ds.xlsx", bomb)
     assert answer.status_code == 422
-    assert "sharedStrings" in html.unescape(answer.get_data(as_text=True))
+    assert "sheet1.xml" in html.unescape(answer.get_data(as_text=True))
+
+
+def test_a_cell_longer_than_excel_allows_is_refused_with_its_place(circ):
+    plan = plan_import("patrons", "ds.xlsx", workbook_with_huge_cell(1))
+    assert [(e.code, e.line, e.field) for e in plan.errors] == [("cell_too_long", 2, "B2")]
 
 
 def test_an_upload_over_the_import_limit_is_413_and_other_forms_keep_2_mib(client, school, app):
