@@ -140,3 +140,21 @@ def test_export_command_writes_files_the_import_command_reads(tmp_path):
     assert again.returncode == 0 and "1 new, 0 changed, 0 unchanged." in again.stdout
     marc = muontra("export", "patrons", "--format", "marc", "--out", str(tmp_path / "x.mrc"), "--data", str(school))
     assert marc.returncode != 0 and "Traceback" not in marc.stderr
+
+
+def test_the_librarians_export_links_hand_out_the_same_files(client, school):
+    from tests.kiosk.test_pages_admin import login
+
+    login(client)
+    marc = client.get("/admin/export/catalog.marc")
+    assert marc.status_code == 200 and marc.mimetype == "application/marc"
+    assert "muontra-catalog.mrc" in marc.headers["Content-Disposition"]
+    assert len(list(MARCReader(io.BytesIO(marc.data), to_unicode=True, force_utf8=True))) == 7
+    patrons = client.get("/admin/export/patrons.csv")
+    assert patrons.status_code == 200
+    plan = plan_import("patrons", "p.csv", patrons.data)
+    assert plan.ok and (plan.new, plan.changes, plan.unchanged) == (0, [], 5)
+    assert client.get("/admin/export/patrons.marc").status_code == 404
+    assert client.get("/admin/export/secrets.csv").status_code == 404
+    stranger = client.application.test_client()
+    assert stranger.get("/admin/export/patrons.csv").status_code == 302  # the PIN first
