@@ -753,7 +753,12 @@ def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgres
         book = read_workbook(filename, data)
     except ImportProblem as problem:
         return ImportPlan(kind, errors=[problem])
-    return compare(check_workbook(kind, book, progress))
+    plan = check_workbook(kind, book, progress)
+    if kind == "catalog" and category:  # rows without a category, as for MARC records without an item type
+        default = marc.check_category(category)
+        for _type, payload in plan.facts:
+            payload["category"] = payload["category"] or default
+    return compare(plan)
 
 
 def apply_plan(circ: Circulation, plan: ImportPlan, progress: WriteProgress | None = None, *,

@@ -184,3 +184,10 @@ def test_isbns_with_isbd_punctuation_and_qualifiers_are_cleaned(circ):
                            ["STK-0002", "0192547011(v1)", "B"], ["STK-0003", "ISBN 978-604-2-10738-9 (bìa mềm)", "C"]]))
     imported(circ, "catalog", "s.xlsx", data)
     assert sorted(t.isbn for t in Title.select()) == ["9780192547019", "9780330029490", "9786042107389"]
+
+
+def test_a_default_category_files_rows_without_one_and_no_other(circ):
+    data = workbook(("S", [["Số ĐKCB", "Nhan đề", "Loại sách"], ["STK-0001", "Từ điển", ""],
+                           ["SGK-0001", "Toán 6", "SGK"]]))
+    imported(circ, "catalog", "s.xlsx", data, category="STK")
+    assert {c.code: c.title.category for c in Copy.select()} == {"STK-0001": "STK", "SGK-0001": "SGK"}
