@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymarc import Field, Record, Subfield, parse_xml_to_array
+from pymarc import Field, Record, Subfield, marc8_mapping, parse_xml_to_array
 from pymarc.marc8 import MARC8ToUnicode
 
 from .codes import clean
@@ -222,18 +222,33 @@ def _split(data: bytes) -> Iterator[bytes]:
         yield chunk
 
 
+def _unmapped(byte: int) -> bool:
+    """A byte pymarc's MARC-8 reader turns into a space, with the default character sets."""
+    if byte < 0x20 or 0x80 < byte < 0xA0:
+        return False
+    table = marc8_mapping.CODESETS[0x45 if byte > 0x80 else 0x42]
+    return byte not in table and byte not in marc8_mapping.ODD_MAP
+
+
 def _marc8(value: bytes) -> tuple[str, int]:
     """MARC-8 text and how many characters pymarc could not map (it writes those to stderr as spaces)."""
     if all(byte < 0x80 for byte in value) and b"\x1b" not in value:
         return value.decode("ascii"), 0
-    errors = io.StringIO()
-    with _stderr_lock, contextlib.redirect_stderr(errors):
-        text = MARC8ToUnicode(quiet=False).translate(value)
+    if b"\x1b" not in value:
+        # The default sets (basic Latin + ANSEL) throughout: count what pymarc can't map without
+        # borrowing the process's stderr, as threads of the web app share it.
+        text = MARC8ToUnicode(quiet=True).translate(value)
+        unknown = sum(1 for byte in value if _unmapped(byte))
+    else:
+        errors = io.StringIO()
+        with _stderr_lock, contextlib.redirect_stderr(errors):
+            text = MARC8ToUnicode(quiet=False).translate(value)
+        unknown = errors.getvalue().count("Unable to parse")
     # A MARC-8 diacritic comes before its letter; one before a space or at the end is a letter of a
     # Windows code page (Windows-1258 "Hà Nội", "Lê"), which MARC-8 would silently turn into other marks.
     stray = sum(1 for index, byte in enumerate(value) if 0xE0 <= byte <= 0xFE
                 and (index + 1 == len(value) or value[index + 1] in b" .,;:/=()[]-\x1e"))
-    return text, errors.getvalue().count("Unable to parse") + stray
+    return text, unknown + stray
 
 
 class _Decoder:
