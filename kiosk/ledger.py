@@ -121,9 +121,11 @@ def _settled_status(item: str, status: str, lent: Collection[str] | None = None)
     """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
 
     Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
-    ``lent``: the copies known to have an open loan, when a bulk apply has looked them up already.
+    A stated "on loan" is kept, though: a pulled page carries a copy before its loan, and the
+    copy must not look free in between. ``lent``: the copies known to have an open loan, when a
+    bulk apply has looked them up already.
     """
-    if status not in rules.LOAN_STATUSES:
+    if status != "available":
         return status
     if lent is None:
         lent = _lent_copies([item])
@@ -428,7 +430,7 @@ def apply_catalog_many(payloads: Sequence[Payload]) -> None:
     """:func:`apply_catalog` for each payload in order, set-based."""
     titles = [_title_values(p) for p in payloads]
     title_ids = _upsert_rows(Title, _titles, [(_title_key(values), values) for values in titles])
-    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") in rules.LOAN_STATUSES)))
+    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") == "available")))
     copies = [(p["item"], {"code": p["item"], "title": title_ids[_title_key(values)], **_copy_values(p, lent)})
               for p, values in zip(payloads, titles, strict=True)]
     _upsert_rows(Copy, partial(_rows_by, Copy, Copy.code), copies)

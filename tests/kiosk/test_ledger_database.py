@@ -196,3 +196,19 @@ def test_settling_makes_every_status_agree_with_the_loans_and_keeps_the_libraria
         settle_copy_status(ids.values())
     statuses = {c.code: c.status for c in Copy.select().where(Copy.id.in_(list(ids.values())))}
     assert statuses == {"TN-0001": "on_loan", "TN-0002": "available", "TN-0003": "lost", "TN-0004": "damaged"}
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_pulled_copy_on_loan_stays_on_loan_until_its_loan_arrives(school, bulk):
+    """A server page carries a copy before its loan: in between, the copy must not look free here."""
+    from kiosk.ledger import apply, apply_many
+    from kiosk.models import Copy
+    from tests.conftest import copy_fact
+
+    _type, payload = copy_fact("TN-0001", "Dế Mèn phiêu lưu ký", author="Tô Hoài", status="on_loan")
+    with write_transaction():
+        if bulk:
+            apply_many("catalog.upsert", [payload])
+        else:
+            apply("catalog.upsert", payload)
+    assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
