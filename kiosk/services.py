@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from . import rules
+from . import holds, rules
 from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
@@ -46,6 +46,7 @@ class CheckinReceipt:
     title: str | None
     overdue_days: int = 0
     location: str | None = None
+    hold_shelf: bool = False  # set aside for a reader who reserved the title (never says who)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ class Circulation:
             decision = rules.checkout(
                 _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
             )
+            holds.check_checkout(copy, patron.code, today)  # a copy on the hold shelf waits for its reader
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -267,12 +269,14 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
+            hold_shelf = holds.waits_for_a_hold(copy.code, copy.title.id, self.today())
         return CheckinReceipt(
             "returned" if loan else "not_on_loan",
             copy.code,
             copy.title.title,
             decision.overdue_days,
             copy.location,
+            hold_shelf,
         )
 
     def renew(self, patron_code: str, item_code: str) -> RenewReceipt:

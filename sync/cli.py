@@ -35,9 +35,11 @@ def _utc_now():
 @click.option("--workers", default=min(4, 2 * (os.cpu_count() or 1)), show_default=True, type=int)
 @click.option("--wsgi", type=click.Choice(["gunicorn", "waitress"]), default=None,
               help="WSGI server (default: gunicorn where it runs, else waitress).")
+@click.option("--announce/--no-announce", default=True, show_default=True,
+              help="Announce the server on the LAN (mDNS) so kiosks find it without typing an address.")
 @click.pass_context
 def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: int, workers: int,
-           wsgi: str | None) -> None:
+           wsgi: str | None, announce: bool) -> None:
     """Run the central school server (or manage it with a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -50,6 +52,30 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
         wsgi = "waitress" if sys.platform == "win32" else "gunicorn"
     click.echo(say(N_("Mượn Trả school server on %(url)s (%(wsgi)s, data: %(data)s)"),
                    url=f"http://{host}:{port}/", wsgi=wsgi, data=data))
+    announcer = _announce(data, db_url, host, port) if announce else None
+    try:
+        _serve(config, wsgi, host, port, workers)
+    finally:
+        if announcer is not None:
+            announcer.terminate()
+
+
+def _announce(data: str, db_url: str | None, host: str, port: int):
+    """Announce on the LAN from a small child process: zeroconf's threads must not live in the process
+    gunicorn forks its workers from."""
+    import subprocess
+
+    from kiosk.ledger import get_setting
+    from kiosk.tls import local_names
+
+    database = _open(data, db_url)
+    school = get_setting("school_name") or ""
+    database.close()
+    addresses = [host] if host not in ("0.0.0.0", "") else [a for a in local_names()[1] if ":" not in a]
+    return subprocess.Popen([sys.executable, "-m", "sync.discovery", school, str(port), *addresses])
+
+
+def _serve(config: dict, wsgi: str, host: str, port: int, workers: int) -> None:
     if wsgi == "gunicorn":
         from .server.wsgi import run_gunicorn
 

@@ -19,6 +19,7 @@ from kiosk.ledger import IN_CHUNK, TITLE_FIELDS, get_setting, iso
 from kiosk.models import (
     ClosedDay,
     Copy,
+    Hold,
     Loan,
     Patron,
     PolicyRule,
@@ -36,7 +37,7 @@ Key = tuple[str, str]
 
 # Patrons and copies get their numbers before the loans that name them.
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
-              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9}
+              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9, "hold": 10}
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
@@ -187,6 +188,19 @@ def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def hold_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Holds as placed and maybe cancelled: the rest (shelf, queue, expiry) every kiosk derives alike."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunked(keys, IN_CHUNK):
+        for hold in Hold.select(Hold, Patron.code).join(Patron).where(Hold.uuid.in_(chunk)):
+            found[hold.uuid] = {
+                "hold": hold.uuid, "patron": hold.patron.code, "item": hold.item, "at": iso(hold.placed_at),
+                "device": hold.device, "cancelled_at": iso(hold.cancelled_at) if hold.cancelled_at else None,
+                "cancelled_by": hold.cancelled_by,
+            }
+    return found
+
+
 # kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
     "patron": ("patron.upsert", patron_states),
@@ -199,6 +213,7 @@ PUBLISHERS = {
     "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
     "rotation": ("rotation.state", rotation_states),
     "rotation_item": ("rotation_item.state", rotation_item_states),
+    "hold": ("hold.place", hold_states),
 }
 
 
