@@ -212,3 +212,22 @@ def test_a_pulled_copy_on_loan_stays_on_loan_until_its_loan_arrives(school, bulk
         else:
             apply("catalog.upsert", payload)
     assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
+
+
+def test_settling_agrees_with_the_rule_for_every_status(school):
+    """settle_copy_status is SQL (one statement); rules.settled_status is the rule it must follow."""
+    from kiosk import rules
+    from kiosk.ledger import settle_copy_status
+    from kiosk.vocabulary import COPY_STATUSES
+
+    copy_id, patron_id = _ids(school)
+    for status in COPY_STATUSES:
+        for lent in (True, False):
+            with write_transaction():
+                db.execute_sql("DELETE FROM loan WHERE copy_id = ?", (copy_id,))
+                if lent:
+                    _raw_loan(f"loan-{status}", copy_id, patron_id)
+                db.execute_sql("UPDATE copy SET status = ? WHERE id = ?", (status, copy_id))
+                settle_copy_status([copy_id])
+            (settled,) = db.execute_sql("SELECT status FROM copy WHERE id = ?", (copy_id,)).fetchone()
+            assert settled == rules.settled_status(status, lent), (status, lent)
