@@ -40,6 +40,7 @@ SCHOOL_FACTS = [
     copy_fact("TN-0008", "Totto-chan bên cửa sổ", author="Kuroyanagi Tetsuko"),
     patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
     patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper"),
+    patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
 ]
 
@@ -110,3 +111,53 @@ def scan(page, code: str) -> None:
 def screenshot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", full_page=full_page)
+
+
+# Every visible control of a screen, checked the way a finger meets it: inside the viewport (after
+# scrolling the page or a list the way a person can — never a box the page clips), the control
+# itself under its centre (not an idle banner or another box on top), and at least MIN_TARGET CSS
+# px each way. Returns one line per problem; [] means nothing traps anyone.
+MIN_TARGET = 44
+_CONTROLS_JS = """(minTarget) => {
+  const problems = [];
+  const controls = document.querySelectorAll(
+    'button, a[href], input:not([type=hidden]), select, textarea, [role=button], [data-action]');
+  const clipsY = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowY);
+  const clipsX = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+  const root = [document.body, document.documentElement];
+  const name = (el) => (el.id ? '#' + el.id : el.tagName.toLowerCase()) + ' "' +
+                       (el.innerText || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 40) + '"';
+  for (const el of controls) {
+    const style = getComputedStyle(el);
+    if (!el.getClientRects().length || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
+    if (el.closest('.skip-target-check')) continue;
+    window.scrollTo(0, 0);
+    el.scrollIntoView({block: 'center', inline: 'center'});
+    // Scrolling a box the page clips (overflow: hidden) is something no finger can do.
+    let clipped = (window.scrollY !== 0 && root.some(clipsY)) || (window.scrollX !== 0 && root.some(clipsX));
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      if ((clipsY(box) && box.scrollTop) || (clipsX(box) && box.scrollLeft)) {
+        clipped = true; box.scrollTop = 0; box.scrollLeft = 0;
+      }
+    }
+    const r = el.getBoundingClientRect();
+    if (clipped || r.top < 0 || r.left < 0 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5) {
+      problems.push(`${name(el)} is outside the screen (${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}x${Math.round(r.height)})`);
+      continue;
+    }
+    if (r.width < minTarget - 0.5 || r.height < minTarget - 0.5) {
+      problems.push(`${name(el)} is ${Math.round(r.width)}x${Math.round(r.height)} px, under ${minTarget}x${minTarget}`);
+    }
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(el === hit || el.contains(hit) || (el.labels && [...el.labels].some((l) => l.contains(hit))))) {
+      problems.push(`${name(el)} is covered by ${hit ? name(hit) : 'nothing'}`);
+    }
+  }
+  window.scrollTo(0, 0);
+  return problems;
+}"""
+
+
+def trapped_controls(page) -> list[str]:
+    """What keeps a finger from a visible control on this screen (see _CONTROLS_JS)."""
+    return page.evaluate(_CONTROLS_JS, MIN_TARGET)
