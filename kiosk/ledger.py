@@ -102,7 +102,7 @@ def apply_copy_status(p: Payload) -> None:
     Copy.update(status=status, status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
 
 
-PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
+PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active", "gender")
 
 
 def _patron_values(p: Payload) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from peewee import (
 from .db import db
 
 PATRON_KINDS = ("student", "teacher", "helper")
+# Optional: only how the kiosk addresses a teacher (thầy / cô); "" = not known, a neutral "Thầy/Cô".
+GENDERS = ("", "male", "female")
 CATEGORIES = ("SGK", "STK", "SNV", "TN", "periodical", "other")
 COPY_STATUSES = ("available", "on_loan", "lost", "damaged", "withdrawn", "not_for_loan")
 MAIN_LIBRARY = "main"
@@ -53,6 +55,7 @@ class Patron(BaseModel):
     kind = CharField(default="student", constraints=[SQL("CHECK (kind IN ('student','teacher','helper'))")])
     school_year = CharField(default="")
     active = BooleanField(default=True)
+    gender = CharField(default="", constraints=[SQL("DEFAULT ''"), SQL("CHECK (gender IN ('','male','female'))")])
 
     @property
     def first_name(self) -> str:

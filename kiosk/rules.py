@@ -40,8 +40,9 @@ class LoanLimitReached(CirculationError):
 
 
 class HasOverdue(CirculationError):
+    # Names the book (the borrower's own, on their own session): "which one?" is the next question.
     code = "has_overdue"
-    message = N_("You have an overdue book. Please return it before borrowing another.")
+    message = N_("Please return “%(title)s” (%(days)s day(s) overdue) before borrowing another.")
 
 
 class UnknownItem(CirculationError):
@@ -285,6 +286,7 @@ class LoanView:
     category: str
     due: date
     renewals: int = 0
+    title: str = ""  # only for naming the book in a refusal
 
 
 @dataclass(frozen=True)
@@ -330,12 +332,38 @@ def checkout(
     if not rule.loanable:
         raise ItemNotForLoan()
     loans = list(open_loans)
-    if policy.block_when_overdue and any(loan.due < today for loan in loans):
-        raise HasOverdue()
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        raise overdue
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
     return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+
+
+def overdue_block(loans: Iterable[LoanView], policy: Policy, today: date) -> HasOverdue | None:
+    """The refusal an overdue loan causes (naming the most overdue book), or None."""
+    if not policy.block_when_overdue:
+        return None
+    late = sorted((loan for loan in loans if loan.due < today), key=lambda loan: (loan.due, loan.item))
+    if not late:
+        return None
+    return HasOverdue(title=late[0].title or late[0].item, days=(today - late[0].due).days)
+
+
+def borrow_block(patron_kind: str, loans: Iterable[LoanView], policy: Policy, today: date) -> CirculationError | None:
+    """Why this reader can borrow no ordinary book now (what :func:`checkout` would refuse for any
+    book counted under the reader's general rule), or None: the kiosk says it before the first scan
+    instead of showing a number of books the rules then refuse."""
+    loans = list(loans)
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        return overdue
+    general = policy.rule_for(patron_kind, "*")
+    held = sum(1 for loan in loans if _counts_against(policy, patron_kind, general, loan.category))
+    if held >= general.max_loans:
+        return LoanLimitReached(count=held)
+    return None
 
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:

@@ -6,7 +6,8 @@ Each public method is one transaction (``write_transaction``); rules stay pure.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 from . import rules
 from .codes import book_number, clean
 from .db import write_transaction
+from .i18n import audience_of
 from .ledger import iso, record, record_many
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
 
@@ -25,6 +27,16 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class LoanLine:
+    """One of the card holder's own loans, for "My books" on their own session."""
+
+    item: str
+    title: str
+    due: date
+    overdue_days: int
+
+
+@dataclass(frozen=True)
 class PatronSummary:
     code: str
     first_name: str
@@ -33,6 +45,10 @@ class PatronSummary:
     holding: int
     may_borrow: int
     overdue: int
+    name: str = ""
+    audience: str = "student"  # how the kiosk addresses them (kiosk.i18n.audience_of)
+    loans: tuple[LoanLine, ...] = ()  # overdue first, then by due date
+    blocked: rules.CirculationError | None = None  # why no ordinary book can be lent now
 
 
 @dataclass(frozen=True)
@@ -123,14 +139,14 @@ def open_loan_views(patron: Patron) -> list[rules.LoanView]:
     It runs inside every checkout's write lock, where peewee building wide queries was the main cost.
     """
     rows = (
-        Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals)
+        Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals, Title.title)
         .join(Copy)
         .join(Title)
         .where((Loan.patron == patron) & Loan.returned_at.is_null())
         .tuples()
     )
-    return [rules.LoanView(uuid, item, patron.code, category, due, renewals)
-            for uuid, item, category, due, renewals in rows]
+    return [rules.LoanView(uuid, item, patron.code, category, due, renewals, title)
+            for uuid, item, category, due, renewals, title in rows]
 
 
 def open_loan_of(copy: Copy) -> Loan | None:
@@ -140,6 +156,17 @@ def open_loan_of(copy: Copy) -> Loan | None:
         .where((Loan.copy == copy) & Loan.returned_at.is_null())
         .first()
     )
+
+
+@contextmanager
+def addressed_to(patron: Patron | None) -> Iterator[None]:
+    """A refusal raised inside speaks to this reader (em, thầy, cô): see kiosk.i18n.address."""
+    try:
+        yield
+    except rules.CirculationError as refusal:
+        if patron is not None:
+            refusal.audience = audience_of(patron.kind, patron.gender)
+        raise
 
 
 @dataclass
@@ -177,14 +204,27 @@ class Circulation:
         general = policy.rule_for(patron.kind, "*")
         held = sum(1 for loan in loans if policy.rule_for(patron.kind, loan.category).category == "*")
         today = self.today()
+        audience = audience_of(patron.kind, patron.gender)
+        blocked = rules.borrow_block(patron.kind, loans, policy, today)
+        if blocked is not None:
+            blocked.audience = audience
+        lines = sorted(
+            (LoanLine(loan.item, loan.title, loan.due, max(0, (today - loan.due).days)) for loan in loans),
+            key=lambda line: (-line.overdue_days, line.due, line.item),
+        )
         return PatronSummary(
             code=patron.code,
             first_name=patron.first_name,
             class_name=patron.class_name,
             kind=patron.kind,
             holding=len(loans),
-            may_borrow=max(0, general.max_loans - held),
+            # Never a number of books the rules would then refuse.
+            may_borrow=0 if blocked else max(0, general.max_loans - held),
             overdue=sum(1 for loan in loans if loan.due < today),
+            name=patron.name,
+            audience=audience,
+            loans=tuple(lines),
+            blocked=blocked,
         )
 
     def _resolve_copy(self, text: str, *, for_checkin: bool) -> Copy | None:
@@ -220,17 +260,19 @@ class Circulation:
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
-                Patron.select(Patron.id, Patron.code, Patron.name, Patron.class_name, Patron.kind, Patron.active)
+                Patron.select(Patron.id, Patron.code, Patron.name, Patron.class_name, Patron.kind, Patron.active,
+                              Patron.gender)
                 .where(Patron.code == patron_text)
                 .first()
             )
             rules.check_patron(_patron_view(patron))
-            copy = self._resolve_copy(item_text, for_checkin=False)
-            today = self.today()
-            loans, policy = open_loan_views(patron), load_policy()
-            decision = rules.checkout(
-                _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
-            )
+            with addressed_to(patron):
+                copy = self._resolve_copy(item_text, for_checkin=False)
+                today = self.today()
+                loans, policy = open_loan_views(patron), load_policy()
+                decision = rules.checkout(
+                    _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
+                )
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -248,7 +290,8 @@ class Circulation:
                 device_time=now,
             )
         # The summary from what the rule already loaded: the kiosk shows it without another round of queries.
-        new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due)
+        new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due,
+                                  title=copy.title.title)
         summary = self._summary(patron, [*loans, new_loan], policy)
         return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due, summary)
 
@@ -288,10 +331,11 @@ class Circulation:
             if copy is None:
                 raise rules.UnknownItem()
             loan = open_loan_of(copy)
-            due = rules.renew(
-                _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
-                load_policy(), self.today(),
-            )
+            with addressed_to(patron):
+                due = rules.renew(
+                    _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
+                    load_policy(), self.today(),
+                )
             now = self.now()
             record(
                 "loan.renew",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -48,7 +48,12 @@ def json_body(*fields: str) -> dict[str, str]:
 
 
 def patron_json(summary: PatronSummary) -> dict[str, Any]:
-    return asdict(summary)
+    """The card holder's own summary, for their own session: their name, their loans, and why they
+    cannot borrow (worded for them), never anyone else's."""
+    data = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("loans", "blocked")}
+    data["loans"] = [{**asdict(line), "due": line.due.isoformat()} for line in summary.loans]
+    data["blocked"] = summary.blocked.to_dict(g.lang) if summary.blocked else None
+    return data
 
 
 CHECKIN_MESSAGES = {

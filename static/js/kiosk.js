@@ -4,7 +4,8 @@
 
   const muontra = window.muontra;
   const S = JSON.parse(document.getElementById("muontra-settings").textContent);
-  const W = S.words;
+  // The words speak to the reader: em for a student, thầy / cô for a teacher (pages.SCRIPT_WORDS).
+  let W = S.words.student;
   const body = document.body;
   const $ = (selector) => document.querySelector(selector);
   const PATHS = {idle: "/", borrow: "/borrow", return: "/return"};
@@ -162,17 +163,77 @@
     window.location.assign("/reset");
   }
 
+  function setAudience(audience) {
+    W = S.words[audience] || S.words.student;
+    document.querySelectorAll("[data-word]").forEach((el) => {
+      if (W[el.dataset.word]) el.textContent = W[el.dataset.word];
+    });
+  }
+
   function renderPatron(patron) {
-    const greeting = patron.kind === "teacher" ? W.greeting_teacher : W.greeting_student;
+    setAudience(patron.audience);
+    const greeting = patron.kind === "helper" ? W.greeting_helper : W.greeting;
     $("[data-patron=greeting]").textContent = fmt(greeting, {name: patron.first_name});
+    $("[data-patron=name]").textContent = patron.name || "";
     $("[data-patron=class]").textContent = patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : "";
     $("[data-patron=holding]").textContent = patron.holding;
     $("[data-patron=may_borrow]").textContent = patron.may_borrow;
+    // Never a green "you may still borrow" the rules will refuse: the reason instead, naming the book.
+    const blocked = $("[data-patron=blocked]");
+    blocked.hidden = !patron.blocked;
+    blocked.textContent = patron.blocked ? patron.blocked.message : "";
+    $("[data-tile=may_borrow]").className = `tile ${patron.blocked ? "bad" : "good"}`;
     const overdue = $("[data-patron=overdue]");
-    overdue.hidden = !patron.overdue;
+    overdue.hidden = !patron.overdue || !!patron.blocked;
     overdue.textContent = patron.overdue ? fmt(W.overdue_warning, {count: patron.overdue}) : "";
     // A helper's card also opens the helpers' work (batch return, shelving, stock-take).
     $("[data-patron=helper]").hidden = patron.kind !== "helper";
+    renderMyBooks(patron.loans || []);
+  }
+
+  // "My books": the reader's own loans other than those borrowed just now, overdue first, with Renew.
+  function renderMyBooks(loans) {
+    const now = new Set(state.borrowed.map((loan) => loan.item));
+    const list = $("[data-list=mine]");
+    list.replaceChildren();
+    for (const loan of loans) {
+      if (now.has(loan.item)) continue;
+      const item = document.createElement("li");
+      item.className = loan.overdue_days > 0 ? "late" : "mine";
+      item.dataset.item = loan.item;
+      const name = document.createElement("span");
+      name.className = "item-title";
+      name.textContent = loan.title;
+      const detail = document.createElement("span");
+      detail.className = "item-detail";
+      detail.textContent = loan.overdue_days > 0 ? fmt(W.overdue_days, {days: loan.overdue_days})
+        : fmt(W.due, {due: formatDate(loan.due)});
+      const renew = document.createElement("button");
+      renew.type = "button";
+      renew.className = "button secondary renew";
+      renew.dataset.action = "renew";
+      renew.dataset.item = loan.item;
+      renew.textContent = W.renew;
+      item.append(name, detail, renew);
+      list.append(item);
+    }
+    $("[data-list-section=mine]").hidden = list.children.length === 0;
+  }
+
+  async function renewBook(code) {
+    const box = $("[data-result=books]");
+    const answer = await api("/api/renew", {patron: state.patron.code, item: code});
+    if (!answer.ok) {
+      show(box, "bad", answer.error.message);
+      beep("bad");
+      return;
+    }
+    const loan = answer.data.loan;
+    const due = fmt(W.due, {due: formatDate(loan.due)});
+    show(box, "ok", fmt(W.renewed, {title: loan.title}), due);
+    const line = document.querySelector(`[data-list=mine] li[data-item="${CSS.escape(loan.item)}"] .item-detail`);
+    if (line) line.textContent = due;
+    beep("ok");
   }
 
   function startBorrowing(patron) {
@@ -187,7 +248,7 @@
 
   function showReceipt() {
     const patron = state.patron;
-    const who = [patron.first_name, patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : ""];
+    const who = [patron.name || patron.first_name, patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : ""];
     $("[data-receipt=who]").textContent = who.filter(Boolean).join(" · ");
     $("[data-receipt=date]").textContent = formatDate(todayIso());
     const rows = $("[data-receipt=rows]");
@@ -285,13 +346,17 @@
     touch();
   }
 
-  muontra.onScan((code, source) => {
+  // Scans and taps that ask the server run one after another: answers arrive in order, and the
+  // screen never resets under a reader's answer.
+  function enqueue(job) {
     state.busy += 1;
-    queue = queue.then(() => onScan(code, source)).catch(() => undefined).then(() => {
+    queue = queue.then(job).catch(() => undefined).then(() => {
       state.busy -= 1;
     });
     return queue;
-  });
+  }
+
+  muontra.onScan((code, source) => enqueue(() => onScan(code, source)));
 
   // ------------------------------------------------------------ idle reset
 
@@ -350,6 +415,8 @@
       goIdle();
     } else if (action === "still-here") {
       touch();
+    } else if (action === "renew" && state.patron) {
+      enqueue(() => renewBook(button.dataset.item));
     }
   });
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from kiosk.db import db
 from kiosk.ledger import get_setting
-from kiosk.services import Circulation
+from kiosk.services import DEFAULT_TIMEZONE, Circulation
 from kiosk.store import open_store
 from tests.conftest import ROOT, KioskProcess, copy_fact, patron_fact
 
@@ -24,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = Path(os.environ.get("MUONTRA_SCREENSHOTS") or ROOT / "test-artifacts" / "screenshots")
 LARGE = {"width": 1280, "height": 800}
 SMALL = {"width": 800, "height": 480}
+SIZES = {"800x480": SMALL, "1280x800": LARGE}  # for @pytest.mark.parametrize("size", SIZES)
 
 SCHOOL_FACTS = [
     ("setting.set", {"key": "school_name", "value": "Trường THCS Nguyễn Du"}),
@@ -40,9 +45,28 @@ SCHOOL_FACTS = [
     copy_fact("TN-0008", "Totto-chan bên cửa sổ", author="Kuroyanagi Tetsuko"),
     patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
     patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper"),
-    patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
+    patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher", gender="female"),
+    patron_fact("GV002", "Vũ Minh Tuấn", "", kind="teacher"),  # gender not known: "Thầy/Cô"
+    # Two Hiếu in 6A1: only the full name tells them apart. Lê Thị Hiếu has a book 3 days overdue.
+    patron_fact("HS006", "Lê Thị Hiếu", "6A1"),
+    patron_fact("HS007", "Nguyễn Minh Hiếu", "6A1"),
+    copy_fact("TN-0009", "Dế Mèn phiêu lưu ký", author="Tô Hoài"),
+    copy_fact("TN-0010", "Góc sân và khoảng trời", author="Trần Đăng Khoa"),
+    copy_fact("TN-0011", "Bí mật của Nashira", author="Đặng Thị Lạ"),
 ]
+OVERDUE_DAYS = 3
+
+
+def local_today() -> date:
+    return datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+
+
+def loan_fact(item: str, patron: str, due: date) -> tuple[str, dict]:
+    """A loan made earlier (by the paper loan book or another kiosk), due on ``due``."""
+    return ("loan.checkout", {"loan": str(uuid.uuid4()), "item": item, "patron": patron,
+                              "at": (due - timedelta(days=10)).isoformat() + "T08:00:00", "due": due.isoformat(),
+                              "location": "main", "device": "paper"})
 
 
 @contextmanager
@@ -59,6 +83,10 @@ def seed_school(data: Path) -> None:
     with opened(data) as circ:
         circ.record_facts(SCHOOL_FACTS)
         circ.checkout("HS001", "TN-0006")  # An already holds one book: two more reach the limit of 3
+        today = local_today()
+        circ.record_facts([loan_fact("TN-0009", "HS006", today - timedelta(days=OVERDUE_DAYS)),
+                           loan_fact("TN-0010", "HS006", today + timedelta(days=5)),
+                           loan_fact("TN-0011", "GV002", today - timedelta(days=OVERDUE_DAYS))])
 
 
 @pytest.fixture(scope="module", name="browser")
@@ -93,6 +121,22 @@ def new_page(browser, viewport=LARGE):
     context = browser.new_context(viewport=viewport, locale="vi-VN")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture(scope="module", name="school_kiosk")
+def school_kiosk_fixture(tmp_path_factory) -> Iterator[KioskProcess]:
+    """One seeded kiosk process for a test module (import it as ``school_kiosk_fixture``)."""
+    with kiosk(tmp_path_factory.mktemp("kiosk")) as process:
+        yield process
+
+
+def signed_in(browser, server: KioskProcess, card: str, viewport=SMALL, greeting: str | None = None):
+    """A page on the borrow screen after ``card`` was scanned (and greeted, when given)."""
+    page = new_page(browser, viewport)
+    page.goto(server.url + "/borrow")
+    scan(page, card)
+    expect(page.locator("[data-patron=greeting]")).to_have_text(greeting or re.compile(r"\S"))
     return page
 
 

@@ -8,26 +8,18 @@ from itertools import chain
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import (  # noqa: F401 (fixture)
-    LARGE,
-    SMALL,
+from tests.browser.conftest import (  # noqa: F401 (fixtures)
+    SIZES,
     browser_fixture,
     kiosk,
     new_page,
     scan,
+    school_kiosk_fixture,
     screenshot,
     trapped_controls,
 )
 
 pytestmark = pytest.mark.browser
-
-SIZES = {"800x480": SMALL, "1280x800": LARGE}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with kiosk(tmp_path_factory.mktemp("screens")) as process:
-        yield process
 
 
 def assert_no_trap(page, screen: str) -> None:
@@ -36,9 +28,9 @@ def assert_no_trap(page, screen: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_a_receipt_of_three_books_with_the_idle_banner_traps_nobody(browser, server, size):
+def test_a_receipt_of_three_books_with_the_idle_banner_traps_nobody(browser, school_kiosk, size):
     page = new_page(browser, SIZES[size])
-    page.goto(server.url + "/borrow")
+    page.goto(school_kiosk.url + "/borrow")
     small = size == "800x480"
     scan(page, "HS004" if small else "HS005")
     for code in ("TN-0002", "TN-0003", "TN-0004") if small else ("TN-0005", "TN-0007", "TN-0008"):
