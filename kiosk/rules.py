@@ -57,6 +57,12 @@ class ItemOnLoan(CirculationError):
     message = N_("This book is already on loan. Please take it to the librarian.")
 
 
+class AlreadyYours(CirculationError):
+    # Not a refusal: the reader scanned a book they already hold (often the one just borrowed).
+    code = "already_yours"
+    message = N_("You already have “%(title)s”. No need to scan it again.")
+
+
 class ItemNotForLoan(CirculationError):
     code = "item_not_for_loan"
     message = N_("This book is for reading in the library only.")
@@ -323,10 +329,16 @@ def checkout(
     open_loans: Iterable[LoanView],
     policy: Policy,
     today: date,
+    holder: str | None = None,
+    title: str = "",
 ) -> CheckoutDecision:
+    """``holder``: whose open loan the copy is on, when it is on loan (only to tell the reader it
+    is already theirs); ``title`` names it in that answer."""
     patron = check_patron(patron)
     if copy is None:
         raise UnknownItem()
+    if copy.status == "on_loan" and holder == patron.code:
+        raise AlreadyYours(title=title or copy.code)
     new_status = transition(copy.status, "checkout")
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:

@@ -270,8 +270,11 @@ class Circulation:
                 copy = self._resolve_copy(item_text, for_checkin=False)
                 today = self.today()
                 loans, policy = open_loan_views(patron), load_policy()
+                # A copy on loan is one of the reader's own when its loan is among theirs (no query).
+                holder = patron.code if copy and any(loan.item == copy.code for loan in loans) else None
                 decision = rules.checkout(
-                    _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
+                    _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
+                    holder=holder, title=copy.title.title if copy else "",
                 )
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())

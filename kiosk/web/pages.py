@@ -48,7 +48,6 @@ SCRIPT_WORDS = {
     "returned_late": N_("This book is %(days)s day(s) late. Please return books on time."),
     "class_library": N_("This book belongs to the class library %(location)s."),
     "no_connection": N_("The kiosk is not responding. Please try again or see the librarian."),
-    "scan_card_first": N_("Please press Borrow or Return first."),
     "same_card": N_("You are already signed in. Scan a book label."),
     "returning_in": N_("Going back to the start in %(seconds)s s"),
     "books_you_have": N_("Books you have"),
@@ -60,6 +59,9 @@ SCRIPT_WORDS = {
     "overdue_days": N_("%(days)s day(s) overdue"),
     "renew": N_("Renew"),
     "renewed": N_("Renewed: %(title)s"),
+    "return_this": N_("Return this book?"),
+    "yes_return": N_("Yes, return it"),
+    "no": N_("No"),
 }
 
 

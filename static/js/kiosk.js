@@ -268,6 +268,21 @@
 
   // ------------------------------------------------------------ scans
 
+  async function helperSignIn(code, fallback) {
+    const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    try {
+      const response = await fetch("/staff/helper", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+        body: JSON.stringify({card: code, lang: S.lang}),
+      });
+      const data = await response.json();
+      window.location.assign(response.ok && data.next ? data.next : fallback);
+    } catch (error) {
+      window.location.assign(fallback);
+    }
+  }
+
   async function lookUpCard(code, resultBox) {
     const answer = await api("/api/patron", {patron: code});
     if (answer.ok) {
@@ -303,8 +318,23 @@
     }
     // A new student's card while the last one walked away without pressing Done.
     if (answer.error.code === "unknown_item" && (await lookUpCard(code, null))) return;
-    show(box, "bad", answer.error.message);
-    beep("bad");
+    // A book the reader already holds (often the one just borrowed): a friendly note, not a buzz.
+    const kind = answer.error.code === "already_yours" ? "info" : "bad";
+    show(box, kind, answer.error.message);
+    beep(kind);
+  }
+
+  // The optional return receipt: only books whose loan ended here, printed on request.
+  function addReturnReceiptRow(title, item) {
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = `${title} (${item})`;
+    const when = document.createElement("td");
+    when.textContent = formatDate(todayIso());
+    row.append(name, when);
+    $("[data-return-receipt=rows]").append(row);
+    $("[data-return-receipt=date]").textContent = formatDate(todayIso());
+    $("[data-action=print-return]").hidden = false;
   }
 
   async function returnBook(code) {
@@ -324,17 +354,37 @@
     show(box, kind, `${checkin.message}`, [title].concat(notes).join(" · "));
     addToList($("[data-list=returned]"), kind, title, checkin.message);
     state.returned.push(checkin);
+    if (checkin.outcome === "returned") addReturnReceiptRow(title, checkin.item);
     beep(kind);
+  }
+
+  // Not a card on the start screen: most likely a book someone brings back. Ask, then return it.
+  function askToReturn(code) {
+    const box = $("[data-result=idle]");
+    show(box, "info", W.return_this);
+    const actions = document.createElement("span");
+    actions.className = "result-actions";
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "button";
+    yes.dataset.action = "return-this";
+    yes.dataset.code = code;
+    yes.textContent = W.yes_return;
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "button secondary";
+    no.dataset.action = "not-return";
+    no.textContent = W.no;
+    actions.append(yes, no);
+    box.append(actions);
+    beep("info");
   }
 
   async function onScan(code, source) {
     touch();
     state.scans.push([code, source]);
     if (state.view === "idle") {
-      if (!(await lookUpCard(code, null))) {
-        show($("[data-result=idle]"), "info", W.scan_card_first);
-        beep("info");
-      }
+      if (!(await lookUpCard(code, null))) askToReturn(code);
     } else if (state.view === "borrow" && state.step === "books") {
       await borrowBook(code);
     } else if (state.view === "borrow") {
@@ -409,7 +459,7 @@
       } else {
         goIdle();
       }
-    } else if (action === "print") {
+    } else if (action === "print" || action === "print-return") {
       window.print();
     } else if (action === "finish") {
       goIdle();
@@ -417,6 +467,16 @@
       touch();
     } else if (action === "renew" && state.patron) {
       enqueue(() => renewBook(button.dataset.item));
+    } else if (action === "return-this") {
+      $("[data-result=idle]").hidden = true;
+      setView("return");
+      enqueue(() => returnBook(button.dataset.code));
+    } else if (action === "not-return") {
+      $("[data-result=idle]").hidden = true;
+    } else if (action === "helper-work" && state.patron) {
+      // The helper's card was just scanned: it signs them in; no second scan on the staff page.
+      event.preventDefault();
+      enqueue(() => helperSignIn(state.patron.code, button.href));
     }
   });
 
