@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from .. import catalogue
 from ..db import db
 from ..errors import N_, ExpectedObject, FieldMustBeText, InvalidJson, PayloadTooLarge
 from ..i18n import translate
@@ -111,3 +112,18 @@ def renew():
     body = json_body("patron", "item")
     receipt = _circulation().renew(body["patron"], body["item"])
     return jsonify({"loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()}})
+
+
+@bp.post("/api/search")
+def search():
+    """Tra cứu: the catalogue for anyone at the kiosk — where copies are, never who has them."""
+    from ..workflows.rules import location_label
+
+    body = json_body("q")
+    return jsonify({"results": [
+        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available,
+         "places": [{"location": p.location, "where": location_label(p.location, g.lang), "shelf": p.shelf,
+                     "status": p.status, "count": p.count, "due": p.due.isoformat() if p.due else None}
+                    for p in r.places]}
+        for r in catalogue.search(body["q"])
+    ]})

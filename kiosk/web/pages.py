@@ -18,7 +18,7 @@ from ..ledger import get_setting
 
 bp = Blueprint("pages", __name__)
 
-VIEWS = ("idle", "borrow", "return")
+VIEWS = ("idle", "borrow", "return", "search")
 
 
 @bp.app_context_processor
@@ -60,6 +60,14 @@ SCRIPT_WORDS = {
     "renew": N_("Renew"),
     "renewed": N_("Renewed: %(title)s"),
     "return_this": N_("Return this book?"),
+    "search_none": N_("No book found for “%(q)s”. Try fewer words, or without accents."),
+    "search_available": N_("%(count)s on the shelf"),
+    "search_none_available": N_("All copies are out"),
+    "search_shelf": N_("shelf %(shelf)s"),
+    "search_copies": N_("%(count)s copies"),
+    "search_on_loan": N_("on loan, back by %(due)s"),
+    "search_read_here": N_("read in the library only"),
+    "search_repair": N_("being repaired"),
     "yes_return": N_("Yes, return it"),
     "no": N_("No"),
 }
@@ -101,6 +109,11 @@ def borrow() -> ResponseReturnValue:
 @bp.get("/return")
 def return_books() -> ResponseReturnValue:
     return render_kiosk("return")
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    return render_kiosk("search")
 
 
 @bp.get("/lang/<code>")

@@ -8,7 +8,7 @@
   let W = S.words.student;
   const body = document.body;
   const $ = (selector) => document.querySelector(selector);
-  const PATHS = {idle: "/", borrow: "/borrow", return: "/return"};
+  const PATHS = {idle: "/", borrow: "/borrow", return: "/return", search: "/search"};
 
   const state = {
     view: S.view,
@@ -266,6 +266,86 @@
     setStep("receipt");
   }
 
+  // ------------------------------------------------------------ find a book (Tra cứu)
+
+  let searchTimer = null;
+  let searchAsked = 0;
+
+  function placeText(place) {
+    const parts = [place.where];
+    if (place.status === "on_loan") {
+      parts.push(place.due ? fmt(W.search_on_loan, {due: formatDate(place.due)}) : W.search_none_available);
+    } else {
+      if (place.shelf) parts.push(fmt(W.search_shelf, {shelf: place.shelf}));
+      if (place.status === "not_for_loan") parts.push(W.search_read_here);
+      if (place.status === "damaged") parts.push(W.search_repair);
+    }
+    parts.push(fmt(W.search_copies, {count: place.count}));
+    return parts.join(" · ");
+  }
+
+  function renderResults(query, results) {
+    const list = $("[data-list=search]");
+    list.replaceChildren();
+    const box = $("[data-result=search]");
+    if (!results.length) {
+      show(box, "info", fmt(W.search_none, {q: query}));
+      return;
+    }
+    box.hidden = true;
+    for (const found of results) {
+      const item = document.createElement("li");
+      item.className = `search-result ${found.available ? "in" : "out"}`;
+      const head = document.createElement("div");
+      head.className = "search-head";
+      const title = document.createElement("span");
+      title.className = "item-title";
+      title.textContent = found.title;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = found.available ? fmt(W.search_available, {count: found.available}) : W.search_none_available;
+      head.append(title, badge);
+      const author = document.createElement("span");
+      author.className = "item-detail";
+      author.textContent = found.author || "";
+      const places = document.createElement("ul");
+      places.className = "places";
+      for (const place of found.places) {
+        const line = document.createElement("li");
+        line.className = `place ${place.status}`;
+        line.textContent = placeText(place);
+        places.append(line);
+      }
+      item.append(head, author, places);
+      list.append(item);
+    }
+  }
+
+  async function runSearch(query) {
+    const asked = ++searchAsked;
+    const text = query.trim();
+    if (text.length < 2) return;
+    const answer = await api("/api/search", {q: text});
+    if (asked !== searchAsked) return; // a newer search was typed meanwhile
+    if (!answer.ok) {
+      show($("[data-result=search]"), "bad", answer.error.message);
+      return;
+    }
+    renderResults(text, answer.data.results);
+  }
+
+  const searchField = $("#search-q");
+  searchField.addEventListener("input", () => {
+    touch();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => runSearch(searchField.value), 350); // as the child types
+  });
+  document.querySelector("[data-search-form]").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(searchTimer);
+    runSearch(searchField.value);
+  });
+
   // ------------------------------------------------------------ scans
 
   async function helperSignIn(code, fallback) {
@@ -392,6 +472,10 @@
       await lookUpCard(code, $("[data-result=card]"));
     } else if (state.view === "return") {
       await returnBook(code);
+    } else if (state.view === "search") {
+      // A cover ISBN scanned on the search screen looks the book up.
+      searchField.value = code;
+      await runSearch(code);
     }
     touch();
   }

@@ -79,9 +79,9 @@ def opened(data: Path) -> Iterator[Circulation]:
         db.close()
 
 
-def seed_school(data: Path) -> None:
+def seed_school(data: Path, extra_facts: list[tuple[str, dict]] = ()) -> None:
     with opened(data) as circ:
-        circ.record_facts(SCHOOL_FACTS)
+        circ.record_facts([*SCHOOL_FACTS, *extra_facts])
         circ.checkout("HS001", "TN-0006")  # An already holds one book: two more reach the limit of 3
         today = local_today()
         circ.record_facts([loan_fact("TN-0009", "HS006", today - timedelta(days=OVERDUE_DAYS)),
@@ -107,9 +107,10 @@ SCAN_TIMING = {"MUONTRA_SCAN_KEY_GAP_MS": "100", "MUONTRA_SCAN_PAUSE_MS": "400"}
 
 
 @contextmanager
-def kiosk(tmp: Path, env: dict[str, str] | None = None) -> Iterator[KioskProcess]:
+def kiosk(tmp: Path, env: dict[str, str] | None = None,
+          extra_facts: list[tuple[str, dict]] = ()) -> Iterator[KioskProcess]:
     data = tmp / "data"
-    seed_school(data)
+    seed_school(data, extra_facts)
     process = KioskProcess(data, env={**SCAN_TIMING, **(env or {})}).start()
     try:
         yield process

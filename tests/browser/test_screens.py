@@ -69,6 +69,15 @@ def kiosk_screens(page, url: str, size: str, patron: str, books: tuple[str, ...]
         scan(page, code)
     expect(page.locator("[data-list=returned] li")).to_have_count(len(books))
     yield "return"
+    page.goto(url + "/search")
+    page.fill("#search-q", "tuoi tho")
+    page.press("#search-q", "Enter")
+    expect(page.locator("[data-list=search] > li")).to_have_count(2)
+    yield "search"
+    page.goto(url + "/borrow")
+    scan(page, "HS006")  # My books, with an overdue one and Renew buttons
+    expect(page.locator("[data-list=mine] li")).to_have_count(2)
+    yield "my-books"
 
 
 def staff_screens(page, url: str):
