@@ -11,9 +11,10 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from peewee import Database
 
+from .clock import utc_now
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
 from .ledger import get_setting
-from .services import Circulation, utc_now
+from .services import Circulation
 from .store import data_dir, open_store
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -116,8 +117,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(camera_pages.bp)
     return app
 
-
-def circulation() -> Circulation:
-    from flask import current_app
-
-    return current_app.extensions["circulation"]

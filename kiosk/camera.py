@@ -238,7 +238,9 @@ class _Stamped(_Wrapped):
 
 
 @dataclass
-class Event:
+class CameraMessage:
+    """One Server-Sent Events message to the kiosk pages (not a ledger fact: see models.Event)."""
+
     id: int
     kind: str  # "scan" or "status"
     data: dict[str, Any]
@@ -248,7 +250,7 @@ class _Evicted:
     """Put in a stream's queue to end it: a newer page took its place."""
 
 
-class EventHub:
+class MessageHub:
     """Fans camera events out to the pages listening, at most ``limit`` at a time.
 
     A page that reloads opens a new stream before the server notices the old one is gone, so a
@@ -281,10 +283,10 @@ class EventHub:
             if q in self._queues:
                 self._queues.remove(q)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> Event:
+    def publish(self, kind: str, data: dict[str, Any]) -> CameraMessage:
         with self._lock:
             self._seq += 1
-            event = Event(self._seq, kind, data)
+            event = CameraMessage(self._seq, kind, data)
             for q in self._queues:
                 _put(q, event)
         return event
@@ -315,7 +317,7 @@ class CameraRuntime:
 
     def __init__(self, settings: CameraSettings) -> None:
         self.settings = settings
-        self.hub = EventHub(settings.max_streams)
+        self.hub = MessageHub(settings.max_streams)
         self.worker: DecoderWorker | None = None
         self.scanner: Scanner | None = None
         self._source: _Stamped | None = None
@@ -463,7 +465,7 @@ class CameraRuntime:
         q = self.hub.subscribe()
         try:
             yield "retry: 2000\n\n"
-            yield _sse(Event(0, "status", self.status_event()))
+            yield _sse(CameraMessage(0, "status", self.status_event()))
             while True:
                 try:
                     item = q.get(timeout=self.settings.heartbeat)
@@ -606,7 +608,7 @@ def require_jpeg(content_type: str) -> None:
         raise FrameNotJpeg()
 
 
-def _sse(event: Event) -> str:
+def _sse(event: CameraMessage) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
 

@@ -45,15 +45,17 @@ class HasOverdue(CirculationError):
     message = N_("Please return “%(title)s” (%(days)s day(s) overdue) before borrowing another.")
 
 
-class UnknownItem(CirculationError):
-    code = "unknown_item"
+class UnknownCopy(CirculationError):
+    code = "unknown_copy"
+    aliases = ("unknown_item",)
     message = N_("This book is not in the library catalogue. Please see the librarian.")
     http_status = 404
 
 
-class ItemOnLoan(CirculationError):
+class CopyOnLoan(CirculationError):
     # Never say to whom: the kiosk screen is public.
-    code = "item_on_loan"
+    code = "copy_on_loan"
+    aliases = ("item_on_loan",)
     message = N_("This book is already on loan. Please take it to the librarian.")
 
 
@@ -63,23 +65,27 @@ class AlreadyYours(CirculationError):
     message = N_("You already have “%(title)s”. No need to scan it again.")
 
 
-class ItemNotForLoan(CirculationError):
-    code = "item_not_for_loan"
+class CopyNotForLoan(CirculationError):
+    code = "copy_not_for_loan"
+    aliases = ("item_not_for_loan",)
     message = N_("This book is for reading in the library only.")
 
 
-class ItemLost(CirculationError):
-    code = "item_lost"
+class CopyLost(CirculationError):
+    code = "copy_lost"
+    aliases = ("item_lost",)
     message = N_("This book is recorded as lost. Please take it to the librarian.")
 
 
-class ItemWithdrawn(CirculationError):
-    code = "item_withdrawn"
+class CopyWithdrawn(CirculationError):
+    code = "copy_withdrawn"
+    aliases = ("item_withdrawn",)
     message = N_("This book has been withdrawn from the library. Please take it to the librarian.")
 
 
-class ItemDamaged(CirculationError):
-    code = "item_damaged"
+class CopyDamaged(CirculationError):
+    code = "copy_damaged"
+    aliases = ("item_damaged",)
     message = N_("This book is marked as damaged and waiting for repair. Please take it to the librarian.")
 
 
@@ -120,7 +126,7 @@ STATUS_WORDS = {
     "not_for_loan": N_("not for loan"),
 }
 # How a refusal names an action: "A book that is lost cannot be renewed."
-ACTION_WORDS = {
+ACTION_PAST_WORDS = {
     "checkout": N_("lent out"),
     "checkin": N_("returned"),
     "renew": N_("renewed"),
@@ -143,7 +149,7 @@ class BadTransition(CirculationError):
             self.message,
             lang,
             status=translate(STATUS_WORDS[status], lang) if status in STATUS_WORDS else status,
-            action=translate(ACTION_WORDS[action], lang) if action in ACTION_WORDS else action,
+            action=translate(ACTION_PAST_WORDS[action], lang) if action in ACTION_PAST_WORDS else action,
         )
 
 
@@ -152,11 +158,11 @@ class BadTransition(CirculationError):
 # (status, action) → new status, or the refusal raised.
 TRANSITIONS: Mapping[tuple[str, str], str | type[CirculationError]] = {
     ("available", "checkout"): "on_loan",
-    ("on_loan", "checkout"): ItemOnLoan,
-    ("lost", "checkout"): ItemLost,
-    ("withdrawn", "checkout"): ItemWithdrawn,
-    ("damaged", "checkout"): ItemDamaged,
-    ("not_for_loan", "checkout"): ItemNotForLoan,
+    ("on_loan", "checkout"): CopyOnLoan,
+    ("lost", "checkout"): CopyLost,
+    ("withdrawn", "checkout"): CopyWithdrawn,
+    ("damaged", "checkout"): CopyDamaged,
+    ("not_for_loan", "checkout"): CopyNotForLoan,
     ("on_loan", "renew"): "on_loan",
     ("on_loan", "checkin"): "available",
     # A book turning up at the desk is found, whatever the catalogue believed.
@@ -336,13 +342,13 @@ def checkout(
     is already theirs); ``title`` names it in that answer."""
     patron = check_patron(patron)
     if copy is None:
-        raise UnknownItem()
+        raise UnknownCopy()
     if copy.status == "on_loan" and holder == patron.code:
         raise AlreadyYours(title=title or copy.code)
     new_status = transition(copy.status, "checkout")
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
-        raise ItemNotForLoan()
+        raise CopyNotForLoan()
     loans = list(open_loans)
     overdue = overdue_block(loans, policy, today)
     if overdue is not None:
@@ -380,7 +386,7 @@ def borrow_block(patron_kind: str, loans: Iterable[LoanView], policy: Policy, to
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:
     if copy is None:
-        raise UnknownItem()
+        raise UnknownCopy()
     overdue = max(0, (today - open_loan.due).days) if open_loan else 0
     return CheckinDecision(
         loan_uuid=open_loan.uuid if open_loan else None,

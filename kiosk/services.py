@@ -9,21 +9,16 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from . import rules
+from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
 from .i18n import audience_of
 from .ledger import iso, record, record_many
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
-
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ class LoanReceipt:
 
 @dataclass(frozen=True)
 class CheckinReceipt:
-    outcome: str  # returned | not_on_loan | unknown_item
+    outcome: str  # returned | not_on_loan | unknown_copy
     item: str
     title: str | None
     overdue_days: int = 0
@@ -175,13 +170,13 @@ class Circulation:
 
     device: str
     clock: Callable[[], datetime] = utc_now
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    timezone: ZoneInfo = field(default_factory=default_timezone)
     scanner_prefixes: tuple[str, ...] = ()
     scanner_suffixes: tuple[str, ...] = ()
 
     def now(self) -> datetime:
         """Device time as naive UTC, the way it is stored."""
-        return self.clock().astimezone(UTC).replace(tzinfo=None)
+        return as_stored(self.clock())
 
     def today(self) -> date:
         return self.clock().astimezone(self.timezone).date()
@@ -309,7 +304,7 @@ class Circulation:
                 # keep the fact for the server, answer kindly.
                 record("loan.checkin", {**payload, "loan": None, "status": None},
                        device=self.device, device_time=now)
-                return CheckinReceipt("unknown_item", item_text, None)
+                return CheckinReceipt("unknown_copy", item_text, None)
             loan = open_loan_of(copy)
             decision = rules.checkin(_copy_view(copy), _loan_view(loan) if loan else None, self.today())
             record(
@@ -332,7 +327,7 @@ class Circulation:
             patron = Patron.get_or_none(Patron.code == patron_text)
             copy = self._resolve_copy(item_text, for_checkin=True)
             if copy is None:
-                raise rules.UnknownItem()
+                raise rules.UnknownCopy()
             loan = open_loan_of(copy)
             with addressed_to(patron):
                 due = rules.renew(
@@ -356,7 +351,7 @@ class Circulation:
         with write_transaction():
             copy = Copy.get_or_none(Copy.code == item_text)
             if copy is None:
-                raise rules.UnknownItem()
+                raise rules.UnknownCopy()
             status = rules.transition(copy.status, action)
             if status == "available" and open_loan_of(copy) is not None:
                 status = "on_loan"

@@ -22,9 +22,9 @@ def _open(data: str, db_url: str | None, upgrade: bool = False):
 
 
 def _utc_now():
-    from datetime import UTC, datetime
+    from kiosk.clock import as_stored, utc_now
 
-    return datetime.now(UTC).replace(tzinfo=None)
+    return as_stored(utc_now())
 
 
 @click.group(invoke_without_command=True)

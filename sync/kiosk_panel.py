@@ -18,9 +18,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from kiosk.app import circulation
 from kiosk.errors import MuontraError
-from kiosk.web import admin
+from kiosk.web import admin, circulation
 
 from . import client, kiosk_state
 from .background import BackgroundSync

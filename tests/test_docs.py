@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kiosk import codes, errors, rules
+from kiosk import codes, errors, importer, rules
 from kiosk.cli import main
 from kiosk.workflows import rules as workflow_rules
 
@@ -30,8 +30,17 @@ def test_every_kiosk_api_route_is_in_the_readme(app):
 
 def test_every_refusal_code_is_in_the_readme():
     wanted = _codes_of(rules) | _codes_of(codes) | _codes_of(errors) | _codes_of(workflow_rules)
-    assert "item_on_loan" in wanted and "stocktake_finished" in wanted
+    assert "copy_on_loan" in wanted and "stocktake_finished" in wanted
     missing = sorted(code for code in wanted if not re.search(rf"`{code}`", README))
+    assert missing == []
+
+
+def test_every_former_code_is_documented_as_an_alias():
+    renamed = [error for module in (rules, codes, errors, workflow_rules, importer) for error in vars(module).values()
+               if isinstance(error, type) and issubclass(error, errors.MuontraError) and error.aliases]
+    assert renamed, "some codes were renamed"
+    missing = sorted(f"{error.code} <- {alias}" for error in renamed for alias in error.aliases
+                     if not re.search(rf"`{error.code}`\s+←\s+`{alias}`", README))
     assert missing == []
 
 

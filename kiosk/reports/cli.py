@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..cli import data_option
+from ..clock import DEFAULT_TIMEZONE
 from ..errors import N_, MuontraError
 from ..i18n import DEFAULT_LANGUAGE, translate
 from .common import fmt_day
-
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 class OutputNotWritable(MuontraError):

@@ -152,7 +152,7 @@ class Workflows:
         copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
         if copy is None:
             if book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             raise rules.UnknownCopy(item=text)
         return copy
 
@@ -266,7 +266,7 @@ class Workflows:
             batch = self._batch(batch_uuid)
             copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
             if copy is None and book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             state = self._copy_state(copy) if copy else None
             already = copy is not None and RotationItem.select().where(
                 (RotationItem.batch == batch) & (RotationItem.copy == copy) & RotationItem.returned_at.is_null(False)
@@ -360,7 +360,7 @@ class Workflows:
                 raise rules.SessionFinished()
             copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
             if copy is None and book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             again = StocktakeScan.select().where(
                 (StocktakeScan.session == session) & (StocktakeScan.item == text)).exists()
             if not again:

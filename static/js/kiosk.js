@@ -397,7 +397,7 @@
       return;
     }
     // A new student's card while the last one walked away without pressing Done.
-    if (answer.error.code === "unknown_item" && (await lookUpCard(code, null))) return;
+    if (answer.error.code === "unknown_copy" && (await lookUpCard(code, null))) return;
     // A book the reader already holds (often the one just borrowed): a friendly note, not a buzz.
     const kind = answer.error.code === "already_yours" ? "info" : "bad";
     show(box, kind, answer.error.message);

@@ -11,6 +11,7 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from kiosk.app import csrf, init_web
+from kiosk.clock import utc_now
 from kiosk.ledger import get_setting
 from kiosk.web import errors
 
@@ -20,10 +21,6 @@ from .store import master_key, open_server_store
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 KIOSK_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                                "kiosk", "templates")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 DEFAULTS: Mapping[str, Any] = {

@@ -129,7 +129,7 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
     if copy is None:
         title = Title.create(title=item, category="other")
         copy = Copy.create(code=item, title=title, status="on_loan", location=p.get("location") or "main")
-        ctx.conflict("unknown_item", item=item, patron=patron_code, loan=loan_uuid)
+        ctx.conflict("unknown_copy", item=item, patron=patron_code, loan=loan_uuid)
     patron = Patron.get_or_none(Patron.code == patron_code)
     if patron is None:
         patron = Patron.create(code=patron_code, name=patron_code, active=False)
@@ -182,7 +182,7 @@ def apply_checkin(ctx: Context, p: Payload) -> None:
     at = _time(p, "at")
     copy = Copy.get_or_none(Copy.code == item)
     if copy is None:
-        ctx.conflict("unknown_item_returned", item=item)
+        ctx.conflict("unknown_copy_returned", item=item)
         raise Rejected("unknown item")
     loan_uuid = p.get("loan") if isinstance(p.get("loan"), str) else None
     loan = Loan.get_or_none(Loan.uuid == loan_uuid) if loan_uuid else None

@@ -10,9 +10,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from kiosk.admin_auth import pin_is_default, verify_admin_pin
+from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
-from kiosk.services import DEFAULT_TIMEZONE
 
 from . import service
 from .app import now

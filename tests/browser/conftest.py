@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.db import db
 from kiosk.ledger import get_setting
-from kiosk.services import DEFAULT_TIMEZONE, Circulation
+from kiosk.services import Circulation
 from kiosk.store import open_store
 from tests.conftest import ROOT, KioskProcess, copy_fact, patron_fact
 

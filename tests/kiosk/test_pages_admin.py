@@ -178,9 +178,9 @@ def test_overdue_loans_are_marked(admin, circ, clock):
 def test_a_refused_loan_is_a_message_not_an_error_page(admin):
     answer = post(admin, "/admin/patrons/HS001/checkout", {"item": "BAO-0001"})
     assert answer.status_code == 302
-    from kiosk.rules import ItemNotForLoan
+    from kiosk.rules import CopyNotForLoan
 
-    assert ItemNotForLoan().message_in("vi") in admin.get(answer.headers["Location"]).get_data(as_text=True)
+    assert CopyNotForLoan().message_in("vi") in admin.get(answer.headers["Location"]).get_data(as_text=True)
     assert Loan.select().count() == 0
 
 

@@ -14,7 +14,7 @@ def test_rule_says_the_book_is_already_yours():
 
 
 def test_someone_elses_book_is_still_on_loan():
-    with pytest.raises(rules.ItemOnLoan):
+    with pytest.raises(rules.CopyOnLoan):
         rules.checkout(student(), book(status="on_loan"), [], policy(), MONDAY, holder="HS002", title="Dế Mèn")
 
 
@@ -22,4 +22,4 @@ def test_http_answers_already_yours_and_records_nothing(client, school):
     school.checkout("HS001", "TN-0001")
     vi, en = refused_over_http(client, "/api/checkout", {"patron": "HS001", "item": "TN-0001"}, "already_yours", 409)
     assert "Dế Mèn phiêu lưu ký" in vi and "already have" in en
-    refused_over_http(client, "/api/checkout", {"patron": "HS002", "item": "TN-0001"}, "item_on_loan", 409)
+    refused_over_http(client, "/api/checkout", {"patron": "HS002", "item": "TN-0001"}, "copy_on_loan", 409)

@@ -40,7 +40,7 @@ def test_a_book_not_on_loan_is_still_a_checkin_without_a_loan():
 
 
 def test_unknown_copy_is_refused_by_the_rule():
-    with pytest.raises(rules.UnknownItem):
+    with pytest.raises(rules.UnknownCopy):
         rules.checkin(None, None, MONDAY)
 
 

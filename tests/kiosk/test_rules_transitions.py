@@ -95,7 +95,7 @@ def test_status_change_refusals_change_nothing(school):
     before = counts()
     with pytest.raises(rules.BadTransition):
         school.set_copy_status("TN-0001", "withdraw")
-    with pytest.raises(rules.UnknownItem):
+    with pytest.raises(rules.UnknownCopy):
         school.set_copy_status("NOPE-1", "withdraw")
     assert counts() == before
 

@@ -61,7 +61,7 @@ def test_adding_refuses_copies_that_cannot_go(school, batch):
     with pytest.raises(rules.CopyNotOnShelf):
         wf.add_to_batch(other, "SGK-0001", by="librarian")
     school.record_facts([copy_fact("SGK-0003", "Ngữ văn 6 tập một", category="SGK", isbn="9786040000026")])
-    with pytest.raises(rules.ScanTheLabel):
+    with pytest.raises(rules.CoverIsbn):
         wf.add_to_batch(other, "9786040000026", by="librarian")
     with pytest.raises(rules.UnknownCopy):
         wf.add_to_batch(other, "TN-9999", by="librarian")
