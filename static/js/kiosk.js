@@ -100,6 +100,37 @@
     }
   }
 
+  // Read aloud where the platform has a voice for the page's language (Web Speech API);
+  // silently nothing where it has none. The sound and the colour tell in any case.
+  function speak(text) {
+    const synth = window.speechSynthesis;
+    if (!synth || !window.SpeechSynthesisUtterance || !text) return;
+    try {
+      const voice = synth.getVoices().find((v) => (v.lang || "").toLowerCase().startsWith(S.lang));
+      if (!voice) return;
+      synth.cancel(); // the newest answer, not a queue of old ones
+      const utterance = new SpeechSynthesisUtterance(text);
+      utterance.voice = voice;
+      utterance.lang = voice.lang;
+      synth.speak(utterance);
+    } catch (error) {
+      // No speech here: nothing to do.
+    }
+  }
+
+  // Large text and high contrast, for this reader's session only: the next child starts plain.
+  const BIG = "muontra-big-text";
+  function setBigText(on) {
+    document.documentElement.classList.toggle("big-text", on);
+    const toggle = $("[data-action=big-text]");
+    if (toggle) toggle.setAttribute("aria-pressed", String(on));
+    try {
+      if (on) sessionStorage.setItem(BIG, "1"); else sessionStorage.removeItem(BIG);
+    } catch (error) {
+      // Storage off: the switch still works on this page.
+    }
+  }
+
   function icon(name) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "icon result-icon");
@@ -124,6 +155,7 @@
       small.textContent = sub;
       box.append(small);
     }
+    if (kind !== "prompt") speak(sub ? `${text}. ${sub}` : text);
     // Restart the flash so two refusals in a row are both noticed.
     box.classList.remove("flash");
     void box.offsetWidth;
@@ -160,6 +192,7 @@
   }
 
   function goIdle() {
+    setBigText(false);
     window.location.assign("/reset");
   }
 
@@ -547,6 +580,8 @@
       window.print();
     } else if (action === "finish") {
       goIdle();
+    } else if (action === "big-text") {
+      setBigText(!document.documentElement.classList.contains("big-text"));
     } else if (action === "still-here") {
       touch();
     } else if (action === "renew" && state.patron) {
@@ -564,6 +599,11 @@
     }
   });
 
+  try {
+    setBigText(sessionStorage.getItem(BIG) === "1");
+  } catch (error) {
+    setBigText(false);
+  }
   setView(state.view);
   setStep(state.step);
   body.dataset.ready = "true";
