@@ -20,7 +20,7 @@ from typing import Any
 from peewee import Model, chunked, fn
 
 from .db import insert_rows, update_rows
-from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
+from .models import ClosedDay, Copy, Event, Loan, LoanNote, Patron, PolicyRule, Setting, Title
 
 Payload = Mapping[str, Any]
 
@@ -69,6 +69,26 @@ def apply_checkin(p: Payload) -> None:
         ).execute()
     if p.get("status"):
         Copy.update(status=p["status"]).where(Copy.id == copy.id).execute()
+
+
+def _note(kind: str, p: Payload, details: dict[str, Any]) -> None:
+    # The same fact twice (a replay) leaves one note.
+    LoanNote.insert(loan=p["loan"], kind=kind, item=p["item"], patron=p["patron"], at=parse_time(p["at"]),
+                    device=p["device"], details=details).on_conflict_ignore().execute()
+
+
+def apply_override(p: Payload) -> None:
+    """The librarian lent a book the rules refused, for a reason from the short list."""
+    _note("override", p, {"refusal": p["refusal"], "reason": p["reason"]})
+
+
+def apply_settle(p: Payload) -> None:
+    """A lost or damaged book's loan ends (đền sách: replaced by a copy, paid, or still owed);
+    the reader is no longer held to it."""
+    Loan.update(returned_at=parse_time(p["at"]), checkin_device=p["device"]).where(
+        (Loan.uuid == p["loan"]) & Loan.returned_at.is_null()).execute()
+    Copy.update(status=p["status"], status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
+    _note("settle", p, {name: p.get(name) for name in ("status", "how", "amount", "replacement", "note")})
 
 
 def apply_renew(p: Payload) -> None:
@@ -321,6 +341,8 @@ APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "loan.checkout": apply_checkout,
     "loan.checkin": apply_checkin,
     "loan.renew": apply_renew,
+    "loan.override": apply_override,
+    "loan.settle": apply_settle,
     "copy.status": apply_copy_status,
     "patron.upsert": apply_patron,
     "catalog.upsert": apply_catalog,

@@ -162,9 +162,16 @@ def _patron_gender(database: Database) -> None:
                              "CHECK (gender IN ('','male','female'))")
 
 
+def _loan_notes(database: Database) -> None:
+    from .models import LoanNote
+
+    database.create_tables([LoanNote])  # IF NOT EXISTS: 0001 on a fresh database already made it
+
+
 KIOSK = Component("kiosk", [
     ("0001_initial", _kiosk_v1),
     ("0002_workflows", _workflows),
     ("0003_title_lookup", _title_lookup),
     ("0004_patron_gender", _patron_gender),
+    ("0005_loan_notes", _loan_notes),
 ])

@@ -105,6 +105,22 @@ class Loan(BaseModel):
     checkin_device = CharField(null=True)
 
 
+class LoanNote(BaseModel):
+    """What the librarian recorded about a loan besides its dates: an override of a refusal at the
+    desk, or how a lost or damaged book's loan ended (đền sách). One row per loan and kind."""
+
+    loan = CharField()  # the loan's uuid (a note may arrive before the loan on a server)
+    kind = CharField(constraints=[SQL("CHECK (kind IN ('override','settle'))")])
+    item = CharField()
+    patron = CharField()
+    at = DateTimeField()
+    device = CharField()
+    details = JSONField()  # override: {refusal, reason}; settle: {status, how, amount, replacement, note}
+
+    class Meta:
+        indexes = ((("loan", "kind"), True),)
+
+
 class PolicyRule(BaseModel):
     """Lending rule for one patron kind × category; category '*' covers the rest."""
 
@@ -144,4 +160,4 @@ class Event(BaseModel):
         indexes = ((("device", "seq"), True),)
 
 
-KIOSK_MODELS = [Setting, Patron, Title, Copy, Loan, PolicyRule, ClosedDay, Event]
+KIOSK_MODELS = [Setting, Patron, Title, Copy, Loan, LoanNote, PolicyRule, ClosedDay, Event]

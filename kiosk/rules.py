@@ -414,3 +414,87 @@ def renew(
     if loan.renewals >= rule.max_renewals:
         raise RenewalLimit()
     return max(loan.due, policy.due_date(rule, today))
+
+
+# ---------------------------------------------------------------- the librarian's desk
+
+# Refusals the librarian may override at the desk. Not a copy on loan to someone else (check it in
+# first), nor an unknown card or label: those are facts, not rules.
+# Each with the words a register uses for it.
+OVERRIDABLE = {
+    "loan_limit": N_("book limit reached"),
+    "has_overdue": N_("an overdue book"),
+    "copy_not_for_loan": N_("not for loan"),
+    "copy_damaged": N_("damaged copy"),
+    "inactive_patron": N_("inactive card"),
+}
+# The short list of reasons recorded with an override.
+OVERRIDE_REASON_WORDS = {
+    "teacher_request": N_("A teacher asked for it"),
+    "class_work": N_("Needed for class work"),
+    "exam_revision": N_("Exam revision"),
+    "returned_on_paper": N_("The overdue book was returned (not yet recorded)"),
+    "librarian_decision": N_("The librarian's decision"),
+}
+OVERRIDE_REASONS = tuple(OVERRIDE_REASON_WORDS)
+# How a lost or damaged book's loan ends (đền sách).
+SETTLEMENTS = ("replaced", "paid", "owed")
+MAX_AMOUNT = 10_000_000  # VND: more than any book; a typo of extra zeros is refused
+
+
+class NotOverridable(CirculationError):
+    code = "not_overridable"
+    message = N_("This refusal cannot be overridden: %(reason)s")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return translate(self.message, lang, reason=self.params["refusal"].message_in(lang))
+
+
+class BadOverrideReason(CirculationError):
+    code = "bad_override_reason"
+    message = N_("Please choose a reason for lending despite the rules.")
+    http_status = 400
+
+
+class BadSettlement(CirculationError):
+    code = "bad_settlement"
+    message = N_("Please say how the book is made good: replaced by a copy (its label), paid (an amount up to 10,000,000 đ), or still owed.")
+    http_status = 400
+
+
+def checkout_override(
+    patron: PatronView | None,
+    copy: CopyView | None,
+    open_loans: Iterable[LoanView],
+    policy: Policy,
+    today: date,
+    reason: str,
+) -> tuple[CheckoutDecision, str | None]:
+    """Lend at the desk despite a refusal in :data:`OVERRIDABLE`, for a reason from the list.
+
+    Returns the decision and the refusal's code that was overridden (None: nothing needed it).
+    """
+    if reason not in OVERRIDE_REASONS:
+        raise BadOverrideReason()
+    loans = list(open_loans)
+    try:
+        return checkout(patron, copy, loans, policy, today), None
+    except CirculationError as refusal:
+        if refusal.code not in OVERRIDABLE or patron is None or copy is None:
+            raise NotOverridable(refusal=refusal) from refusal
+        rule = policy.rule_for(patron.kind, copy.category)
+        if not rule.loanable or rule.loan_days <= 0:
+            rule = policy.rule_for(patron.kind, "*")  # a book not for loan goes home for the usual time
+        return CheckoutDecision(due=policy.due_date(rule, today), new_status="on_loan"), refusal.code
+
+
+def settlement(how: str, amount: int | None, replacement: str) -> dict[str, object]:
+    """A checked đền sách: how the book is made good, with the amount or the replacement's label."""
+    if how not in SETTLEMENTS:
+        raise BadSettlement()
+    if how == "paid" and (amount is None or not 0 < amount <= MAX_AMOUNT):
+        raise BadSettlement()
+    if how == "replaced" and not replacement:
+        raise BadSettlement()
+    return {"how": how, "amount": amount if how == "paid" else None,
+            "replacement": replacement if how == "replaced" else None}

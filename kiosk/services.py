@@ -251,7 +251,9 @@ class Circulation:
 
     # -------------------------------------------------------------- transactions
 
-    def checkout(self, patron_code: str, item_code: str) -> LoanReceipt:
+    def checkout(self, patron_code: str, item_code: str, override: str | None = None) -> LoanReceipt:
+        """Lend a copy. ``override`` (the librarian's desk only): a reason from
+        rules.OVERRIDE_REASONS to lend despite an overridable refusal, recorded as its own fact."""
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
@@ -260,17 +262,23 @@ class Circulation:
                 .where(Patron.code == patron_text)
                 .first()
             )
-            rules.check_patron(_patron_view(patron))
+            if override is None or patron is None:
+                rules.check_patron(_patron_view(patron))
+            overridden = None
             with addressed_to(patron):
                 copy = self._resolve_copy(item_text, for_checkin=False)
                 today = self.today()
                 loans, policy = open_loan_views(patron), load_policy()
                 # A copy on loan is one of the reader's own when its loan is among theirs (no query).
                 holder = patron.code if copy and any(loan.item == copy.code for loan in loans) else None
-                decision = rules.checkout(
-                    _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
-                    holder=holder, title=copy.title.title if copy else "",
-                )
+                if override is None:
+                    decision = rules.checkout(
+                        _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
+                        holder=holder, title=copy.title.title if copy else "",
+                    )
+                else:
+                    decision, overridden = rules.checkout_override(
+                        _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today, override)
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -287,6 +295,10 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
+            if overridden:
+                record("loan.override", {"loan": loan_uuid, "item": copy.code, "patron": patron.code, "at": iso(now),
+                                         "refusal": overridden, "reason": override, "device": self.device},
+                       device=self.device, device_time=now)
         # The summary from what the rule already loaded: the kiosk shows it without another round of queries.
         new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due,
                                   title=copy.title.title)
@@ -343,8 +355,13 @@ class Circulation:
             )
         return RenewReceipt(copy.code, copy.title.title, due)
 
-    def set_copy_status(self, item_code: str, action: str, note: str = "") -> str:
-        """Librarian actions: mark lost, damaged, withdrawn, not for loan, or available again."""
+    def set_copy_status(self, item_code: str, action: str, note: str = "",
+                        settlement: dict[str, object] | None = None) -> str:
+        """Librarian actions: mark lost, damaged, withdrawn, not for loan, or available again.
+
+        A copy on loan marked lost or damaged ends its loan (đền sách, ``settlement`` from
+        rules.settlement: replaced, paid or still owed), so the reader is not blocked by it for ever.
+        """
         if action not in rules.ACTIONS or action in ("checkout", "checkin", "renew"):
             raise rules.BadTransition(status="?", action=action)
         item_text = self.clean(item_code)
@@ -353,11 +370,18 @@ class Circulation:
             if copy is None:
                 raise rules.UnknownCopy()
             status = rules.transition(copy.status, action)
-            if status == "available" and open_loan_of(copy) is not None:
+            loan = open_loan_of(copy)
+            if status == "available" and loan is not None:
                 status = "on_loan"
             now = self.now()
-            record("copy.status", {"item": copy.code, "status": status, "note": note},
-                   device=self.device, device_time=now)
+            if loan is not None and status in ("lost", "damaged"):
+                record("loan.settle", {"loan": loan.uuid, "item": copy.code, "patron": loan.patron.code,
+                                       "at": iso(now), "device": self.device, "status": status, "note": note,
+                                       **(settlement or rules.settlement("owed", None, ""))},
+                       device=self.device, device_time=now)
+            else:
+                record("copy.status", {"item": copy.code, "status": status, "note": note},
+                       device=self.device, device_time=now)
         return status
 
     def record_facts(self, facts: list[tuple[str, dict]]) -> int:

@@ -164,9 +164,9 @@ def screenshot(page, name: str, full_page: bool = False) -> None:
 # itself under its centre (not an idle banner or another box on top), and at least MIN_TARGET CSS
 # px each way. Returns one line per problem; [] means nothing traps anyone.
 MIN_TARGET = 44
-_CONTROLS_JS = """(minTarget) => {
+_CONTROLS_JS = """([minTarget, scope]) => {
   const problems = [];
-  const controls = document.querySelectorAll(
+  const controls = document.querySelector(scope).querySelectorAll(
     'button, a[href], input:not([type=hidden]), select, textarea, [role=button], [data-action]');
   const clipsY = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowY);
   const clipsX = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowX);
@@ -176,7 +176,7 @@ _CONTROLS_JS = """(minTarget) => {
   for (const el of controls) {
     const style = getComputedStyle(el);
     if (!el.getClientRects().length || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
-    if (el.closest('.skip-target-check')) continue;
+    if (el.closest('details:not([open]) > :not(summary)')) continue; // folded away, not on screen
     window.scrollTo(0, 0);
     el.scrollIntoView({block: 'center', inline: 'center'});
     // Scrolling a box the page clips (overflow: hidden) is something no finger can do.
@@ -204,6 +204,6 @@ _CONTROLS_JS = """(minTarget) => {
 }"""
 
 
-def trapped_controls(page) -> list[str]:
-    """What keeps a finger from a visible control on this screen (see _CONTROLS_JS)."""
-    return page.evaluate(_CONTROLS_JS, MIN_TARGET)
+def trapped_controls(page, root: str = "body") -> list[str]:
+    """What keeps a finger from a visible control on this screen, or in ``root`` (see _CONTROLS_JS)."""
+    return page.evaluate(_CONTROLS_JS, [MIN_TARGET, root])
