@@ -40,39 +40,52 @@ class LoanLimitReached(CirculationError):
 
 
 class HasOverdue(CirculationError):
+    # Names the book (the borrower's own, on their own session): "which one?" is the next question.
     code = "has_overdue"
-    message = N_("You have an overdue book. Please return it before borrowing another.")
+    message = N_("Please return “%(title)s” (%(days)s day(s) overdue) before borrowing another.")
 
 
-class UnknownItem(CirculationError):
-    code = "unknown_item"
+class UnknownCopy(CirculationError):
+    code = "unknown_copy"
+    aliases = ("unknown_item",)
     message = N_("This book is not in the library catalogue. Please see the librarian.")
     http_status = 404
 
 
-class ItemOnLoan(CirculationError):
+class CopyOnLoan(CirculationError):
     # Never say to whom: the kiosk screen is public.
-    code = "item_on_loan"
+    code = "copy_on_loan"
+    aliases = ("item_on_loan",)
     message = N_("This book is already on loan. Please take it to the librarian.")
 
 
-class ItemNotForLoan(CirculationError):
-    code = "item_not_for_loan"
+class AlreadyYours(CirculationError):
+    # Not a refusal: the reader scanned a book they already hold (often the one just borrowed).
+    code = "already_yours"
+    message = N_("You already have “%(title)s”. No need to scan it again.")
+
+
+class CopyNotForLoan(CirculationError):
+    code = "copy_not_for_loan"
+    aliases = ("item_not_for_loan",)
     message = N_("This book is for reading in the library only.")
 
 
-class ItemLost(CirculationError):
-    code = "item_lost"
+class CopyLost(CirculationError):
+    code = "copy_lost"
+    aliases = ("item_lost",)
     message = N_("This book is recorded as lost. Please take it to the librarian.")
 
 
-class ItemWithdrawn(CirculationError):
-    code = "item_withdrawn"
+class CopyWithdrawn(CirculationError):
+    code = "copy_withdrawn"
+    aliases = ("item_withdrawn",)
     message = N_("This book has been withdrawn from the library. Please take it to the librarian.")
 
 
-class ItemDamaged(CirculationError):
-    code = "item_damaged"
+class CopyDamaged(CirculationError):
+    code = "copy_damaged"
+    aliases = ("item_damaged",)
     message = N_("This book is marked as damaged and waiting for repair. Please take it to the librarian.")
 
 
@@ -113,7 +126,7 @@ STATUS_WORDS = {
     "not_for_loan": N_("not for loan"),
 }
 # How a refusal names an action: "A book that is lost cannot be renewed."
-ACTION_WORDS = {
+ACTION_PAST_WORDS = {
     "checkout": N_("lent out"),
     "checkin": N_("returned"),
     "renew": N_("renewed"),
@@ -136,7 +149,7 @@ class BadTransition(CirculationError):
             self.message,
             lang,
             status=translate(STATUS_WORDS[status], lang) if status in STATUS_WORDS else status,
-            action=translate(ACTION_WORDS[action], lang) if action in ACTION_WORDS else action,
+            action=translate(ACTION_PAST_WORDS[action], lang) if action in ACTION_PAST_WORDS else action,
         )
 
 
@@ -145,11 +158,11 @@ class BadTransition(CirculationError):
 # (status, action) → new status, or the refusal raised.
 TRANSITIONS: Mapping[tuple[str, str], str | type[CirculationError]] = {
     ("available", "checkout"): "on_loan",
-    ("on_loan", "checkout"): ItemOnLoan,
-    ("lost", "checkout"): ItemLost,
-    ("withdrawn", "checkout"): ItemWithdrawn,
-    ("damaged", "checkout"): ItemDamaged,
-    ("not_for_loan", "checkout"): ItemNotForLoan,
+    ("on_loan", "checkout"): CopyOnLoan,
+    ("lost", "checkout"): CopyLost,
+    ("withdrawn", "checkout"): CopyWithdrawn,
+    ("damaged", "checkout"): CopyDamaged,
+    ("not_for_loan", "checkout"): CopyNotForLoan,
     ("on_loan", "renew"): "on_loan",
     ("on_loan", "checkin"): "available",
     # A book turning up at the desk is found, whatever the catalogue believed.
@@ -185,6 +198,21 @@ def transition(status: str, action: str) -> str:
     if isinstance(outcome, type):
         raise outcome()
     return outcome
+
+
+# Statuses the loans decide; the others are the librarian's word and stay whatever the loans do.
+LOAN_STATUSES = ("available", "on_loan")
+
+
+def settled_status(status: str, lent: bool) -> str:
+    """A copy is on loan iff it has an open loan (``lent``), between the two statuses loans decide.
+
+    A lost, damaged, withdrawn or not-for-loan copy keeps its status: a student may lose a book
+    while it is on loan. ``ledger.settle_copy_status`` applies this to stored copies.
+    """
+    if status not in LOAN_STATUSES:
+        return status
+    return "on_loan" if lent else "available"
 
 
 # ---------------------------------------------------------------- policy
@@ -285,12 +313,14 @@ class LoanView:
     category: str
     due: date
     renewals: int = 0
+    title: str = ""  # only for naming the book in a refusal
 
 
 @dataclass(frozen=True)
 class CheckoutDecision:
+    # The copy's new status is not decided here: a copy with an open loan is on loan
+    # (settled_status, run by the ledger when it records the loan).
     due: date
-    new_status: str
 
 
 @dataclass(frozen=True)
@@ -321,26 +351,58 @@ def checkout(
     open_loans: Iterable[LoanView],
     policy: Policy,
     today: date,
+    holder: str | None = None,
+    title: str = "",
 ) -> CheckoutDecision:
+    """``holder``: whose open loan the copy is on, when it is on loan (only to tell the reader it
+    is already theirs); ``title`` names it in that answer."""
     patron = check_patron(patron)
     if copy is None:
-        raise UnknownItem()
-    new_status = transition(copy.status, "checkout")
+        raise UnknownCopy()
+    if copy.status == "on_loan" and holder == patron.code:
+        raise AlreadyYours(title=title or copy.code)
+    transition(copy.status, "checkout")  # refuses a copy that is not on the shelf
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
-        raise ItemNotForLoan()
+        raise CopyNotForLoan()
     loans = list(open_loans)
-    if policy.block_when_overdue and any(loan.due < today for loan in loans):
-        raise HasOverdue()
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        raise overdue
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
-    return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+    return CheckoutDecision(due=policy.due_date(rule, today))
+
+
+def overdue_block(loans: Iterable[LoanView], policy: Policy, today: date) -> HasOverdue | None:
+    """The refusal an overdue loan causes (naming the most overdue book), or None."""
+    if not policy.block_when_overdue:
+        return None
+    late = sorted((loan for loan in loans if loan.due < today), key=lambda loan: (loan.due, loan.item))
+    if not late:
+        return None
+    return HasOverdue(title=late[0].title or late[0].item, days=(today - late[0].due).days)
+
+
+def borrow_block(patron_kind: str, loans: Iterable[LoanView], policy: Policy, today: date) -> CirculationError | None:
+    """Why this reader can borrow no ordinary book now (what :func:`checkout` would refuse for any
+    book counted under the reader's general rule), or None: the kiosk says it before the first scan
+    instead of showing a number of books the rules then refuse."""
+    loans = list(loans)
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        return overdue
+    general = policy.rule_for(patron_kind, "*")
+    held = sum(1 for loan in loans if _counts_against(policy, patron_kind, general, loan.category))
+    if held >= general.max_loans:
+        return LoanLimitReached(count=held)
+    return None
 
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:
     if copy is None:
-        raise UnknownItem()
+        raise UnknownCopy()
     overdue = max(0, (today - open_loan.due).days) if open_loan else 0
     return CheckinDecision(
         loan_uuid=open_loan.uuid if open_loan else None,
@@ -368,3 +430,87 @@ def renew(
     if loan.renewals >= rule.max_renewals:
         raise RenewalLimit()
     return max(loan.due, policy.due_date(rule, today))
+
+
+# ---------------------------------------------------------------- the librarian's desk
+
+# Refusals the librarian may override at the desk. Not a copy on loan to someone else (check it in
+# first), nor an unknown card or label: those are facts, not rules.
+# Each with the words a register uses for it.
+OVERRIDABLE = {
+    "loan_limit": N_("book limit reached"),
+    "has_overdue": N_("an overdue book"),
+    "copy_not_for_loan": N_("not for loan"),
+    "copy_damaged": N_("damaged copy"),
+    "inactive_patron": N_("inactive card"),
+}
+# The short list of reasons recorded with an override.
+OVERRIDE_REASON_WORDS = {
+    "teacher_request": N_("A teacher asked for it"),
+    "class_work": N_("Needed for class work"),
+    "exam_revision": N_("Exam revision"),
+    "returned_on_paper": N_("The overdue book was returned (not yet recorded)"),
+    "librarian_decision": N_("The librarian's decision"),
+}
+OVERRIDE_REASONS = tuple(OVERRIDE_REASON_WORDS)
+# How a lost or damaged book's loan ends (đền sách).
+SETTLEMENTS = ("replaced", "paid", "owed")
+MAX_AMOUNT = 10_000_000  # VND: more than any book; a typo of extra zeros is refused
+
+
+class NotOverridable(CirculationError):
+    code = "not_overridable"
+    message = N_("This refusal cannot be overridden: %(reason)s")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return translate(self.message, lang, reason=self.params["refusal"].message_in(lang))
+
+
+class BadOverrideReason(CirculationError):
+    code = "bad_override_reason"
+    message = N_("Please choose a reason for lending despite the rules.")
+    http_status = 400
+
+
+class BadSettlement(CirculationError):
+    code = "bad_settlement"
+    message = N_("Please say how the book is made good: replaced by a copy (its label), paid (an amount up to 10,000,000 đ), or still owed.")
+    http_status = 400
+
+
+def checkout_override(
+    patron: PatronView | None,
+    copy: CopyView | None,
+    open_loans: Iterable[LoanView],
+    policy: Policy,
+    today: date,
+    reason: str,
+) -> tuple[CheckoutDecision, str | None]:
+    """Lend at the desk despite a refusal in :data:`OVERRIDABLE`, for a reason from the list.
+
+    Returns the decision and the refusal's code that was overridden (None: nothing needed it).
+    """
+    if reason not in OVERRIDE_REASONS:
+        raise BadOverrideReason()
+    loans = list(open_loans)
+    try:
+        return checkout(patron, copy, loans, policy, today), None
+    except CirculationError as refusal:
+        if refusal.code not in OVERRIDABLE or patron is None or copy is None:
+            raise NotOverridable(refusal=refusal) from refusal
+        rule = policy.rule_for(patron.kind, copy.category)
+        if not rule.loanable or rule.loan_days <= 0:
+            rule = policy.rule_for(patron.kind, "*")  # a book not for loan goes home for the usual time
+        return CheckoutDecision(due=policy.due_date(rule, today)), refusal.code
+
+
+def settlement(how: str, amount: int | None, replacement: str) -> dict[str, object]:
+    """A checked đền sách: how the book is made good, with the amount or the replacement's label."""
+    if how not in SETTLEMENTS:
+        raise BadSettlement()
+    if how == "paid" and (amount is None or not 0 < amount <= MAX_AMOUNT):
+        raise BadSettlement()
+    if how == "replaced" and not replacement:
+        raise BadSettlement()
+    return {"how": how, "amount": amount if how == "paid" else None,
+            "replacement": replacement if how == "replaced" else None}

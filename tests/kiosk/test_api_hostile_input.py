@@ -9,7 +9,7 @@ import pytest
 from tests.kiosk.conftest import counts
 
 ENDPOINTS = {"/api/patron": ("patron",), "/api/checkout": ("patron", "item"),
-             "/api/checkin": ("item",), "/api/renew": ("patron", "item")}
+             "/api/checkin": ("item",), "/api/renew": ("patron", "item"), "/api/search": ("q",)}
 
 
 def assert_json_error(answer, status: int | None = None, code: str | None = None) -> dict:
@@ -27,7 +27,7 @@ def assert_json_error(answer, status: int | None = None, code: str | None = None
 
 
 def good_body(path: str) -> dict:
-    return {name: {"patron": "HS001", "item": "TN-0001"}[name] for name in ENDPOINTS[path]}
+    return {name: {"patron": "HS001", "item": "TN-0001", "q": "de men"}[name] for name in ENDPOINTS[path]}
 
 
 RAW_BODIES = {
@@ -146,7 +146,7 @@ def test_unicode_and_control_characters_in_codes(client, school, case, lang):
     checkin = client.post(f"/api/checkin?lang={lang}", json={"item": raw})
     assert checkin.mimetype == "application/json" and checkin.status_code != 500
     if checkin.status_code == 200:
-        assert checkin.get_json()["checkin"]["outcome"] in ("returned", "not_on_loan", "unknown_item")
+        assert checkin.get_json()["checkin"]["outcome"] in ("returned", "not_on_loan", "unknown_copy")
     else:
         assert_json_error(checkin)
     for path in ("/api/patron", "/api/renew"):
