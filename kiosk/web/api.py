@@ -124,7 +124,7 @@ def search():
 
     body = json_body("q")
     return jsonify({"results": [
-        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available,
+        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available, "item": r.item,
          "places": [{"location": p.location, "where": location_label(p.location, g.lang), "shelf": p.shelf,
                      "status": p.status, "count": p.count, "due": p.due.isoformat() if p.due else None}
                     for p in r.places]}
