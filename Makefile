@@ -29,6 +29,7 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Refresh the pictures under docs/screenshots from the browser tests (the test run itself writes
@@ -37,7 +38,7 @@ screenshots: install-test
 	MUONTRA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -m browser tests $(PYTEST_ARGS)
 
 # System libraries: ZBar for pyzbar, a font with Vietnamese diacritics for PDFs,
-# poppler (pdftoppm) and Debian's Chromium for the browser tests, libatomic1 for Playwright's
+# poppler (pdftoppm) and Debian's Chromium for the browser tests, NSS tools to trust the school CA in one, libatomic1 for Playwright's
 # driver on arm64, systemd-analyze (package systemd) and cage to verify the appliance's units.
 # --no-install-recommends: 12 packages instead of 101 on a fresh Debian 12.
 system-deps:
@@ -48,7 +49,7 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 system-test-deps: system-deps
-	@missing=""; for p in chromium poppler-utils libatomic1 systemd cage; do \
+	@missing=""; for p in chromium poppler-utils libnss3-tools libatomic1 systemd cage; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \

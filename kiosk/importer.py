@@ -628,7 +628,7 @@ class LoanCheck(Check):
         self.patrons = {code for (code,) in Patron.select(Patron.code).tuples()}
         self.copies = dict(Copy.select(Copy.code, Copy.location).tuples())
         self.on_loan = {
-            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.returned_at.is_null()).tuples()
+            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.is_open()).tuples()
         }
 
     def fact(self, row: Row) -> tuple[str, dict] | None:

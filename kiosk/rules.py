@@ -193,6 +193,21 @@ def transition(status: str, action: str) -> str:
     return outcome
 
 
+# Statuses the loans decide; the others are the librarian's word and stay whatever the loans do.
+LOAN_STATUSES = ("available", "on_loan")
+
+
+def settled_status(status: str, lent: bool) -> str:
+    """A copy is on loan iff it has an open loan (``lent``), between the two statuses loans decide.
+
+    A lost, damaged, withdrawn or not-for-loan copy keeps its status: a student may lose a book
+    while it is on loan. ``ledger.settle_copy_status`` applies this to stored copies.
+    """
+    if status not in LOAN_STATUSES:
+        return status
+    return "on_loan" if lent else "available"
+
+
 # ---------------------------------------------------------------- policy
 
 
@@ -295,8 +310,9 @@ class LoanView:
 
 @dataclass(frozen=True)
 class CheckoutDecision:
+    # The copy's new status is not decided here: a copy with an open loan is on loan
+    # (settled_status, run by the ledger when it records the loan).
     due: date
-    new_status: str
 
 
 @dataclass(frozen=True)
@@ -331,7 +347,7 @@ def checkout(
     patron = check_patron(patron)
     if copy is None:
         raise UnknownCopy()
-    new_status = transition(copy.status, "checkout")
+    transition(copy.status, "checkout")  # refuses a copy that is not on the shelf
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
         raise CopyNotForLoan()
@@ -341,7 +357,7 @@ def checkout(
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
-    return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+    return CheckoutDecision(due=policy.due_date(rule, today))
 
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:

@@ -44,11 +44,12 @@ from ..admin_input import (
 )
 from ..errors import N_, MuontraError
 from ..importer import KINDS, ImportPlan, apply_plan, plan_import
-from ..models import CATEGORIES, PATRON_KINDS, Patron
+from ..models import Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
 from ..rules import STATUS_WORDS
 from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy
+from ..vocabulary import CATEGORIES, PATRON_KINDS
 from . import circulation
 from .downloads import download
 

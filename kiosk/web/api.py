@@ -57,8 +57,14 @@ CHECKIN_MESSAGES = {
 }
 
 
+HOLD_SHELF_MESSAGE = N_("Set aside for a reader who reserved it: please put it on the hold shelf.")
+
+
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
-    return {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    answer = {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    if receipt.hold_shelf:
+        answer["hold_message"] = translate(HOLD_SHELF_MESSAGE, g.lang)
+    return answer
 
 
 @bp.get("/healthz")
