@@ -314,7 +314,8 @@ def install(layout: Layout, options: Options, wheel: Path, *, base: Path | None 
         for service in options.services:
             services.start(service, options)
         for service in options.services:
-            if wait_healthy(healthz_url(options, service), timeout) is None:
+            if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
                 raise StepFailed(step=f"muontra-{service}", reason=f"no answer from {healthz_url(options, service)}")
     return version
 

@@ -88,7 +88,8 @@ def upgrade(layout: Layout, wheel: Path, *, wheelhouse: Path | None = None, time
         for service in options.services:
             services.start(service, options)
         for service in options.services:
-            if wait_healthy(healthz_url(options, service), timeout) is None:
+            if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
                 raise StepFailed(step=f"muontra-{service} {new}", reason=f"no answer from {healthz_url(options, service)}")
     except ApplianceError as failure:
         _roll_back(layout, options, old_venv, backups, timeout)
@@ -113,7 +114,8 @@ def _roll_back(layout: Layout, options, old_venv: Path, backups: dict[str, Path]
     for service in options.services:
         services.start(service, options)
     for service in options.services:
-        if wait_healthy(healthz_url(options, service), timeout) is None:
+        if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
             raise StepFailed(step=f"rollback of muontra-{service}",
                              reason=f"no answer from {healthz_url(options, service)}; see journalctl -u muontra-{service}")
 
