@@ -188,6 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
     # ------------------------------------------------------------ the command line
     Setting("LANG", "vi", "text", "Language of the command line's messages (vi or en); `--lang` also sets it.",
             "cli"),
+    Setting("BACKUP_MOUNTS", "", "text", "Where `muontra backup` looks for USB sticks with a `muontra-backup` "
+            "folder (paths separated by ':'); default: what is mounted under /media, /mnt and /run/media.", "cli"),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
