@@ -54,6 +54,7 @@ from scanner import (
     VideoFileSource,
     WorkerError,
     decode_image_bytes,
+    limit_malloc_arenas,
 )
 
 from . import settings
@@ -318,6 +319,9 @@ class CameraRuntime:
     """
 
     def __init__(self, settings: CameraSettings) -> None:
+        # Before the camera's threads exist: they would each take a malloc arena of their own
+        # (bench/bench_camera_memory.py: 11 MB of the kiosk's resident memory).
+        limit_malloc_arenas()
         self.settings = settings
         self.hub = MessageHub(settings.max_streams)
         self.worker: DecoderWorker | None = None

@@ -148,6 +148,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCAN_PAUSE_MS", 100, "int", "Milliseconds of silence that end a scan without an Enter key.", "kiosk"),
     Setting("SCANNER_PREFIXES", (), "list", "Texts a scanner adds before every code, stripped from scans.", "kiosk"),
     Setting("SCANNER_SUFFIXES", (), "list", "Texts a scanner adds after every code, stripped from scans.", "kiosk"),
+    Setting("IMPORT_MAX_CONTENT_LENGTH", 65 * KIB * KIB, "int",
+            "Largest upload to the librarian's import page, in bytes (a whole MARC catalogue; docs/import.md).",
+            "kiosk"),
     Setting("HTTPS_PORT", None, "int", "Also serve HTTPS on this port with the school's own certificate "
             "(tablets' cameras need it); LAN browsers on plain HTTP are sent there. Set by "
             "`muontra kiosk --https-port`. See docs/network.md.", "kiosk"),
@@ -185,6 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
     # ------------------------------------------------------------ the command line
     Setting("LANG", "vi", "text", "Language of the command line's messages (vi or en); `--lang` also sets it.",
             "cli"),
+    Setting("BACKUP_MOUNTS", "", "text", "Where `muontra backup` looks for USB sticks with a `muontra-backup` "
+            "folder (paths separated by ':'); default: what is mounted under /media, /mnt and /run/media.", "cli"),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
