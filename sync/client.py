@@ -336,7 +336,7 @@ class SyncClient:
                     break
                 with write_transaction():
                     summary.repaired += state.repair(self.device, reply["buckets"], reply["records"],
-                                                     self._server_now(reply), _now_text())
+                                                     self._server_now(reply), _now_text(), reply["shelved"])
                 done += reply["buckets"]
             if not reply["moved"]:
                 with write_transaction():

@@ -461,12 +461,14 @@ def _leaves(copies: Sequence[str], patrons: Sequence[str]) -> dict[tuple[str, st
 
 
 def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, Any]], now: datetime,
-           at: str) -> int:
+           at: str, shelved: Sequence[str] = ()) -> int:
     """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
 
     Call in one write transaction. ``records`` are the server's whole truth for those
-    buckets: its cards in them, its copies off the shelf in them (any other copy of the
-    bucket is on the shelf there) and the open loans of those copies. What the
+    buckets: its cards in them, its copies off the shelf in them and the open loans of
+    those copies; ``shelved``: its other copies in them (on the shelf there). A copy the
+    server has in neither is not the digest's business (a catalogue difference: the
+    change log and snapshots carry those) and is left alone. What the
     kiosk's unsent facts touch is left alone (the server hears of it next). Every copy
     or card that changes is logged in ``sync.repairs`` (shown on the sync panel), with
     what it was and what it is now. Returns how many changed.
@@ -481,7 +483,8 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
     their_copies = {record["key"] for record in by_kind["copy"]}
     their_patrons = {record["key"] for record in by_kind["patron"]}
     open_there = {record["key"] for record in by_kind["loan"]}
-    copy_scope = [code for code in set(mine_copies) | their_copies if ("copy", code) not in pending]
+    on_shelf_there = set(shelved)
+    copy_scope = [code for code in (set(mine_copies) & on_shelf_there) | their_copies if ("copy", code) not in pending]
     patron_scope = [code for code in set(mine_patrons) | their_patrons if ("patron", code) not in pending]
     before = _leaves(copy_scope, patron_scope)
 
@@ -498,9 +501,8 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
             Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
     for record in by_kind["copy"]:
         ledger.apply("catalog.upsert", record["payload"])
-    # Off the shelf here, not there: on the shelf there (the digest leaves shelved copies out).
-    Copy.update(status="available").where(Copy.code.in_([c for c in mine_copies if c not in their_copies
-                                                          and ("copy", c) not in pending])).execute()
+    # Off the shelf here, on the shelf there (its stale loans were closed above).
+    Copy.update(status="available").where(Copy.code.in_([c for c in copy_scope if c not in their_copies])).execute()
     for record in by_kind["loan"]:
         if ("copy", record["payload"].get("item")) not in pending:
             apply_loan_state(record["payload"])

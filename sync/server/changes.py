@@ -317,7 +317,7 @@ def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -
     state, mine = server_digests()
     cursor = parse_cursor(cursor_text)
     answer: dict[str, Any] = {"change_seq": state.change_seq, "moved": True, "differs": [], "buckets": [],
-                              "records": []}
+                              "records": [], "shelved": []}
     if (not mine or cursor is None or cursor.epoch != state.epoch or cursor.seq != state.change_seq
             or cursor.snapshot_until):
         return answer
@@ -333,4 +333,5 @@ def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -
         fact_type, reader = PUBLISHERS[kind]
         records += [{"seq": state.change_seq, "kind": kind, "key": key, "op": "upsert", "type": fact_type,
                      "payload": value} for key, value in reader(keys).items()]
-    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records}
+    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records,
+            "shelved": digest.shelved_in(buckets)}
