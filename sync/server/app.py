@@ -11,11 +11,10 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from kiosk.app import csrf, init_web
-from kiosk.ledger import get_setting
 from kiosk.web import errors
 
 from ..protocol import MAX_BODY_BYTES
-from .store import master_key, open_server_store
+from .store import master_key, open_server_store, session_key
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 KIOSK_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -51,11 +50,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DATA_DIR"] = str(data)
     database = open_server_store(data, app.config["DB"], upgrade=app.config["AUTO_MIGRATE"],
                                  busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
-    if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
-        app.config["SECRET_KEY"] = get_setting("secret_key")
     database.close()
     app.extensions["server_db"] = database
     app.extensions["master_key"] = app.config.get("MASTER_KEY") or master_key(data)
+    if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
+        app.config["SECRET_KEY"] = session_key(app.extensions["master_key"])
 
     init_web(app, database)
 

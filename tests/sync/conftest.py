@@ -67,9 +67,10 @@ class ServerHandle:
     def run(self):
         return bound(self.database)
 
-    def new_code(self, name: str) -> str:
+    def new_code(self, name: str, role: str = "desk") -> str:
+        """A pairing code; a librarian desk unless the test says otherwise (most tests' kiosks edit too)."""
         with self.run():
-            return service.add_device(name, self.app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None))
+            return service.add_device(name, self.app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None), role)
 
     def facts(self, facts) -> None:
         with self.run():
@@ -88,8 +89,8 @@ class KioskHandle:
     def run(self):
         return bound(self.database)
 
-    def pair(self, server: ServerHandle, name: str) -> None:
-        code = server.new_code(name)
+    def pair(self, server: ServerHandle, name: str, role: str = "desk") -> None:
+        code = server.new_code(name, role)
         with self.run():
             paired = pair("http://server", code, self.device, transport=server.transport)
         self.client = SyncClient(server.transport, paired.device, paired.secret, clock=lambda: _unix_of(server))

@@ -162,7 +162,8 @@ def test_a_malformed_intake_is_rejected_with_its_reason_and_flags_nothing(server
                                        "device_time": "2026-03-02T02:00:00", "payload": payload}
                                       for seq, payload in enumerate(payloads, start=1)], now)
         assert [(r["outcome"], r["reason"]) for r in reply["results"]] == [
-            ("rejected", "bad items"), ("rejected", "missing title"), ("rejected", "bad items"), ("applied", "")]
+            ("rejected", "invalid: items: must be a list"), ("rejected", "invalid: title: is missing"),
+            ("rejected", "invalid: items[1]: must be text"), ("applied", "")]
         assert Conflict.select().count() == 0
     assert _catalogue(server) == {"TN-000123": ("Tuổi thơ dữ dội", None), "TN-000124": ("Sách mới", None)}
 

@@ -1,0 +1,141 @@
+"""Hypothesis against a real ``muontra server``: any body to /sync/push and /sync/pair, signed or not,
+gets an answer below 500 (a refusal with a reason, or the facts' outcomes), never a server error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sync import schema
+from sync.protocol import signed_headers
+from sync.server import service
+from tests.conftest import copy_fact, patron_fact
+from tests.sync.conftest import ServerProcess, on_server, seed_server
+from tests.sync.test_trust import pair, utc_now
+
+pytestmark = pytest.mark.slow
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                         HealthCheck.too_slow])
+
+# Text an attacker would try: lone surrogates, NUL, huge strings, right-to-left marks, codes that exist.
+nasty_text = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["\ud800", "a\x00b", "x" * 70_000, "TN-0001", "HS1", "main", "*", "", "\u202e", "2026-02-30",
+                     "2026-03-02T01:00:00", "9" * 400]),
+)
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | nasty_text,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(nasty_text, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+def _payload_for(kind: str) -> st.SearchStrategy:
+    """Mostly the kind's own field names with any values: deep enough to reach the appliers."""
+    names = sorted(schema.FACTS[kind].payload.fields)
+    return st.dictionaries(st.sampled_from(names) | nasty_text, json_value, max_size=len(names) + 2)
+
+
+events = st.lists(
+    st.sampled_from(sorted(schema.FACTS) + ["nonsense"]).flatmap(lambda kind: st.fixed_dictionaries({
+        "type": st.just(kind), "payload": _payload_for(kind) if kind in schema.FACTS else json_value,
+        "uuid": st.one_of(st.uuids().map(str), nasty_text), "device_time": st.one_of(st.just("2026-03-02T01:00:00"),
+                                                                                     nasty_text),
+    }, optional={"known": json_value})),
+    max_size=6,
+)
+
+
+class Signer:
+    def __init__(self, server: ServerProcess, role: str) -> None:
+        self.server, self.id, self.seq = server, f"kiosk-fuzz-{uuid.uuid4().hex[:6]}", 0
+        code = on_server(server, lambda: service.add_device(self.id, utc_now(), role))
+        status, reply = pair(server, code, self.id)
+        assert status == 200
+        self.secret = reply["secret"]
+
+    def post(self, path: str, body: bytes) -> int:
+        headers = signed_headers(self.id, self.secret, "POST", path, body, int(time.time()))
+        return status_of(self.server.url + path, body, headers)
+
+
+def status_of(url: str, body: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        error.read()
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("fuzz-server")
+    seed_server(data, [patron_fact("HS1", "Học sinh 1"), copy_fact("TN-0001", "Sách 1")])
+    process = ServerProcess(data, workers=2).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def desk(server) -> Signer:
+    return Signer(server, "desk")
+
+
+@pytest.fixture(scope="module")
+def kiosk(server) -> Signer:
+    return Signer(server, "kiosk")
+
+
+@FUZZ
+@given(batch=events, newest=json_value, as_kiosk=st.booleans())
+def test_signed_pushes_of_any_facts_never_get_a_server_error(server, desk, kiosk, batch, newest, as_kiosk):
+    signer = kiosk if as_kiosk else desk
+    numbered = []
+    for event in batch:
+        signer.seq += 1
+        numbered.append({"seq": signer.seq, **event})
+    # JSON escapes (ensure_ascii) carry lone surrogates and NULs to the server as they would from an attacker.
+    body = gzip.compress(json.dumps({"events": numbered, "newest_seq": newest}).encode())
+    status = signer.post("/sync/push", body)
+    assert status < 500
+    if status != 200:
+        signer.seq -= len(numbered)  # refused whole: the same numbers are free for the next batch
+
+
+@FUZZ
+@given(document=json_value, gzipped=st.booleans(), path=st.sampled_from(["/sync/push", "/sync/pull"]))
+def test_signed_bodies_of_any_shape_never_get_a_server_error(server, desk, document, gzipped, path):
+    text = json.dumps(document).encode()
+    assert desk.post(path, gzip.compress(text) if gzipped else text) < 500
+
+
+@FUZZ
+@given(body=st.binary(max_size=300) | json_value.map(lambda v: json.dumps(v).encode()),
+       headers=st.dictionaries(st.sampled_from(["X-Muontra-Device", "X-Muontra-Time", "X-Muontra-Nonce",
+                                                "X-Muontra-Signature", "Content-Type"]),
+                               st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)))
+def test_unsigned_or_badly_signed_requests_never_get_a_server_error(server, body, headers):
+    assert status_of(server.url + "/sync/push", body, headers) < 500
+
+
+@FUZZ
+@given(document=st.one_of(
+    json_value,
+    st.fixed_dictionaries({"code": nasty_text | json_value, "device": nasty_text | json_value}),
+))
+def test_pairing_with_anything_never_gets_a_server_error(server, document):
+    body = json.dumps(document).encode()
+    assert status_of(server.url + "/sync/pair", body, {"Content-Type": "application/json"}) < 500
