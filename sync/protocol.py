@@ -181,14 +181,19 @@ def parse_cursor(text: str | None) -> Cursor | None:
     if not text or not isinstance(text, str):
         return None
     parts = text.split(".")
-    if len(parts) not in (3, 4) or parts[0] != "v1" or not parts[2].isdigit():
+    if len(parts) not in (3, 4) or parts[0] != "v1" or not _change_number(parts[2]):
         return None
     until = 0
     if len(parts) == 4:
-        if not parts[3].startswith("s") or not parts[3][1:].isdigit():
+        if not parts[3].startswith("s") or not _change_number(parts[3][1:]):
             return None
         until = int(parts[3][1:])
     return Cursor(parts[1], int(parts[2]), until)
+
+
+def _change_number(text: str) -> bool:
+    """ASCII digits of a number a database stores ("²".isdigit() is true; 10**30 overflows SQLite)."""
+    return text.isascii() and text.isdigit() and len(text) <= 16 and int(text) <= MAX_SEQ
 
 
 # ---------------------------------------------------------------- entity keys

@@ -33,6 +33,7 @@ from . import apply as applying
 from .models import AppliedEvent, Conflict, PendingCheckin
 
 Key = tuple[str, str]
+MAX_REPUBLISH = 1000  # entities a refused fact may name and still have sent back
 
 
 @dataclass
@@ -270,8 +271,10 @@ class BatchApplier:
         reason = self.refused[event["seq"]]
         stored_uuid = f"{event['uuid']}#{self.device}.{event['seq']}" if event["uuid"] in self.used_uuids else None
         self._record({**event, "payload": {}}, "rejected", reason, stored_uuid)
-        # The kiosk applied it locally already: the server's state of what it named goes back to it.
-        touched = {(kind, key) for kind, key in keys_of(event["type"], event["payload"]) if _publishable(key)}
+        # The kiosk applied it locally already: the server's state of what it named goes back to it
+        # (not for a fact naming more than a real one can: 300,000 codes would be 300,000 tombstones).
+        named = keys_of(event["type"], event["payload"])
+        touched = {(kind, key) for kind, key in named if _publishable(key)} if len(named) <= MAX_REPUBLISH else set()
         self._forget(touched)
         self.touched |= touched
         return {"seq": event["seq"], "uuid": event["uuid"], "outcome": "rejected", "reason": reason, "conflicts": []}

@@ -153,6 +153,13 @@ def server_on(backend: str, data: Path, clock, facts=()) -> Iterator[ServerHandl
         handle.database.close()
 
 
+def csrf_token(page: str) -> str:
+    """The CSRF token of the first form on a server page."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
 def _unix_of(server: ServerHandle) -> float:
     return server.app.config["CLOCK"]().timestamp()
 

@@ -24,7 +24,7 @@ from tests.sync.test_trust import pair, utc_now
 
 pytestmark = pytest.mark.slow
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])
 
 # Text an attacker would try: lone surrogates, NUL, huge strings, right-to-left marks, codes that exist.
@@ -40,18 +40,58 @@ json_value = st.recursive(
 )
 
 
+AT, DAY = "2026-03-02T01:00:00.000000", "2026-03-09"
+WHO = {"at": AT, "by": "HS1", "device": "kiosk-x"}
+# One valid fact of each kind: the fuzz changes, adds or drops one field, which reaches the appliers.
+EXAMPLES: dict[str, dict] = {
+    "loan.checkout": {"loan": "L1", "item": "TN-0001", "patron": "HS1", "at": AT, "due": DAY, "location": "main",
+                      "device": "kiosk-x"},
+    "loan.checkin": {"item": "TN-0001", "at": AT, "device": "kiosk-x", "loan": None, "status": None},
+    "loan.renew": {"loan": "L1", "item": "TN-0001", "due": DAY, "renewals": 1},
+    "copy.status": {"item": "TN-0001", "status": "lost", "note": ""},
+    "patron.upsert": {"code": "HS2", "name": "Học sinh 2", "class_name": "6A1", "kind": "student",
+                      "school_year": "2025-2026", "active": True},
+    "catalog.upsert": {"item": "TN-0002", "title": "Sách 2", "isbn": None, "author": "", "publisher": "",
+                       "year": 2020, "category": "TN", "classification": "", "location": "main", "shelf": "A"},
+    "policy.set": {"rules": [{"patron_kind": "*", "category": "*", "max_loans": 3, "loan_days": 14,
+                              "max_renewals": 1, "due_mode": "days", "loanable": True}]},
+    "calendar.set": {"closed_weekdays": [5, 6], "closed_days": [{"day": DAY, "reason": "Tết"}],
+                     "term_ends": ["2026-05-20"], "year_end": "2026-05-29"},
+    "setting.set": {"key": "term_ends", "value": ["2026-05-20"]},
+    "copy.move": {"item": "TN-0001", "location": "lop-6A1", "shelf": "", "reason": "rotation", **WHO},
+    "rotation.open": {"batch": "B1", "location": "lop-6A1", "class_name": "6A1", "teacher": "GV1", "helpers": ["HS1"],
+                      "due": DAY, **WHO},
+    "rotation.add": {"batch": "B1", "item": "TN-0001", "home_location": "main", "home_shelf": "", **WHO},
+    "rotation.return": {"batch": "B1", "item": "TN-0001", "loan_closed": None, **WHO},
+    "rotation.unreturn": {"batch": "B1", "item": "TN-0001", **WHO},
+    "rotation.close": {"batch": "B1", **WHO},
+    "stocktake.open": {"session": "S1", "location": None, "shelf_from": "", "shelf_to": "", **WHO},
+    "stocktake.scan": {"session": "S1", "scan": "C1", "item": "TN-0001", "status_seen": "available", **WHO},
+    "stocktake.finish": {"session": "S1", "missing": ["TN-0002"], "result": {"missing": ["TN-0002"]},
+                         "note": "stock-take", **WHO},
+    "intake.receive": {"title": "Sách mới", "isbn": None, "items": ["TN-0100"], "location": "main", "shelf": "",
+                       "price": None, "added_on": DAY, "source": "purchase", "donor": "", **WHO},
+}
+
+
 def _payload_for(kind: str) -> st.SearchStrategy:
-    """Mostly the kind's own field names with any values: deep enough to reach the appliers."""
-    names = sorted(schema.FACTS[kind].payload.fields)
-    return st.dictionaries(st.sampled_from(names) | nasty_text, json_value, max_size=len(names) + 2)
+    """A valid fact of the kind, or one with a field changed to anything, added or dropped."""
+    base = EXAMPLES[kind]
+    return st.one_of(
+        st.just(base),
+        st.tuples(st.sampled_from(sorted(base)) | nasty_text, json_value).map(lambda kv: {**base, kv[0]: kv[1]}),
+        st.sampled_from(sorted(base)).map(lambda name: {k: v for k, v in base.items() if k != name}),
+        st.dictionaries(st.sampled_from(sorted(schema.FACTS[kind].payload.fields)) | nasty_text, json_value,
+                        max_size=4),
+    )
 
 
 events = st.lists(
     st.sampled_from(sorted(schema.FACTS) + ["nonsense"]).flatmap(lambda kind: st.fixed_dictionaries({
         "type": st.just(kind), "payload": _payload_for(kind) if kind in schema.FACTS else json_value,
-        "uuid": st.one_of(st.uuids().map(str), nasty_text), "device_time": st.one_of(st.just("2026-03-02T01:00:00"),
-                                                                                     nasty_text),
-    }, optional={"known": json_value})),
+        "uuid": st.one_of(st.uuids().map(str), nasty_text),
+        "device_time": st.one_of(st.just(AT), nasty_text),
+    }, optional={"known": json_value | st.integers(min_value=0, max_value=50)})),
     max_size=6,
 )
 
@@ -100,7 +140,7 @@ def kiosk(server) -> Signer:
 
 
 @FUZZ
-@given(batch=events, newest=json_value, as_kiosk=st.booleans())
+@given(batch=events, newest=json_value | st.integers(min_value=0, max_value=100), as_kiosk=st.booleans())
 def test_signed_pushes_of_any_facts_never_get_a_server_error(server, desk, kiosk, batch, newest, as_kiosk):
     signer = kiosk if as_kiosk else desk
     numbered = []
@@ -139,3 +179,18 @@ def test_unsigned_or_badly_signed_requests_never_get_a_server_error(server, body
 def test_pairing_with_anything_never_gets_a_server_error(server, document):
     body = json.dumps(document).encode()
     assert status_of(server.url + "/sync/pair", body, {"Content-Type": "application/json"}) < 500
+
+
+@FUZZ
+@given(cursor=nasty_text | st.from_regex(r"v1\.[0-9a-f]{0,12}\.[0-9²]{0,40}(\.s[0-9]{0,30})?", fullmatch=True),
+       limit=json_value | st.integers(min_value=-5, max_value=5000))
+def test_signed_pulls_with_any_cursor_never_get_a_server_error(server, kiosk, cursor, limit):
+    body = gzip.compress(json.dumps({"cursor": cursor, "limit": limit}).encode())
+    assert kiosk.post("/sync/pull", body) < 500
+
+
+def test_the_fuzzs_examples_are_valid_facts():
+    """Each mutation starts from a fact the server accepts, so the fuzz reaches past the schema."""
+    assert set(EXAMPLES) == set(schema.FACTS)
+    for kind, payload in EXAMPLES.items():
+        schema.check_fact(kind, payload)

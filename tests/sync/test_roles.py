@@ -15,11 +15,7 @@ from sync.server.migrations import SERVER
 from sync.server.models import Device, PairingCode
 from sync.server.store import SERVER_DB_FILENAME, open_server_store
 from tests.conftest import FakeClock
-from tests.sync.conftest import KioskHandle, ServerHandle, utc
-
-
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+from tests.sync.conftest import KioskHandle, ServerHandle, csrf_token, utc
 
 
 def test_the_librarian_chooses_and_changes_roles_and_pairs_a_device_again(tmp_path):
@@ -32,25 +28,25 @@ def test_the_librarian_chooses_and_changes_roles_and_pairs_a_device_again(tmp_pa
     try:
         with server.run():
             login = web.get("/login").get_data(as_text=True)
-            web.post("/login", data={"pin": "1234", "csrf_token": _token(login)})
+            web.post("/login", data={"pin": "1234", "csrf_token": csrf_token(login)})
             page = web.get("/devices?lang=en").get_data(as_text=True)
             assert "Self-check kiosk" in page and "Librarian desk" in page and "Helper station" in page
 
-            added = web.post("/devices", data={"name": "Bàn thủ thư", "role": "desk", "csrf_token": _token(page)})
+            added = web.post("/devices", data={"name": "Bàn thủ thư", "role": "desk", "csrf_token": csrf_token(page)})
             assert added.status_code == 200
             code = re.search(r'id="pairing-code">([A-Z0-9]{4}-[A-Z0-9]{4})<', added.get_data(as_text=True)).group(1)
             assert PairingCode.get(PairingCode.name == "Bàn thủ thư").role == "desk"
             assert service.pair(code, "kiosk-desk0001", b"k", datetime(2026, 3, 2, 2, 0))["role"] == "desk"
-            refused = web.post("/devices", data={"name": "X", "role": "root", "csrf_token": _token(page)})
+            refused = web.post("/devices", data={"name": "X", "role": "root", "csrf_token": csrf_token(page)})
             assert refused.status_code == 302 and not PairingCode.select().where(PairingCode.name == "X").exists()
 
-            web.post(f"/devices/{kiosk.device}/role", data={"role": "helper", "csrf_token": _token(page)})
+            web.post(f"/devices/{kiosk.device}/role", data={"role": "helper", "csrf_token": csrf_token(page)})
             assert Device.get_by_id(kiosk.device).role == "helper"
-            web.post(f"/devices/{kiosk.device}/role", data={"role": "root", "csrf_token": _token(page)})
+            web.post(f"/devices/{kiosk.device}/role", data={"role": "root", "csrf_token": csrf_token(page)})
             assert Device.get_by_id(kiosk.device).role == "helper"
 
             before = Device.get_by_id(kiosk.device).key_version
-            again = web.post(f"/devices/{kiosk.device}/pair-again", data={"csrf_token": _token(page)})
+            again = web.post(f"/devices/{kiosk.device}/pair-again", data={"csrf_token": csrf_token(page)})
             assert re.search(r'id="pairing-code">[A-Z0-9]{4}-[A-Z0-9]{4}<', again.get_data(as_text=True))
             assert Device.get_by_id(kiosk.device).key_version == before + 1
             assert PairingCode.get(PairingCode.device == kiosk.device).role == "helper"

@@ -176,9 +176,10 @@ def test_a_15_mb_title_is_refused_and_never_stored(server):
 
 
 def test_a_malformed_event_is_refused_not_busy_forever(server):
-    """40,000 copies in one intake once met SQLite's bound-variable limit: 503 busy on every retry."""
+    """300,000 copies in one intake met SQLite's bound-variable limit (250,000 in Debian's build;
+    32,766 in others): an OperationalError, so 503 busy on every retry and a kiosk stuck for good."""
     desk = Device_(server, "desk")
-    items = [f"Z{n}" for n in range(40_000)]
+    items = [f"Z{n}" for n in range(300_000)]
     results = desk.outcomes(("intake.receive", {"title": "Sách", "items": items}), checkout("TN-0004", "HS4", desk.id))
     assert results[0][0] == "rejected" and "items" in results[0][1]
     assert results[1] == ("applied", "")
