@@ -18,6 +18,7 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Refresh the pictures under docs/screenshots from the browser tests (the test run itself writes
@@ -26,7 +27,7 @@ screenshots: install-test
 	MUONTRA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -m browser tests $(PYTEST_ARGS)
 
 # System libraries: ZBar for pyzbar, a font with Vietnamese diacritics for PDFs,
-# poppler (pdftoppm) and Debian's Chromium for the browser tests.
+# poppler (pdftoppm) and Debian's Chromium for the browser tests (NSS tools to trust the school CA in one).
 system-deps:
 	@missing=""; for p in libzbar0 fonts-dejavu-core; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,7 +36,7 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
 system-test-deps: system-deps
-	@missing=""; for p in chromium poppler-utils; do \
+	@missing=""; for p in chromium poppler-utils libnss3-tools; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \

@@ -141,7 +141,7 @@ def _kiosk_v1(database: Database) -> None:
 
 
 def _workflows(database: Database) -> None:
-    from .workflows.models import WORKFLOW_MODELS
+    from .models import WORKFLOW_MODELS
 
     database.create_tables(WORKFLOW_MODELS)
     # A copy is in at most one batch that has not come back yet.
@@ -157,8 +157,15 @@ def _title_lookup(database: Database) -> None:
     database.execute_sql("CREATE INDEX IF NOT EXISTS title_by_name ON title (title, author)")
 
 
+def _holds(database: Database) -> None:
+    from .models import Hold
+
+    database.create_tables([Hold])
+
+
 KIOSK = Component("kiosk", [
     ("0001_initial", _kiosk_v1),
     ("0002_workflows", _workflows),
     ("0003_title_lookup", _title_lookup),
+    ("0004_holds", _holds),
 ])

@@ -24,9 +24,9 @@ def _open(data: str, db_url: str | None, upgrade: bool = False):
 
 
 def _utc_now():
-    from datetime import UTC, datetime
+    from kiosk.clock import as_stored, utc_now
 
-    return datetime.now(UTC).replace(tzinfo=None)
+    return as_stored(utc_now())
 
 
 @click.group(invoke_without_command=True)
@@ -37,9 +37,11 @@ def _utc_now():
 @click.option("--workers", default=min(4, 2 * (os.cpu_count() or 1)), show_default=True, type=int)
 @click.option("--wsgi", type=click.Choice(["gunicorn", "waitress"]), default=None,
               help="WSGI server (default: gunicorn where it runs, else waitress).")
+@click.option("--announce/--no-announce", default=True, show_default=True,
+              help="Announce the server on the LAN (mDNS) so kiosks find it without typing an address.")
 @click.pass_context
 def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: int, workers: int,
-           wsgi: str | None) -> None:
+           wsgi: str | None, announce: bool) -> None:
     """Run the central school server (or manage it with a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -52,6 +54,30 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
         wsgi = "waitress" if sys.platform == "win32" else "gunicorn"
     click.echo(say(N_("Mượn Trả school server on %(url)s (%(wsgi)s, data: %(data)s)"),
                    url=f"http://{host}:{port}/", wsgi=wsgi, data=data))
+    announcer = _announce(data, db_url, host, port) if announce else None
+    try:
+        _serve(config, wsgi, host, port, workers)
+    finally:
+        if announcer is not None:
+            announcer.terminate()
+
+
+def _announce(data: str, db_url: str | None, host: str, port: int):
+    """Announce on the LAN from a small child process: zeroconf's threads must not live in the process
+    gunicorn forks its workers from."""
+    import subprocess
+
+    from kiosk.ledger import get_setting
+    from kiosk.tls import local_names
+
+    database = _open(data, db_url)
+    school = get_setting("school_name") or ""
+    database.close()
+    addresses = [host] if host not in ("0.0.0.0", "") else [a for a in local_names()[1] if ":" not in a]
+    return subprocess.Popen([sys.executable, "-m", "sync.discovery", school, str(port), *addresses])
+
+
+def _serve(config: dict, wsgi: str, host: str, port: int, workers: int) -> None:
     if wsgi == "gunicorn":
         from .server.wsgi import run_gunicorn
 
@@ -182,13 +208,12 @@ def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
 @click.option("--yes", is_flag=True, help="Pair again without asking when this kiosk is already paired.")
 def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     """Pair this kiosk with the school server using the librarian's one-time code."""
-    from kiosk.ledger import get_setting
-    from kiosk.store import open_store
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
     from .client import pair as pair_with
 
-    open_store(data)
+    device = open_kiosk(data).circulation.device
     current = kiosk_state.pairing()
     if current is not None and not yes:
         # As on the admin page: moving a kiosk to another server is a decision, not a typo.
@@ -196,7 +221,7 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
                                  server=current.server, name=current.name)):
             click.echo(say(N_("Nothing changed: this kiosk stays paired with %(server)s."), server=current.server))
             sys.exit(1)
-    paired = pair_with(server_url, code, get_setting("device_id"))
+    paired = pair_with(server_url, code, device)
     click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 
 
@@ -205,12 +230,12 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sync(data: str, quiet: bool) -> None:
     """Sync once with the school server; exit 0 only if everything was exchanged."""
-    from kiosk.store import open_store
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
     from .client import client_for
 
-    open_store(data)
+    open_kiosk(data)
     bars: dict[str, click.progressbar] = {}
 
     def progress(phase: str, done: int, total: int | None) -> None:

@@ -56,8 +56,12 @@ class Invalid(ValueError):
     """What is wrong with a value, and where (``rules[2].max_loans``)."""
 
     def __init__(self, where: str, why: str) -> None:
-        super().__init__(f"{where}: {why}" if where else why)
-        self.reason = str(self)
+        text = f"{where[:120]}: {why}" if where else why
+        # A field name can itself be the bad part (a lone surrogate, a NUL): the reason is stored
+        # and sent back, so it is made storable here.
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+        super().__init__(text)
+        self.reason = text
 
 
 def _at(where: str, name: str | int) -> str:
@@ -377,6 +381,10 @@ FACTS: Mapping[str, Fact] = {
                              "shelf": SHELF, "price": Null(Int(0, 100_000_000)), "added_on": Null(Day()),
                              "source": Text(32, single_line=True), "donor": Text(200), **WORKFLOW},
                             "title items"),
+    # A reader reserves a title at the public screen (kiosk/holds.py): circulation, like a checkout.
+    "hold.place": _fact({"hold": UUID, "patron": CODE, "item": CODE, "at": Moment(), "device": DEVICE,
+                         "cancelled_at": Null(Moment()), "cancelled_by": WHO}, "hold patron item at", EVERYONE),
+    "hold.cancel": _fact({"hold": UUID, "at": Moment(), "by": WHO}, "hold at", EVERYONE),
 }
 
 

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.app import create_app
+# mDNS (server discovery) stays on loopback in every test and every process a test starts: this
+# machine may send nothing to the real network.
+os.environ["MUONTRA_MDNS_INTERFACES"] = "127.0.0.1"
+
+from kiosk.app import create_app  # noqa: E402
 from kiosk.db import db
 from kiosk.services import Circulation
 from kiosk.store import open_store

@@ -13,12 +13,9 @@ from ..errors import N_, ExpectedObject, FieldMustBeText, InvalidJson, PayloadTo
 from ..i18n import translate
 from ..migrations import KIOSK, current_version
 from ..services import CheckinReceipt, PatronSummary
+from . import circulation
 
 bp = Blueprint("api", __name__)
-
-
-def _circulation():
-    return current_app.extensions["circulation"]
 
 
 def json_body(*fields: str) -> dict[str, str]:
@@ -54,14 +51,20 @@ def patron_json(summary: PatronSummary) -> dict[str, Any]:
 CHECKIN_MESSAGES = {
     "returned": N_("Returned. Thank you!"),
     "not_on_loan": N_("Thank you! This book was not on loan here; it has been noted for the librarian."),
-    "unknown_item": N_(
+    "unknown_copy": N_(
         "Thank you! This book is not in this kiosk's catalogue; please put it on the returns trolley."
     ),
 }
 
 
+HOLD_SHELF_MESSAGE = N_("Set aside for a reader who reserved it: please put it on the hold shelf.")
+
+
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
-    return {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    answer = {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    if receipt.hold_shelf:
+        answer["hold_message"] = translate(HOLD_SHELF_MESSAGE, g.lang)
+    return answer
 
 
 @bp.get("/healthz")
@@ -69,9 +72,9 @@ def healthz():
     return jsonify(
         {
             "ok": True,
-            "device": _circulation().device,
+            "device": circulation().device,
             "schema": current_version(db.obj, KIOSK),
-            "time": _circulation().now().isoformat() + "Z",
+            "time": circulation().now().isoformat() + "Z",
             "camera": camera.health() if (camera := current_app.extensions.get("camera")) else None,
         }
     )
@@ -80,13 +83,13 @@ def healthz():
 @bp.post("/api/patron")
 def patron():
     body = json_body("patron")
-    return jsonify({"patron": patron_json(_circulation().patron_summary(body["patron"]))})
+    return jsonify({"patron": patron_json(circulation().patron_summary(body["patron"]))})
 
 
 @bp.post("/api/checkout")
 def checkout():
     body = json_body("patron", "item")
-    receipt = _circulation().checkout(body["patron"], body["item"])
+    receipt = circulation().checkout(body["patron"], body["item"])
     return jsonify(
         {
             "loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()},
@@ -98,11 +101,11 @@ def checkout():
 @bp.post("/api/checkin")
 def checkin():
     body = json_body("item")
-    return jsonify({"checkin": checkin_json(_circulation().checkin(body["item"]))})
+    return jsonify({"checkin": checkin_json(circulation().checkin(body["item"]))})
 
 
 @bp.post("/api/renew")
 def renew():
     body = json_body("patron", "item")
-    receipt = _circulation().renew(body["patron"], body["item"])
+    receipt = circulation().renew(body["patron"], body["item"])
     return jsonify({"loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, MuontraError
@@ -24,16 +25,25 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
 
 
-def error_response(code: str, message: str, status: int) -> Response | tuple[Response, int]:
+def error_response(code: str, message: str, status: int,
+                   aliases: tuple[str, ...] = ()) -> Response | tuple[Response, int]:
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        error = {"code": code, "message": message}
+        if aliases:  # former names of a renamed code (README: renamed codes)
+            error["aliases"] = list(aliases)
+        return jsonify({"error": error}), status
+    if request_ctx.url_adapter is None:
+        # The request was too broken to route (a Host header no URL can be built for): the page's
+        # links could not be made either, so answer in plain text rather than fail again (500).
+        return Response(message, status=status, mimetype="text/plain")
     return render_template("error.html", code=code, message=message), status
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(MuontraError)
     def _domain_error(exc: MuontraError):
-        return error_response(exc.code, exc.message_in(getattr(g, "lang", DEFAULT_LANGUAGE)), exc.http_status)
+        return error_response(exc.code, exc.message_in(getattr(g, "lang", DEFAULT_LANGUAGE)), exc.http_status,
+                              exc.aliases)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

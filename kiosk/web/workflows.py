@@ -32,6 +32,7 @@ from ..errors import N_, BadInput, MuontraError
 from ..i18n import translate
 from ..workflows import rules
 from ..workflows.services import LIBRARIAN, BatchView, ReturnScan, StocktakeScanResult, Workflows
+from . import circulation
 from .admin import SESSION_KEY as ADMIN_SESSION_KEY
 
 bp = Blueprint("workflows", __name__, url_prefix="/staff")
@@ -45,11 +46,11 @@ class BadDate(BadInput):
 
 
 def service() -> Workflows:
-    return Workflows(current_app.extensions["circulation"])
+    return Workflows(circulation())
 
 
 def _now() -> datetime:
-    return current_app.extensions["circulation"].now()
+    return circulation().now()
 
 
 def _sign_in(who: str) -> None:
@@ -176,7 +177,7 @@ def rotation():
 
 
 def _today() -> date:
-    return current_app.extensions["circulation"].today()
+    return circulation().today()
 
 
 def _day(text: str | None) -> date:

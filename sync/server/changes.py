@@ -16,7 +16,19 @@ from peewee import chunked
 
 from kiosk.db import insert_rows
 from kiosk.ledger import IN_CHUNK, TITLE_FIELDS, get_setting, iso
-from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+from kiosk.models import (
+    ClosedDay,
+    Copy,
+    Hold,
+    Loan,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
 from ..protocol import rotation_item_key
 from ..schema import SHARED_SETTINGS
@@ -26,7 +38,7 @@ Key = tuple[str, str]
 
 # Patrons and copies get their numbers before the loans that name them.
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
-              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9}
+              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9, "hold": 10}
 
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
@@ -106,7 +118,6 @@ def setting_state(key: str) -> dict[str, Any] | None:
 def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Stock-take sessions, open and finished, so every kiosk can scan into a session opened on
     another and none scans into or finishes again one finished elsewhere."""
-    from kiosk.workflows.models import StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -122,7 +133,6 @@ def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Every kiosk's scans, so a session finished on any kiosk after a sync sees them all."""
-    from kiosk.workflows.models import StocktakeScan, StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -139,7 +149,6 @@ def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Rotation batches, open and closed, so every kiosk lists the class libraries alike."""
-    from kiosk.workflows.models import RotationBatch
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -156,7 +165,6 @@ def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Each copy of a batch and whether it is back, so a batch opened on one kiosk returns on another."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     wanted = set(keys)
     batches = sorted({key.split("/", 1)[0] for key in keys})
@@ -176,6 +184,19 @@ def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def hold_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Holds as placed and maybe cancelled: the rest (shelf, queue, expiry) every kiosk derives alike."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunked(keys, IN_CHUNK):
+        for hold in Hold.select(Hold, Patron.code).join(Patron).where(Hold.uuid.in_(chunk)):
+            found[hold.uuid] = {
+                "hold": hold.uuid, "patron": hold.patron.code, "item": hold.item, "at": iso(hold.placed_at),
+                "device": hold.device, "cancelled_at": iso(hold.cancelled_at) if hold.cancelled_at else None,
+                "cancelled_by": hold.cancelled_by,
+            }
+    return found
+
+
 # kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
     "patron": ("patron.upsert", patron_states),
@@ -188,6 +209,7 @@ PUBLISHERS = {
     "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
     "rotation": ("rotation.state", rotation_states),
     "rotation_item": ("rotation_item.state", rotation_item_states),
+    "hold": ("hold.place", hold_states),
 }
 
 
@@ -199,7 +221,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
         for chunk in chunked(codes, IN_CHUNK):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
-                     .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
+                     .where(model.code.in_(chunk) & Loan.is_open()))
             extra |= {("loan", row.uuid) for row in query}
     return keys | extra
 
@@ -207,7 +229,6 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
 def _with_rotation_items(keys: set[Key]) -> set[Key]:
     """A changed copy or batch re-publishes the batch entries naming it, so they always follow both
     in the log and a kiosk reading a snapshot has the copy and the batch when it meets the entry."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     extra: set[Key] = set()
     for column, kind in ((Copy.code, "copy"), (RotationBatch.uuid, "rotation")):

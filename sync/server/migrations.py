@@ -17,7 +17,17 @@ def _server_v1(database: Database) -> None:
         ServerState.create(id=1, epoch=secrets.token_hex(6), change_seq=0)
 
 
-def _server_v2(database: Database) -> None:
+def _copy_names(database: Database) -> None:
+    # The physical book is a *copy* everywhere (issue 9): conflicts stored under the old kinds
+    # keep their meaning under the new ones.
+    for old, new in (("unknown_item", "unknown_copy"), ("unknown_item_returned", "unknown_copy_returned")):
+        mark = database.param  # "?" on SQLite, "%s" on PostgreSQL
+        database.execute_sql(f'UPDATE "conflict" SET kind = {mark} WHERE kind = {mark}', (new, old))
+
+
+
+
+def _roles_and_secrets(database: Database) -> None:
     """Device roles and re-pairing codes; the session signing key leaves the database.
 
     A device paired before roles existed becomes a self-check kiosk: the safe default (it can
@@ -34,4 +44,5 @@ def _server_v2(database: Database) -> None:
     database.execute_sql("DELETE FROM setting WHERE key = 'secret_key'")
 
 
-SERVER = Component("server", [("0001_initial", _server_v1), ("0002_roles_and_secrets", _server_v2)])
+SERVER = Component("server", [("0001_initial", _server_v1), ("0002_copy_conflict_kinds", _copy_names),
+                              ("0003_roles_and_secrets", _roles_and_secrets)])

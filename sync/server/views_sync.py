@@ -13,8 +13,8 @@ from kiosk.web.errors import HTTP_MESSAGES
 
 from ..protocol import MAX_SEQ, PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
 from . import service
-from .app import now, now_unix
 from .auth import verify_request
+from .clock import now, now_unix
 
 bp = Blueprint("sync_api", __name__)
 

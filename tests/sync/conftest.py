@@ -172,10 +172,11 @@ class ServerProcess:
     """A real ``muontra server`` (gunicorn, several workers) on loopback."""
 
     def __init__(self, data: Path, port: int | None = None, db_url: str | None = None, workers: int = 2,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, announce: bool = False) -> None:
         from tests.conftest import free_port
 
         self.data, self.port, self.db_url, self.workers = data, port or free_port(), db_url, workers
+        self.announce = announce  # mDNS, on loopback only in tests (tests/conftest.py)
         self.env = env or {}  # MUONTRA_* settings for the server, e.g. its SQLite busy timeout
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -190,6 +191,8 @@ class ServerProcess:
                 "--port", str(self.port), "--workers", str(self.workers)]
         if self.db_url:
             args += ["--db", self.db_url]
+        if not self.announce:
+            args.append("--no-announce")
         self.proc = subprocess.Popen(args, env=subprocess_env(**self.env), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_http(self.url + "/healthz")

@@ -71,6 +71,8 @@ EXAMPLES: dict[str, dict] = {
                          "note": "stock-take", **WHO},
     "intake.receive": {"title": "Sách mới", "isbn": None, "items": ["TN-0100"], "location": "main", "shelf": "",
                        "price": None, "added_on": DAY, "source": "purchase", "donor": "", **WHO},
+    "hold.place": {"hold": "H1", "patron": "HS1", "item": "TN-0001", "at": AT, "device": "kiosk-x"},
+    "hold.cancel": {"hold": "H1", "at": AT, "by": "kiosk-x"},
 }
 
 

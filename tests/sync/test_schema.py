@@ -96,6 +96,14 @@ def test_a_bad_fact_is_refused_with_where_and_why(kind, payload, where):
     assert refused.value.reason.startswith(where), refused.value.reason
 
 
+@pytest.mark.parametrize("name", ["\ud800", "a\x00b"])
+def test_a_reason_naming_an_unstorable_field_is_itself_storable(name):
+    with pytest.raises(schema.Invalid) as refused:
+        schema.check_fact("loan.renew", {"loan": "u1", "due": "2026-03-09", "renewals": 1, name: 1})
+    reason = refused.value.reason
+    assert reason.encode("utf-8") and "\x00" not in reason and "is not a known field" in reason
+
+
 def test_an_unknown_kind_is_refused():
     with pytest.raises(schema.Invalid, match="unknown fact kind"):
         schema.check_fact("policy.delete_everything", {})
