@@ -30,6 +30,10 @@ DUE_MODES = ("days", "term_end", "year_end")
 POLICY_LIMITS = {"max_loans": 200, "loan_days": 400, "max_renewals": 20}
 ANY = "*"
 RESULT_LISTS = ("expected", "present", "missing", "seen_on_loan", "misplaced", "found_lost", "unknown")
+OVERRIDABLE = ("loan_limit", "has_overdue", "copy_not_for_loan", "copy_damaged", "inactive_patron")
+OVERRIDE_REASONS = ("teacher_request", "class_work", "exam_revision", "returned_on_paper", "librarian_decision")
+SETTLEMENTS = ("replaced", "paid", "owed")
+MAX_AMOUNT = 10_000_000  # VND, as kiosk/rules.py
 
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)  # a school library's dates, not the whole calendar
 MAX_CODE = 64  # kiosk.codes.MAX_CODE_LENGTH: a card or label code
@@ -381,6 +385,14 @@ FACTS: Mapping[str, Fact] = {
                              "shelf": SHELF, "price": Null(Int(0, 100_000_000)), "added_on": Null(Day()),
                              "source": Text(32, single_line=True), "donor": Text(200), **WORKFLOW},
                             "title items"),
+    # The librarian's desk: lending despite a refusal, and a lost or damaged book made good (đền sách).
+    "loan.override": _fact({"loan": UUID, "item": CODE, "patron": CODE, "at": Moment(), "device": DEVICE,
+                            "refusal": Text(32, choices=OVERRIDABLE), "reason": Text(32, choices=OVERRIDE_REASONS)},
+                           "loan item patron at device refusal reason"),
+    "loan.settle": _fact({"loan": UUID, "item": CODE, "patron": CODE, "at": Moment(), "device": DEVICE,
+                          "status": Text(16, choices=("lost", "damaged")), "note": NOTE,
+                          "how": Text(16, choices=SETTLEMENTS), "amount": Null(Int(1, MAX_AMOUNT)),
+                          "replacement": Null(CODE)}, "loan item patron at device status how"),
     # A reader reserves a title at the public screen (kiosk/holds.py): circulation, like a checkout.
     "hold.place": _fact({"hold": UUID, "patron": CODE, "item": CODE, "at": Moment(), "device": DEVICE,
                          "cancelled_at": Null(Moment()), "cancelled_by": WHO}, "hold patron item at", EVERYONE),

@@ -27,6 +27,19 @@ class ServerApplication(BaseApplication):
 THREADS = 8  # per worker: a kiosk that is slow to send its request holds one thread, not the worker
 
 
+def _when_ready(database_url: str):
+    def when_ready(_arbiter: Any) -> None:
+        # In gunicorn's master, which outlives its workers: it says "alive" while the database answers.
+        # (gunicorn itself sends READY=1 to a Type=notify unit.)
+        from kiosk.watchdog import Watchdog, database_check, watchdog_interval
+
+        interval = watchdog_interval()
+        if interval is not None:
+            Watchdog([database_check(database_url)], interval).start()
+
+    return when_ready
+
+
 def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     """Threaded workers: with sync workers, as many slow or silent sockets as workers stalled the
     server (two sockets sending their headers a byte at a time held it for 20 s). A thread waits for
@@ -49,4 +62,9 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
 
 
 def run_gunicorn(config: Mapping[str, Any], host: str, port: int, workers: int) -> None:
-    ServerApplication(config, gunicorn_options(host, port, workers)).run()
+    from .store import database_url
+
+    ServerApplication(config, {
+        **gunicorn_options(host, port, workers),
+        "when_ready": _when_ready(database_url(config["DATA_DIR"], config.get("DB"))),
+    }).run()

@@ -71,6 +71,10 @@ EXAMPLES: dict[str, dict] = {
                          "note": "stock-take", **WHO},
     "intake.receive": {"title": "Sách mới", "isbn": None, "items": ["TN-0100"], "location": "main", "shelf": "",
                        "price": None, "added_on": DAY, "source": "purchase", "donor": "", **WHO},
+    "loan.override": {"loan": "L1", "item": "TN-0001", "patron": "HS1", "at": AT, "device": "kiosk-x",
+                      "refusal": "loan_limit", "reason": "class_work"},
+    "loan.settle": {"loan": "L1", "item": "TN-0001", "patron": "HS1", "at": AT, "device": "kiosk-x",
+                    "status": "lost", "note": "", "how": "paid", "amount": 50000, "replacement": None},
     "hold.place": {"hold": "H1", "patron": "HS1", "item": "TN-0001", "at": AT, "device": "kiosk-x"},
     "hold.cancel": {"hold": "H1", "at": AT, "by": "kiosk-x"},
 }
@@ -158,7 +162,7 @@ def test_signed_pushes_of_any_facts_never_get_a_server_error(server, desk, kiosk
 
 
 @FUZZ
-@given(document=json_value, gzipped=st.booleans(), path=st.sampled_from(["/sync/push", "/sync/pull"]))
+@given(document=json_value, gzipped=st.booleans(), path=st.sampled_from(["/sync/push", "/sync/pull", "/sync/digest"]))
 def test_signed_bodies_of_any_shape_never_get_a_server_error(server, desk, document, gzipped, path):
     text = json.dumps(document).encode()
     assert desk.post(path, gzip.compress(text) if gzipped else text) < 500

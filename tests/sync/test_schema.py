@@ -45,6 +45,8 @@ def test_enumerations_agree_with_the_models_and_forms():
     assert schema.POLICY_LIMITS == LIMITS
     assert schema.RESULT_LISTS == RESULT_LISTS
     assert schema.SHARED_SETTINGS == SHARED_SETTINGS
+    assert schema.OVERRIDABLE == tuple(kiosk_rules.OVERRIDABLE) and schema.OVERRIDE_REASONS == kiosk_rules.OVERRIDE_REASONS
+    assert schema.SETTLEMENTS == kiosk_rules.SETTLEMENTS and schema.MAX_AMOUNT == kiosk_rules.MAX_AMOUNT
     assert {field for field in vars(kiosk_rules.Rule(**{"patron_kind": "*", "category": "*", "max_loans": 1,
                                                        "loan_days": 1}))} == set(schema.RULE.fields)
 
