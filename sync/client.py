@@ -31,7 +31,7 @@ from kiosk.ledger import get_setting, iso, newest_seq, put_setting
 from . import digest
 from . import kiosk_state as state
 from .messages import BadReply, check_digest_reply, check_pull_reply, check_push_reply, check_server_time
-from .protocol import BadPairingCode, encode_body, parse_cursor, signed_headers
+from .protocol import BadPairingCode, DeviceTaken, encode_body, parse_cursor, signed_headers
 
 Progress = Callable[[str, int, int | None], None]  # phase ("push"/"pull"), done, total
 
@@ -422,6 +422,8 @@ def pair(server_url: str, code: str, device: str, name: str = "",
         raise NotAServer(url=server)
     if error.get("code") == BadPairingCode.code:
         raise BadPairingCode()
+    if error.get("code") == DeviceTaken.code:
+        raise DeviceTaken()
     if status != 200:
         raise PairingFailed(reason=f"{status} {error.get('code', '')}".strip())
     if not (isinstance(reply.get("device"), str) and isinstance(reply.get("secret"), str)

@@ -32,6 +32,7 @@ from kiosk.models import (
 
 from .. import digest
 from ..protocol import parse_cursor, rotation_item_key
+from ..schema import SHARED_SETTINGS
 from .models import Change, ServerState
 
 Key = tuple[str, str]
@@ -40,11 +41,6 @@ Key = tuple[str, str]
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
               "stocktake_scan": 7, "rotation": 8, "rotation_item": 9, "hold": 10}
 
-# Settings every kiosk shares (the lending policy reads them); others stay on their device.
-# class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
-# school_name: the name on every kiosk's screens and slips is the school's, set once anywhere.
-SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links",
-                             "school_name"})
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 

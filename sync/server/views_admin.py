@@ -19,6 +19,7 @@ from kiosk.tls import local_names
 from kiosk.web.tls import qr_svg
 
 from ..protocol import pairing_qr
+from ..schema import DEFAULT_ROLE, ROLE_LABELS, ROLES
 from . import service
 from .clock import now
 from .models import Conflict, Device
@@ -79,10 +80,25 @@ def home():
     return redirect(url_for("server_admin.devices"))
 
 
+def _devices_page(pairing: dict | None = None):
+    labels = {role: _(label) for role, label in ROLE_LABELS.items()}
+    return render_template("server/devices.html", status=service.status(), pairing=pairing, roles=ROLES,
+                           role_labels=labels, default_role=DEFAULT_ROLE)
+
+
+def _pairing_shown(name: str, code: str, made_at: datetime) -> dict:
+    # The librarian reads the expiry on the school's clock; the database keeps UTC.
+    expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
+        ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
+    server = request.host_url.rstrip("/")
+    return {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
+            "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
+
+
 @bp.get("/devices")
 @login_required
 def devices():
-    return render_template("server/devices.html", status=service.status(), pairing=None)
+    return _devices_page()
 
 
 def _lan_addresses_if_loopback() -> list[str]:
@@ -104,15 +120,38 @@ def add_device():
     if not name:
         flash(_("Give the kiosk a name."))
         return redirect(url_for("server_admin.devices"))
+    role = request.form.get("role", DEFAULT_ROLE)
+    if role not in ROLES:
+        flash(_("Choose what the device may do."))
+        return redirect(url_for("server_admin.devices"))
     made_at = now()
-    code = service.add_device(name, made_at)
-    # The librarian reads the expiry on the school's clock; the database keeps UTC.
-    expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
-        ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
-    server = request.host_url.rstrip("/")
-    pairing = {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
-               "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
-    return render_template("server/devices.html", status=service.status(), pairing=pairing)
+    code = service.add_device(name, made_at, role)
+    return _devices_page(_pairing_shown(name, code, made_at))
+
+
+@bp.post("/devices/<device_id>/pair-again")
+@login_required
+def pair_again(device_id: str):
+    """A new code for this device only; its old key stops working at once."""
+    made_at = now()
+    try:
+        device, code = service.repair_device(device_id, made_at)
+    except MuontraError as exc:
+        flash(exc.message_in(_lang()))
+        return redirect(url_for("server_admin.devices"))
+    return _devices_page(_pairing_shown(device.name, code, made_at))
+
+
+@bp.post("/devices/<device_id>/role")
+@login_required
+def set_role(device_id: str):
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash(_("Choose what the device may do."))
+    else:
+        device = service.set_role(device_id, role)
+        flash(_("%(name)s is now: %(role)s.", name=device.name, role=_(ROLE_LABELS[role])))
+    return redirect(url_for("server_admin.devices"))
 
 
 @bp.post("/devices/<device_id>/revoke")

@@ -12,7 +12,7 @@ from kiosk.web.api import json_body
 from kiosk.web.errors import HTTP_MESSAGES
 
 from .. import digest
-from ..protocol import PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
+from ..protocol import MAX_SEQ, PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
 from . import changes, service
 from .auth import verify_request
 from .clock import now, now_unix
@@ -70,8 +70,8 @@ def push():
     device, document = _signed_document()
     events = validate_events(document.get("events"))
     reported = document.get("newest_seq", 0)
-    if not isinstance(reported, int):
-        raise MalformedBody(reason="newest_seq must be an integer")
+    if not isinstance(reported, int) or isinstance(reported, bool) or not 0 <= reported <= MAX_SEQ:
+        raise MalformedBody(reason="newest_seq must be an event number")
     reply = service.push(device, events, now(), reported)
     return jsonify({**reply, "server_time": now_unix()})
 
