@@ -6,15 +6,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, request, session
-from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
-from peewee import Database
+from flask import Flask
 
-from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
 from .ledger import get_setting
 from .services import Circulation, utc_now
 from .store import data_dir, open_store
+from .webkit import csrf, init_web
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
 
@@ -36,35 +33,6 @@ DEFAULTS: Mapping[str, Any] = {
     "CLOCK": utc_now,
     "AUTO_MIGRATE": False,
 }
-
-csrf = CSRFProtect()
-babel = Babel()
-
-
-def select_language() -> str:
-    wanted = request.args.get("lang") or session.get("lang")
-    if wanted in LANGUAGES:
-        return wanted
-    return DEFAULT_LANGUAGE
-
-
-def init_web(app: Flask, database: Database) -> None:
-    """What every Mượn Trả web app shares: languages, CSRF, a connection per request."""
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
-    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
-    babel.init_app(app, locale_selector=select_language)
-    csrf.init_app(app)
-
-    @app.before_request
-    def _connect() -> None:
-        database.connect(reuse_if_open=True)
-        g.lang = select_language()
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=STATIC_DIR, static_url_path="/static")
@@ -91,13 +59,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         scanner_prefixes=tuple(app.config["SCANNER_PREFIXES"]),
         scanner_suffixes=tuple(app.config["SCANNER_SUFFIXES"]),
     )
-    init_web(app, database)
+    init_web(app, database, login_endpoint="admin.login")
 
     from sync import kiosk_panel
 
-    from .web import admin, api, errors, pages
+    from .web import admin, api, pages
 
-    errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)

@@ -20,13 +20,13 @@ from flask_babel import gettext as _
 
 from kiosk.app import circulation
 from kiosk.errors import MuontraError
-from kiosk.web import admin
+from kiosk.webkit import require_login
 
 from . import client, kiosk_state
 from .background import BackgroundSync
 
 bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
-bp.before_request(admin._require_login)  # the same librarian PIN session as the other admin pages
+bp.before_request(require_login)  # the same librarian PIN session as the other admin pages
 
 
 def init_app(app: Flask) -> None:

@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -32,7 +33,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import queries
-from ..admin_auth import pin_is_default, set_admin_pin, verify_admin_pin
+from ..admin_auth import change_admin_pin, end_session, pin_is_default, verify_admin_pin
 from ..admin_input import (
     DUE_MODES,
     RULE_FIELDS,
@@ -49,11 +50,18 @@ from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
 from ..rules import STATUS_WORDS
 from ..services import CheckinReceipt, Circulation, LoanReceipt, RenewReceipt, load_policy
+from ..webkit import (
+    SESSION_KEY,
+    client_key,
+    current_session_id,
+    require_login,
+    safe_next,
+    start_librarian_session,
+)
 from .downloads import download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-SESSION_KEY = "admin_seen"
 # Librarian actions on a copy (rules.TRANSITIONS): the form offers exactly these.
 COPY_ACTIONS = ("mark_lost", "mark_damaged", "withdraw", "mark_not_for_loan", "mark_available")
 NEW_RULE_ROWS = 3
@@ -80,27 +88,7 @@ def circ() -> Circulation:
     return current_app.extensions["circulation"]
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return url_for("admin.home")
-
-
-@bp.before_request
-def _require_login() -> ResponseReturnValue | None:
-    """Every page but the login needs a PIN entered less than ADMIN_SESSION_MINUTES ago (sliding)."""
-    if request.endpoint == "admin.login":
-        return None
-    seen = session.get(SESSION_KEY)
-    now = circ().now()
-    if seen is None:
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    if now - datetime.fromisoformat(seen) > timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"]):
-        session.pop(SESSION_KEY, None)
-        flash(_("Your session has ended. Please enter the PIN again."), "warning")
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    session[SESSION_KEY] = now.isoformat()
-    return None
+bp.before_request(require_login)
 
 
 @bp.context_processor
@@ -147,22 +135,27 @@ def to_copy(_outcome: object, code: str) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    error, status = None, 200
+    error, status, retry = None, 200, None
     if request.method == "POST":
         config = current_app.config
         try:
-            verify_admin_pin(request.form.get("pin", ""), circ().now(), config["PIN_MAX_ATTEMPTS"],
-                             config["PIN_LOCKOUT_MINUTES"])
+            session_id = verify_admin_pin(request.form.get("pin", ""), circ().now(), config["PIN_MAX_ATTEMPTS"],
+                                          config["PIN_LOCKOUT_MINUTES"], client_key())
         except MuontraError as exc:
-            error, status = exc.message_in(g.lang), exc.http_status
+            error, status, retry = exc.message_in(g.lang), exc.http_status, exc.params.get("retry_after")
+            current_app.logger.warning("wrong librarian PIN from %s (%s)", client_key(), exc.code)
         else:
-            session[SESSION_KEY] = circ().now().isoformat()
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("admin/login.html", error=error), status
+            start_librarian_session(session_id)
+            return redirect(safe_next(request.args.get("next"), url_for("admin.home"), "/admin"))
+    response = make_response(render_template("admin/login.html", error=error), status)
+    if retry:
+        response.headers["Retry-After"] = str(int(retry))
+    return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    end_session(current_session_id())
     session.pop(SESSION_KEY, None)
     return redirect(url_for("pages.idle"))
 
@@ -175,10 +168,12 @@ def change_pin() -> ResponseReturnValue:
             flash(_("The two PINs are not the same."), "error")
         else:
             try:
-                set_admin_pin(pin)
+                session_id = change_admin_pin(request.form.get("current", ""), pin, circ().now())
             except MuontraError as exc:
                 flash(exc.message_in(g.lang), "error")
             else:
+                # Every other session (another tablet, a stolen cookie) ended with the old PIN.
+                start_librarian_session(session_id)
                 flash(_("The new PIN is saved."), "success")
                 return redirect(url_for("admin.home"))
     return render_template("admin/pin.html")

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from ..db import db
-from ..errors import N_, ExpectedObject, FieldMustBeText, InvalidJson, PayloadTooLarge
+from ..errors import N_
 from ..i18n import translate
 from ..migrations import KIOSK, current_version
 from ..services import CheckinReceipt, PatronSummary
+from ..webkit import json_body
 
 bp = Blueprint("api", __name__)
 
 
 def _circulation():
     return current_app.extensions["circulation"]
-
-
-def json_body(*fields: str) -> dict[str, str]:
-    """The request's JSON object with each named field as text, or a 4xx error saying what is wrong."""
-    limit = current_app.config["API_MAX_JSON_BYTES"]
-    if (request.content_length or 0) > limit:
-        raise PayloadTooLarge()
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge()
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        # RecursionError: a small body of deeply nested brackets ("[[[[…") is still not a request.
-        raise InvalidJson() from exc
-    if not isinstance(body, dict):
-        raise ExpectedObject()
-    values = {}
-    for name in fields:
-        value = body.get(name)
-        if not isinstance(value, str):
-            raise FieldMustBeText(field=name)
-        values[name] = value
-    if isinstance(body.get("lang"), str) and body["lang"] in ("vi", "en"):
-        g.lang = body["lang"]
-    return values
 
 
 def patron_json(summary: PatronSummary) -> dict[str, Any]:

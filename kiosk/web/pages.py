@@ -15,6 +15,7 @@ from peewee import PeeweeException
 
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from ..ledger import get_setting
+from ..webkit import safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -90,7 +91,7 @@ def return_books() -> ResponseReturnValue:
 def switch_language(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next"), url_for("pages.idle")))
 
 
 @bp.get("/reset")
@@ -100,9 +101,3 @@ def reset() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("pages.idle"))
 
-
-def _safe_next(target: str | None) -> str:
-    # Only local paths: a crafted link must not send the kiosk to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.idle")

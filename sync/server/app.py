@@ -10,9 +10,8 @@ from typing import Any
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from kiosk.app import csrf, init_web
 from kiosk.ledger import get_setting
-from kiosk.web import errors
+from kiosk.webkit import csrf, init_web
 
 from ..protocol import MAX_BODY_BYTES
 from .store import master_key, open_server_store
@@ -57,9 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["server_db"] = database
     app.extensions["master_key"] = app.config.get("MASTER_KEY") or master_key(data)
 
-    init_web(app, database)
-
-    errors.register(app)
+    init_web(app, database, login_endpoint="server_admin.login")
 
     from . import views_admin, views_class, views_sync
 
