@@ -11,6 +11,7 @@ from flask import Flask
 from .ledger import get_setting
 from .services import Circulation, utc_now
 from .store import data_dir, open_store
+from .throttle import DistinctLimiter, FailureLimiter
 from .webkit import csrf, init_web
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
@@ -32,6 +33,12 @@ DEFAULTS: Mapping[str, Any] = {
     "TIMEZONE": "Asia/Ho_Chi_Minh",
     "CLOCK": utc_now,
     "AUTO_MIGRATE": False,
+    # The public screen (kiosk/throttle.py): different cards named per minute, per client and in all;
+    # wrong cards at renewal and codes that are not a helper's, per client per 10 minutes.
+    "CARD_LOOKUPS_PER_MINUTE": 10,
+    "CARD_LOOKUPS_PER_MINUTE_ALL": 60,
+    "RENEW_WRONG_CARD_LIMIT": 3,
+    "HELPER_WRONG_CARD_LIMIT": 5,
 }
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -60,6 +67,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         scanner_suffixes=tuple(app.config["SCANNER_SUFFIXES"]),
     )
     init_web(app, database, login_endpoint="admin.login")
+    app.extensions["card_limiter"] = DistinctLimiter(int(app.config["CARD_LOOKUPS_PER_MINUTE"]),
+                                                     int(app.config["CARD_LOOKUPS_PER_MINUTE_ALL"]))
+    app.extensions["renew_failures"] = FailureLimiter(int(app.config["RENEW_WRONG_CARD_LIMIT"]), 600.0)
+    app.extensions["helper_failures"] = FailureLimiter(int(app.config["HELPER_WRONG_CARD_LIMIT"]), 600.0)
 
     from sync import kiosk_panel
 

@@ -216,7 +216,8 @@ class Circulation:
 
     # -------------------------------------------------------------- transactions
 
-    def checkout(self, patron_code: str, item_code: str) -> LoanReceipt:
+    def checkout(self, patron_code: str, item_code: str, *, at_the_desk: bool = False) -> LoanReceipt:
+        """``at_the_desk``: the librarian lends (her PIN session), and may lend back a copy returned late."""
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
@@ -229,7 +230,8 @@ class Circulation:
             today = self.today()
             loans, policy = open_loan_views(patron), load_policy()
             decision = rules.checkout(
-                _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
+                _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
+                None if at_the_desk else self._late_return(patron, copy),
             )
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
@@ -251,6 +253,18 @@ class Circulation:
         new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due)
         summary = self._summary(patron, [*loans, new_loan], policy)
         return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due, summary)
+
+    def _late_return(self, patron: Patron | None, copy: Copy | None) -> date | None:
+        """The day ``patron`` last gave ``copy`` back after its due date (school's calendar), if ever."""
+        if patron is None or copy is None:
+            return None
+        last = (Loan.select(Loan.due, Loan.returned_at)
+                .where((Loan.copy == copy.id) & (Loan.patron == patron.id) & Loan.returned_at.is_null(False))
+                .order_by(Loan.returned_at.desc()).first())
+        if last is None:
+            return None
+        returned = last.returned_at.replace(tzinfo=UTC).astimezone(self.timezone).date()
+        return returned if returned > last.due else None
 
     def checkin(self, item_code: str) -> CheckinReceipt:
         item_text = self.clean(item_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kiosk import codes, errors, rules, webkit
+from kiosk import codes, errors, rules, throttle, webkit
 from kiosk.cli import main
 from kiosk.workflows import rules as workflow_rules
 
@@ -30,7 +30,7 @@ def test_every_kiosk_api_route_is_in_the_readme(app):
 
 def test_every_refusal_code_is_in_the_readme():
     wanted = (_codes_of(rules) | _codes_of(codes) | _codes_of(errors) | _codes_of(workflow_rules)
-              | _codes_of(webkit))
+              | _codes_of(webkit) | _codes_of(throttle))
     assert "item_on_loan" in wanted and "stocktake_finished" in wanted
     missing = sorted(code for code in wanted if not re.search(rf"`{code}`", README))
     assert missing == []

@@ -238,7 +238,7 @@ def save_patron() -> str:
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def checkout_for(code: str) -> LoanReceipt:
-    return circ().checkout(code, request.form.get("item", ""))
+    return circ().checkout(code, request.form.get("item", ""), at_the_desk=True)
 
 
 @bp.post("/patrons/<path:code>/checkin")

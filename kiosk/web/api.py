@@ -8,17 +8,31 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify
 
 from ..db import db
-from ..errors import N_
+from ..errors import N_, MuontraError
 from ..i18n import translate
 from ..migrations import KIOSK, current_version
+from ..rules import NotYourLoan
 from ..services import CheckinReceipt, PatronSummary
-from ..webkit import json_body
+from ..webkit import client_key, json_body
 
 bp = Blueprint("api", __name__)
 
 
 def _circulation():
     return current_app.extensions["circulation"]
+
+
+def _seconds() -> float:
+    return current_app.config["CLOCK"]().timestamp()
+
+
+def admit_card(raw: str) -> None:
+    """Count the card this request names against the public screen's limits (kiosk/throttle.py)."""
+    try:
+        code = _circulation().clean(raw)
+    except MuontraError:
+        return  # no code at all: the service refuses it without looking anything up
+    current_app.extensions["card_limiter"].admit(client_key(), code, _seconds())
 
 
 def patron_json(summary: PatronSummary) -> dict[str, Any]:
@@ -35,7 +49,11 @@ CHECKIN_MESSAGES = {
 
 
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
-    return {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    """Whoever hands a book back may not hold the card it was lent on: the answer says whether it
+    was late, never by how many days (that is the borrower's record, on the librarian's pages)."""
+    answer = {key: value for key, value in asdict(receipt).items() if key != "overdue_days"}
+    return {**answer, "late": receipt.overdue_days > 0,
+            "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
 
 
 @bp.get("/healthz")
@@ -54,12 +72,14 @@ def healthz():
 @bp.post("/api/patron")
 def patron():
     body = json_body("patron")
+    admit_card(body["patron"])
     return jsonify({"patron": patron_json(_circulation().patron_summary(body["patron"]))})
 
 
 @bp.post("/api/checkout")
 def checkout():
     body = json_body("patron", "item")
+    admit_card(body["patron"])
     receipt = _circulation().checkout(body["patron"], body["item"])
     return jsonify(
         {
@@ -77,6 +97,16 @@ def checkin():
 
 @bp.post("/api/renew")
 def renew():
+    """Only the borrower's card renews a loan; a client trying other cards on one book (to learn who
+    holds it) is stopped after RENEW_WRONG_CARD_LIMIT tries."""
     body = json_body("patron", "item")
-    receipt = _circulation().renew(body["patron"], body["item"])
+    wrong_cards = current_app.extensions["renew_failures"]
+    wrong_cards.check(client_key(), _seconds())
+    admit_card(body["patron"])
+    try:
+        receipt = _circulation().renew(body["patron"], body["item"])
+    except NotYourLoan:
+        wrong_cards.failed(client_key(), _seconds())
+        current_app.logger.warning("renewal with a card that does not hold the book, from %s", client_key())
+        raise
     return jsonify({"loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()}})

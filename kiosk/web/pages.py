@@ -46,7 +46,7 @@ def script_words() -> dict[str, str]:
         "scan_book": _("Now scan the label of each book."),
         "due": _("Return by %(due)s"),
         "borrowed_ok": _("Borrowed!"),
-        "returned_late": _("This book is %(days)s day(s) late. Please return books on time."),
+        "returned_late": _("This book came back late. Please return books on time."),
         "class_library": _("This book belongs to the class library %(location)s."),
         "no_connection": _("The kiosk is not responding. Please try again or see the librarian."),
         "scan_card_first": _("Please press Borrow or Return first."),

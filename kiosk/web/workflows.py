@@ -41,6 +41,7 @@ from ..webkit import (
 )
 from ..workflows import rules
 from ..workflows.services import LIBRARIAN, BatchView, ReturnScan, StocktakeScanResult, Workflows
+from .api import admit_card
 
 bp = Blueprint("workflows", __name__, url_prefix="/staff")
 
@@ -128,7 +129,18 @@ def start():
 @bp.post("/helper")
 def helper_sign_in():
     body = _scan_body("card")
-    patron = service().helper_sign_in(body["card"])
+    # A typed code is a guess until proven otherwise: every code counts against the public screen's
+    # card limit, wrong ones against HELPER_WRONG_CARD_LIMIT, and each attempt is logged.
+    wrong_cards, now = current_app.extensions["helper_failures"], _now().timestamp()
+    wrong_cards.check(client_key(), now)
+    admit_card(body["card"])
+    try:
+        patron = service().helper_sign_in(body["card"])
+    except MuontraError as exc:
+        wrong_cards.failed(client_key(), now)
+        current_app.logger.warning("helper sign-in refused (%s) from %s", exc.code, client_key())
+        raise
+    current_app.logger.info("helper %s signed in from %s", patron.code, client_key())
     _sign_in(patron.code)
     return jsonify({"helper": {"code": patron.code, "first_name": patron.first_name},
                     "next": _next(request.args.get("next"))})

@@ -256,7 +256,7 @@
     }
     const checkin = answer.data.checkin;
     const notes = [];
-    if (checkin.overdue_days > 0) notes.push(fmt(W.returned_late, {days: checkin.overdue_days}));
+    if (checkin.late) notes.push(W.returned_late);
     if (checkin.location && checkin.location !== "main") notes.push(fmt(W.class_library, {location: checkin.location}));
     const kind = checkin.outcome === "returned" ? "ok" : "info";
     const title = checkin.title || checkin.item;
