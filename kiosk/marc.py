@@ -17,6 +17,7 @@ from xml.sax import SAXParseException
 
 from pymarc import MARCReader, Record, parse_xml_to_array
 
+from . import stored_settings
 from .codes import clean
 from .errors import N_, MuontraError
 from .importer import (
@@ -220,9 +221,8 @@ def category_for(prefix: str | None, category: str | None) -> str:
             raise UnknownCategoryOption(value=category)
         return category
     if prefix:
-        from .ledger import get_setting
 
-        prefixes = dict(get_setting("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
+        prefixes = dict(stored_settings.read("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
         return prefixes.get(prefix, "other")
     return "other"
 
@@ -235,9 +235,8 @@ def plan_marc(data: bytes, *, prefix: str | None = None, category: str | None = 
         plan.errors.append(EmptyFile())
         return plan
     if prefix:
-        from .ledger import get_setting
 
-        known = dict(get_setting("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
+        known = dict(stored_settings.read("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
         prefix = workflow_rules.check_prefix(prefix, known)
     check = MarcCheck(prefix, category_for(prefix, category))
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from . import rules
+from . import rules, stored_settings
 from .codes import book_number, clean
 from .db import write_transaction
 from .ledger import iso, record, record_many
@@ -64,31 +64,32 @@ POLICY_SETTINGS = ("closed_weekdays", "block_when_overdue", "term_ends", "year_e
 
 
 def load_policy() -> rules.Policy:
-    rule_rows = list(PolicyRule.select())
+    """The lending rules, calendar and settings as stored, each value checked (kiosk/stored_settings.py):
+    a bad value pulled from a server or left by an old version falls back instead of stopping lending."""
+    rule_rows = stored_settings.rule_rows(list(PolicyRule.select().dicts()))
     # One query for the policy's settings: this runs inside every checkout's write lock.
-    settings = {row.key: row.value for row in Setting.select().where(Setting.key.in_(POLICY_SETTINGS))}
-    source = (
-        [
-            rules.Rule(
-                r.patron_kind, r.category, r.max_loans, r.loan_days, r.max_renewals, r.due_mode, r.loanable
-            )
-            for r in rule_rows
-        ]
-        if rule_rows
-        else rules.DEFAULT_RULES
-    )
+    rows = {row.key: row.value for row in Setting.select().where(Setting.key.in_(POLICY_SETTINGS))}
+    settings = stored_settings.read_many(rows, POLICY_SETTINGS)
+    source = [rules.Rule(*row) for row in rule_rows] if rule_rows else rules.DEFAULT_RULES
     calendar = rules.Calendar(
-        closed_weekdays=frozenset(settings.get("closed_weekdays", [5, 6])),
-        closed_days=frozenset(row.day for row in ClosedDay.select(ClosedDay.day)),
+        closed_weekdays=settings["closed_weekdays"],
+        closed_days=frozenset(day for (day,) in ClosedDay.select(ClosedDay.day).tuples() if isinstance(day, date)),
     )
-    year_end = settings.get("year_end")
     return rules.Policy(
         rules={(r.patron_kind, r.category): r for r in source},
         calendar=calendar,
-        block_when_overdue=bool(settings.get("block_when_overdue", True)),
-        term_ends=tuple(date.fromisoformat(d) for d in settings.get("term_ends", [])),
-        year_end=date.fromisoformat(year_end) if year_end else None,
+        block_when_overdue=settings["block_when_overdue"],
+        term_ends=settings["term_ends"],
+        year_end=settings["year_end"],
     )
+
+
+def stored_setting_problems() -> list[str]:
+    """Every shared setting read once, checked: the ones being replaced by a fallback right now."""
+    load_policy()
+    for key in ("school_name", "school_year_start", "class_links", "accession_prefixes"):
+        stored_settings.read(key)
+    return stored_settings.problems()
 
 
 def _patron_view(patron: Patron | None) -> rules.PatronView | None:

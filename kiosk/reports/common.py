@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from .. import stored_settings
 from ..errors import N_, MuontraError
 from ..i18n import translate
-from ..ledger import get_setting
 from ..models import Patron
 
 Cell = str | int | float | date | datetime | None
@@ -86,7 +86,7 @@ def format_for(out: str, given: str | None, choices: Sequence[str]) -> str:
 
 
 def school_name() -> str:
-    return str(get_setting("school_name", "") or "")
+    return stored_settings.read("school_name")
 
 
 def sort_key(text: str) -> str:
@@ -156,9 +156,7 @@ def school_year_of(day: date) -> str:
 
 def _year_start() -> tuple[int, int]:
     """The school year's first day as (month, day), setting ``school_year_start`` ("MM-DD")."""
-    text = str(get_setting("school_year_start", "09-01"))
-    month, day = (int(part) for part in text.split("-"))
-    return month, day
+    return stored_settings.read("school_year_start")
 
 
 def school_year(label: str) -> Period:
@@ -176,7 +174,7 @@ def school_year(label: str) -> Period:
 def term(year: Period, number: int) -> Period:
     """Term 1 ends on the first of the ``term_ends`` setting (default 15 January); term 2 is the rest."""
     ends = sorted(
-        d for d in (date.fromisoformat(text) for text in get_setting("term_ends", [])) if year.contains(d)
+        d for d in stored_settings.read("term_ends") if year.contains(d)
     )
     first_end = ends[0] if ends else date(year.end.year, 1, 15)
     if number == 1:

@@ -49,7 +49,14 @@ from ..models import CATEGORIES, PATRON_KINDS, Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
 from ..rules import STATUS_WORDS
-from ..services import CheckinReceipt, Circulation, LoanReceipt, RenewReceipt, load_policy
+from ..services import (
+    CheckinReceipt,
+    Circulation,
+    LoanReceipt,
+    RenewReceipt,
+    load_policy,
+    stored_setting_problems,
+)
 from ..webkit import (
     SESSION_KEY,
     client_key,
@@ -93,7 +100,7 @@ bp.before_request(require_login)
 
 @bp.context_processor
 def _admin_layout() -> dict[str, Any]:
-    return {"pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "action_words": ACTION_WORDS,
+    return {"pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(), "status_words": STATUS_WORDS, "action_words": ACTION_WORDS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
 

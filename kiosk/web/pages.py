@@ -13,8 +13,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from peewee import PeeweeException
 
+from .. import stored_settings
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from ..ledger import get_setting
 from ..webkit import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -26,7 +26,7 @@ VIEWS = ("idle", "borrow", "return")
 def _layout() -> dict[str, Any]:
     """What every page's header needs (base.html)."""
     try:
-        school = get_setting("school_name") or current_app.config["SCHOOL_NAME"]
+        school = stored_settings.read("school_name") or current_app.config["SCHOOL_NAME"]
     except PeeweeException:
         school = current_app.config["SCHOOL_NAME"]  # an error page must render even without the database
     return {
