@@ -18,6 +18,7 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Refresh the pictures under docs/screenshots from the browser tests (the test run itself writes

@@ -57,6 +57,7 @@ from scanner import (
     decode_image_bytes,
 )
 
+from . import settings
 from .errors import N_, MuontraError
 
 log = logging.getLogger(__name__)
@@ -117,21 +118,22 @@ class TooManyViewers(MuontraError):
 class CameraSettings:
     mode: str = OFF
     device: int | str | None = None
-    width: int = 640
-    height: int = 480
-    fps: int = 30
+    # Defaults: kiosk/settings.py (docs/configuration.md).
+    width: int = settings.default("CAMERA_WIDTH")
+    height: int = settings.default("CAMERA_HEIGHT")
+    fps: int = settings.default("CAMERA_FPS")
     mirror: bool = False
     roi: tuple[float, float, float, float] | None = None
-    cooldown: float = 2.0
+    cooldown: float = settings.default("CAMERA_COOLDOWN")
     # Limits that keep the camera from eating the web server's threads and CPU.
     max_streams: int = 4
     max_previews: int = 2
     preview_fps: float = 8.0
-    heartbeat: float = 15.0
-    browser_fps: float = 5.0
+    heartbeat: float = settings.default("CAMERA_HEARTBEAT_SECONDS")
+    browser_fps: float = settings.default("CAMERA_BROWSER_FPS")
     frame_max_bytes: int = 400 * 1024
     frame_max_pixels: int = 1280 * 960
-    frame_rate_limit: float = 10.0
+    frame_rate_limit: float = settings.default("CAMERA_FRAME_RATE_LIMIT")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CameraSettings:
@@ -239,7 +241,9 @@ class _Stamped(_Wrapped):
 
 
 @dataclass
-class Event:
+class CameraMessage:
+    """One Server-Sent Events message to the kiosk pages (not a ledger fact: see models.Event)."""
+
     id: int
     kind: str  # "scan" or "status"
     data: dict[str, Any]
@@ -249,7 +253,7 @@ class _Evicted:
     """Put in a stream's queue to end it: a newer page took its place."""
 
 
-class EventHub:
+class MessageHub:
     """Fans camera events out to the pages listening, at most ``limit`` at a time.
 
     A page that reloads opens a new stream before the server notices the old one is gone, so a
@@ -282,10 +286,10 @@ class EventHub:
             if q in self._queues:
                 self._queues.remove(q)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> Event:
+    def publish(self, kind: str, data: dict[str, Any]) -> CameraMessage:
         with self._lock:
             self._seq += 1
-            event = Event(self._seq, kind, data)
+            event = CameraMessage(self._seq, kind, data)
             for q in self._queues:
                 _put(q, event)
         return event
@@ -316,7 +320,7 @@ class CameraRuntime:
 
     def __init__(self, settings: CameraSettings) -> None:
         self.settings = settings
-        self.hub = EventHub(settings.max_streams)
+        self.hub = MessageHub(settings.max_streams)
         self.worker: DecoderWorker | None = None
         self.scanner: Scanner | None = None
         self._source: _Stamped | None = None
@@ -464,7 +468,7 @@ class CameraRuntime:
         q = self.hub.subscribe()
         try:
             yield "retry: 2000\n\n"
-            yield _sse(Event(0, "status", self.status_event()))
+            yield _sse(CameraMessage(0, "status", self.status_event()))
             while True:
                 try:
                     item = q.get(timeout=self.settings.heartbeat)
@@ -613,7 +617,7 @@ def require_jpeg(content_type: str) -> None:
         raise FrameNotJpeg()
 
 
-def _sse(event: Event) -> str:
+def _sse(event: CameraMessage) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
 
 

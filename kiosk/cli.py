@@ -70,9 +70,9 @@ def main(ctx: click.Context, lang: str) -> None:
 def migrate(data: str) -> None:
     """Create the database, or upgrade it to this version's schema (keeps a backup)."""
     from .migrations import KIOSK
-    from .store import open_store
+    from .store import open_kiosk
 
-    database = open_store(data, upgrade=True)
+    database = open_kiosk(data, upgrade=True).database
     click.echo(say(N_("Database %(path)s is at schema version %(version)s."),
                    path=database.database, version=KIOSK.latest))
 
@@ -106,9 +106,9 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> 
 def set_pin(data: str, pin: str) -> None:
     """Set the librarian's PIN (4 to 12 digits)."""
     from .admin_auth import set_admin_pin
-    from .store import open_store
+    from .store import open_kiosk
 
-    open_store(data)
+    open_kiosk(data)
     set_admin_pin(pin)
     click.echo(say(N_("The librarian's PIN is set.")))
 

@@ -11,6 +11,10 @@ __all__ = ["MuontraError", "N_"]
 
 class MuontraError(Exception):
     code: str = "error"
+    # Former names of ``code`` (e.g. ``item_on_loan`` before the physical book was called a *copy*
+    # everywhere). The error JSON carries them as ``aliases`` so a client written against an old
+    # name still recognises the refusal; README lists them.
+    aliases: tuple[str, ...] = ()
     message: str = N_("Something went wrong.")
     http_status: int = 400
 
@@ -22,7 +26,10 @@ class MuontraError(Exception):
         return translate(self.message, lang, **self.params)
 
     def to_dict(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message_in(lang)}
+        answer: dict[str, Any] = {"code": self.code, "message": self.message_in(lang)}
+        if self.aliases:
+            answer["aliases"] = list(self.aliases)
+        return answer
 
 
 class BadInput(MuontraError):

@@ -173,13 +173,15 @@ class UnknownPatronCode(RowError):
     message = N_("No reader has the code '%(value)s'. Import the readers first.")
 
 
-class UnknownItemCode(RowError):
-    code = "unknown_item"
+class UnknownCopyCode(RowError):
+    code = "unknown_copy"
+    aliases = ("unknown_item",)
     message = N_("No copy has the label '%(value)s'. Import the catalogue first.")
 
 
 class CopyAlreadyOnLoan(RowError):
-    code = "item_on_loan"
+    code = "copy_on_loan"
+    aliases = ("item_on_loan",)
     message = N_("The copy '%(value)s' is already on loan.")
 
 
@@ -626,7 +628,7 @@ class LoanCheck(Check):
         self.patrons = {code for (code,) in Patron.select(Patron.code).tuples()}
         self.copies = dict(Copy.select(Copy.code, Copy.location).tuples())
         self.on_loan = {
-            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.returned_at.is_null()).tuples()
+            code for (code,) in Copy.select(Copy.code).join(Loan).where(Loan.is_open()).tuples()
         }
 
     def fact(self, row: Row) -> tuple[str, dict] | None:
@@ -635,7 +637,7 @@ class LoanCheck(Check):
             row.fail(UnknownPatronCode, value=patron)
         if item is not None:
             if item not in self.copies:
-                row.fail(UnknownItemCode, value=item)
+                row.fail(UnknownCopyCode, value=item)
             elif item in self.on_loan:
                 row.fail(CopyAlreadyOnLoan, value=item)
             else:

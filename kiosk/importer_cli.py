@@ -36,21 +36,14 @@ class LazyBar:
             self.bar = None
 
 
-def open_for_import(data: str) -> None:
+def open_for_import(data: str) -> Circulation:
     """Create the database of a new data directory; an existing one must be migrated already."""
-    from .store import data_dir, database_path, open_store
+    from .store import data_dir, database_path, open_kiosk
 
-    open_store(data, upgrade=not database_path(data_dir(data)).exists())
-
-
-def current_circulation() -> Circulation:
-    """This data directory's device, stamping the facts a command records."""
-    from .ledger import get_setting
-
-    return Circulation(device=get_setting("device_id"))
+    return open_kiosk(data, upgrade=not database_path(data_dir(data)).exists()).circulation
 
 
-def report_and_write(plan: ImportPlan, lang: str, dry_run: bool) -> None:
+def report_and_write(plan: ImportPlan, lang: str, dry_run: bool, circ: Circulation) -> None:
     """Print warnings and bad rows; write the plan unless it is bad or a dry run."""
     for warning in plan.warnings:
         click.echo(translate(N_("Warning: %(text)s"), lang, text=warning.describe_in(lang)), err=True)
@@ -64,7 +57,6 @@ def report_and_write(plan: ImportPlan, lang: str, dry_run: bool) -> None:
         click.echo(translate(N_("%(rows)s rows checked, no problems. Nothing was written (dry run)."), lang,
                              rows=plan.rows))
         return
-    circ = current_circulation()
     with click.progressbar(length=len(plan.facts), label=translate(N_("Writing"), lang),
                            file=sys.stderr) as bar:
         count = apply_plan(circ, plan, progress=bar.update)
@@ -75,13 +67,13 @@ def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool,
     ctx = click.get_current_context()
     lang = lang or ctx.meta.get("lang", DEFAULT_LANGUAGE)
     ctx.meta["lang"] = lang
-    open_for_import(data)
+    circ = open_for_import(data)
     bar = LazyBar(translate(N_("Checking"), lang))
     try:
         result = plan_import(kind, Path(file).name, Path(file).read_bytes(), progress=bar.checked, **options)
     finally:
         bar.close()
-    report_and_write(result, lang, dry_run)
+    report_and_write(result, lang, dry_run, circ)
 
 
 @click.group("import")

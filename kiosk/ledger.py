@@ -19,8 +19,22 @@ from typing import Any
 
 from peewee import Model, chunked, fn
 
+from . import rules
 from .db import insert_rows, update_rows
-from .models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Setting, Title
+from .models import (
+    ClosedDay,
+    Copy,
+    Event,
+    Loan,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
 Payload = Mapping[str, Any]
 
@@ -44,6 +58,24 @@ def _copy(code: str) -> Copy | None:
     return Copy.get_or_none(Copy.code == code)
 
 
+def settle_copy_status(copy_ids: Iterable[int]) -> None:
+    """Make each copy's status agree with its loans (:func:`kiosk.rules.settled_status`).
+
+    The one place, on kiosk and server, that turns "this copy has an open loan" into its status:
+    every writer that opens or closes loans calls it for the copies it touched.
+    """
+    for chunk in chunked(list(dict.fromkeys(copy_ids)), IN_CHUNK):
+        rows = Copy.select(Copy.id, Copy.status).where(Copy.id.in_(chunk) & Copy.status.in_(rules.LOAN_STATUSES))
+        lent = {copy_id for (copy_id,) in Loan.open_loans(Loan.copy).where(Loan.copy.in_(chunk)).tuples()}
+        moves: dict[str, list[int]] = {}
+        for copy_id, status in rows.tuples():
+            settled = rules.settled_status(status, copy_id in lent)
+            if settled != status:
+                moves.setdefault(settled, []).append(copy_id)
+        for status, ids in moves.items():
+            Copy.update(status=status).where(Copy.id.in_(ids)).execute()
+
+
 def apply_checkout(p: Payload) -> None:
     copy = Copy.select(Copy.id, Copy.location).where(Copy.code == p["item"]).get()
     patron = Patron.select(Patron.id).where(Patron.code == p["patron"]).get()
@@ -56,7 +88,7 @@ def apply_checkout(p: Payload) -> None:
         location=p.get("location") or copy.location,
         checkout_device=p["device"],
     )
-    Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+    settle_copy_status([copy.id])
 
 
 def apply_checkin(p: Payload) -> None:
@@ -65,10 +97,11 @@ def apply_checkin(p: Payload) -> None:
         return  # a book this kiosk has never heard of: the fact still travels to the server
     if p.get("loan"):
         Loan.update(returned_at=parse_time(p["at"]), checkin_device=p["device"]).where(
-            (Loan.uuid == p["loan"]) & Loan.returned_at.is_null()
+            (Loan.uuid == p["loan"]) & Loan.is_open()
         ).execute()
-    if p.get("status"):
+    if p.get("status"):  # rules.checkin decided it: a lost copy turning up is found
         Copy.update(status=p["status"]).where(Copy.id == copy.id).execute()
+    settle_copy_status([copy.id])
 
 
 def apply_renew(p: Payload) -> None:
@@ -79,7 +112,7 @@ def _lent_copies(items: Collection[str]) -> set[str]:
     """The copies among ``items`` (codes) that have an open loan."""
     lent: set[str] = set()
     for chunk in chunked(items, IN_CHUNK):
-        query = Copy.select(Copy.code).join(Loan).where(Copy.code.in_(chunk) & Loan.returned_at.is_null())
+        query = Copy.select(Copy.code).join(Loan).where(Copy.code.in_(chunk) & Loan.is_open())
         lent.update(code for (code,) in query.tuples())
     return lent
 
@@ -90,11 +123,11 @@ def _settled_status(item: str, status: str, lent: Collection[str] | None = None)
     Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
     ``lent``: the copies known to have an open loan, when a bulk apply has looked them up already.
     """
-    if status != "available":
+    if status not in rules.LOAN_STATUSES:
         return status
     if lent is None:
         lent = _lent_copies([item])
-    return "on_loan" if item in lent else status
+    return rules.settled_status(status, item in lent)
 
 
 def apply_copy_status(p: Payload) -> None:
@@ -193,14 +226,10 @@ def apply_copy_move(p: Payload) -> None:
 
 
 def _batch(uuid: str):
-    from .workflows.models import RotationBatch
-
     return RotationBatch.get_or_none(RotationBatch.uuid == uuid)
 
 
 def apply_rotation_open(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     if _batch(p["batch"]) is None:
         RotationBatch.create(
             uuid=p["batch"], location=p["location"], class_name=p.get("class_name", ""),
@@ -210,8 +239,6 @@ def apply_rotation_open(p: Payload) -> None:
 
 
 def apply_rotation_add(p: Payload) -> None:
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return
@@ -225,8 +252,6 @@ def apply_rotation_add(p: Payload) -> None:
 
 
 def _rotation_item(p: Payload):
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return None
@@ -241,8 +266,6 @@ def apply_rotation_return(p: Payload) -> None:
 
 
 def apply_rotation_unreturn(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     item = _rotation_item(p)
     if item is not None:
         item.returned_at, item.returned_by = None, None
@@ -259,14 +282,10 @@ def apply_rotation_close(p: Payload) -> None:
 
 
 def _session(uuid: str):
-    from .workflows.models import StocktakeSession
-
     return StocktakeSession.get_or_none(StocktakeSession.uuid == uuid)
 
 
 def apply_stocktake_open(p: Payload) -> None:
-    from .workflows.models import StocktakeSession
-
     if _session(p["session"]) is None:
         StocktakeSession.create(
             uuid=p["session"], location=p.get("location"), shelf_from=p.get("shelf_from", ""),
@@ -275,8 +294,6 @@ def apply_stocktake_open(p: Payload) -> None:
 
 
 def apply_stocktake_scan(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None:
         return
@@ -287,15 +304,11 @@ def apply_stocktake_scan(p: Payload) -> None:
     copy = _copy(p["item"])
     if copy is not None and copy.status == "lost":
         # A copy in someone's hands is not lost, whoever marked it and whenever this scan arrives.
-        on_loan = Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists()
-        Copy.update(status="on_loan" if on_loan else "available", status_note="").where(
-            Copy.id == copy.id
-        ).execute()
+        Copy.update(status="available", status_note="").where(Copy.id == copy.id).execute()
+        settle_copy_status([copy.id])
 
 
 def apply_stocktake_finish(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None or session.finished_at is not None:
         return
@@ -415,7 +428,7 @@ def apply_catalog_many(payloads: Sequence[Payload]) -> None:
     """:func:`apply_catalog` for each payload in order, set-based."""
     titles = [_title_values(p) for p in payloads]
     title_ids = _upsert_rows(Title, _titles, [(_title_key(values), values) for values in titles])
-    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") == "available")))
+    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") in rules.LOAN_STATUSES)))
     copies = [(p["item"], {"code": p["item"], "title": title_ids[_title_key(values)], **_copy_values(p, lent)})
               for p, values in zip(payloads, titles, strict=True)]
     _upsert_rows(Copy, partial(_rows_by, Copy, Copy.code), copies)

@@ -139,7 +139,7 @@ def _kiosk_v1(database: Database) -> None:
 
 
 def _workflows(database: Database) -> None:
-    from .workflows.models import WORKFLOW_MODELS
+    from .models import WORKFLOW_MODELS
 
     database.create_tables(WORKFLOW_MODELS)
     # A copy is in at most one batch that has not come back yet.

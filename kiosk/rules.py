@@ -44,35 +44,41 @@ class HasOverdue(CirculationError):
     message = N_("You have an overdue book. Please return it before borrowing another.")
 
 
-class UnknownItem(CirculationError):
-    code = "unknown_item"
+class UnknownCopy(CirculationError):
+    code = "unknown_copy"
+    aliases = ("unknown_item",)
     message = N_("This book is not in the library catalogue. Please see the librarian.")
     http_status = 404
 
 
-class ItemOnLoan(CirculationError):
+class CopyOnLoan(CirculationError):
     # Never say to whom: the kiosk screen is public.
-    code = "item_on_loan"
+    code = "copy_on_loan"
+    aliases = ("item_on_loan",)
     message = N_("This book is already on loan. Please take it to the librarian.")
 
 
-class ItemNotForLoan(CirculationError):
-    code = "item_not_for_loan"
+class CopyNotForLoan(CirculationError):
+    code = "copy_not_for_loan"
+    aliases = ("item_not_for_loan",)
     message = N_("This book is for reading in the library only.")
 
 
-class ItemLost(CirculationError):
-    code = "item_lost"
+class CopyLost(CirculationError):
+    code = "copy_lost"
+    aliases = ("item_lost",)
     message = N_("This book is recorded as lost. Please take it to the librarian.")
 
 
-class ItemWithdrawn(CirculationError):
-    code = "item_withdrawn"
+class CopyWithdrawn(CirculationError):
+    code = "copy_withdrawn"
+    aliases = ("item_withdrawn",)
     message = N_("This book has been withdrawn from the library. Please take it to the librarian.")
 
 
-class ItemDamaged(CirculationError):
-    code = "item_damaged"
+class CopyDamaged(CirculationError):
+    code = "copy_damaged"
+    aliases = ("item_damaged",)
     message = N_("This book is marked as damaged and waiting for repair. Please take it to the librarian.")
 
 
@@ -120,7 +126,7 @@ STATUS_WORDS = {
     "not_for_loan": N_("not for loan"),
 }
 # How a refusal names an action: "A book that is lost cannot be renewed."
-ACTION_WORDS = {
+ACTION_PAST_WORDS = {
     "checkout": N_("lent out"),
     "checkin": N_("returned"),
     "renew": N_("renewed"),
@@ -143,7 +149,7 @@ class BadTransition(CirculationError):
             self.message,
             lang,
             status=translate(STATUS_WORDS[status], lang) if status in STATUS_WORDS else status,
-            action=translate(ACTION_WORDS[action], lang) if action in ACTION_WORDS else action,
+            action=translate(ACTION_PAST_WORDS[action], lang) if action in ACTION_PAST_WORDS else action,
         )
 
 
@@ -152,11 +158,11 @@ class BadTransition(CirculationError):
 # (status, action) → new status, or the refusal raised.
 TRANSITIONS: Mapping[tuple[str, str], str | type[CirculationError]] = {
     ("available", "checkout"): "on_loan",
-    ("on_loan", "checkout"): ItemOnLoan,
-    ("lost", "checkout"): ItemLost,
-    ("withdrawn", "checkout"): ItemWithdrawn,
-    ("damaged", "checkout"): ItemDamaged,
-    ("not_for_loan", "checkout"): ItemNotForLoan,
+    ("on_loan", "checkout"): CopyOnLoan,
+    ("lost", "checkout"): CopyLost,
+    ("withdrawn", "checkout"): CopyWithdrawn,
+    ("damaged", "checkout"): CopyDamaged,
+    ("not_for_loan", "checkout"): CopyNotForLoan,
     ("on_loan", "renew"): "on_loan",
     ("on_loan", "checkin"): "available",
     # A book turning up at the desk is found, whatever the catalogue believed.
@@ -192,6 +198,21 @@ def transition(status: str, action: str) -> str:
     if isinstance(outcome, type):
         raise outcome()
     return outcome
+
+
+# Statuses the loans decide; the others are the librarian's word and stay whatever the loans do.
+LOAN_STATUSES = ("available", "on_loan")
+
+
+def settled_status(status: str, lent: bool) -> str:
+    """A copy is on loan iff it has an open loan (``lent``), between the two statuses loans decide.
+
+    A lost, damaged, withdrawn or not-for-loan copy keeps its status: a student may lose a book
+    while it is on loan. ``ledger.settle_copy_status`` applies this to stored copies.
+    """
+    if status not in LOAN_STATUSES:
+        return status
+    return "on_loan" if lent else "available"
 
 
 # ---------------------------------------------------------------- policy
@@ -298,8 +319,9 @@ class LoanView:
 
 @dataclass(frozen=True)
 class CheckoutDecision:
+    # The copy's new status is not decided here: a copy with an open loan is on loan
+    # (settled_status, run by the ledger when it records the loan).
     due: date
-    new_status: str
 
 
 @dataclass(frozen=True)
@@ -335,11 +357,11 @@ def checkout(
     """``late_return``: the day this reader last returned this very copy after its due date, if ever."""
     patron = check_patron(patron)
     if copy is None:
-        raise UnknownItem()
-    new_status = transition(copy.status, "checkout")
+        raise UnknownCopy()
+    transition(copy.status, "checkout")  # refuses a copy that is not on the shelf
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
-        raise ItemNotForLoan()
+        raise CopyNotForLoan()
     loans = list(open_loans)
     if policy.block_when_overdue and any(loan.due < today for loan in loans):
         raise HasOverdue()
@@ -349,12 +371,12 @@ def checkout(
     if late_return is not None and today < late_return + timedelta(days=policy.relend_after_late_days):
         again = late_return + timedelta(days=policy.relend_after_late_days)
         raise ReturnedLateRecently(day=again.strftime("%d/%m/%Y"))
-    return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+    return CheckoutDecision(due=policy.due_date(rule, today))
 
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:
     if copy is None:
-        raise UnknownItem()
+        raise UnknownCopy()
     overdue = max(0, (today - open_loan.due).days) if open_loan else 0
     return CheckinDecision(
         loan_uuid=open_loan.uuid if open_loan else None,

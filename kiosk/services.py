@@ -12,16 +12,11 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from . import rules, stored_settings
+from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
 from .ledger import iso, record, record_many
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
-
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -46,7 +41,7 @@ class LoanReceipt:
 
 @dataclass(frozen=True)
 class CheckinReceipt:
-    outcome: str  # returned | not_on_loan | unknown_item
+    outcome: str  # returned | not_on_loan | unknown_copy
     item: str
     title: str | None
     overdue_days: int = 0
@@ -113,7 +108,7 @@ def open_loans_of(patron: Patron) -> list[Loan]:
         .join(Title)
         .switch(Loan)
         .join(Patron)  # _loan_view reads loan.patron.code: no query per loan
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .order_by(Loan.due)
     )
 
@@ -127,7 +122,7 @@ def open_loan_views(patron: Patron) -> list[rules.LoanView]:
         Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals)
         .join(Copy)
         .join(Title)
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .tuples()
     )
     return [rules.LoanView(uuid, item, patron.code, category, due, renewals)
@@ -138,7 +133,7 @@ def open_loan_of(copy: Copy) -> Loan | None:
     return (
         Loan.select(Loan, Patron)
         .join(Patron)
-        .where((Loan.copy == copy) & Loan.returned_at.is_null())
+        .where((Loan.copy == copy) & Loan.is_open())
         .first()
     )
 
@@ -149,13 +144,13 @@ class Circulation:
 
     device: str
     clock: Callable[[], datetime] = utc_now
-    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    timezone: ZoneInfo = field(default_factory=default_timezone)
     scanner_prefixes: tuple[str, ...] = ()
     scanner_suffixes: tuple[str, ...] = ()
 
     def now(self) -> datetime:
         """Device time as naive UTC, the way it is stored."""
-        return self.clock().astimezone(UTC).replace(tzinfo=None)
+        return as_stored(self.clock())
 
     def today(self) -> date:
         return self.clock().astimezone(self.timezone).date()
@@ -207,7 +202,7 @@ class Circulation:
         if for_checkin and copies:
             # One query for the whole class set (40 copies of a textbook), not one per copy.
             lent = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(
-                Loan.copy.in_([c.id for c in copies]) & Loan.returned_at.is_null()).tuples()}
+                Loan.copy.in_([c.id for c in copies]) & Loan.is_open()).tuples()}
             on_loan = [c for c in copies if c.id in lent]
             if len(on_loan) == 1:
                 return on_loan[0]
@@ -260,11 +255,11 @@ class Circulation:
         if patron is None or copy is None:
             return None
         last = (Loan.select(Loan.due, Loan.returned_at)
-                .where((Loan.copy == copy.id) & (Loan.patron == patron.id) & Loan.returned_at.is_null(False))
+                .where((Loan.copy == copy.id) & (Loan.patron == patron.id) & ~Loan.is_open())
                 .order_by(Loan.returned_at.desc()).first())
         if last is None:
             return None
-        returned = last.returned_at.replace(tzinfo=UTC).astimezone(self.timezone).date()
+        returned = last.returned_at.replace(tzinfo=UTC).astimezone(self.timezone).date()  # stored as naive UTC
         return returned if returned > last.due else None
 
     def checkin(self, item_code: str) -> CheckinReceipt:
@@ -278,7 +273,7 @@ class Circulation:
                 # keep the fact for the server, answer kindly.
                 record("loan.checkin", {**payload, "loan": None, "status": None},
                        device=self.device, device_time=now)
-                return CheckinReceipt("unknown_item", item_text, None)
+                return CheckinReceipt("unknown_copy", item_text, None)
             loan = open_loan_of(copy)
             decision = rules.checkin(_copy_view(copy), _loan_view(loan) if loan else None, self.today())
             record(
@@ -301,7 +296,7 @@ class Circulation:
             patron = Patron.get_or_none(Patron.code == patron_text)
             copy = self._resolve_copy(item_text, for_checkin=True)
             if copy is None:
-                raise rules.UnknownItem()
+                raise rules.UnknownCopy()
             loan = open_loan_of(copy)
             due = rules.renew(
                 _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
@@ -324,10 +319,8 @@ class Circulation:
         with write_transaction():
             copy = Copy.get_or_none(Copy.code == item_text)
             if copy is None:
-                raise rules.UnknownItem()
-            status = rules.transition(copy.status, action)
-            if status == "available" and open_loan_of(copy) is not None:
-                status = "on_loan"
+                raise rules.UnknownCopy()
+            status = rules.settled_status(rules.transition(copy.status, action), open_loan_of(copy) is not None)
             now = self.now()
             record("copy.status", {"item": copy.code, "status": status, "note": note},
                    device=self.device, device_time=now)

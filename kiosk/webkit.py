@@ -29,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel
@@ -195,9 +196,17 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
 
 
-def error_response(code: str, message: str, status: int) -> Response | tuple[Response, int]:
+def error_response(code: str, message: str, status: int,
+                   aliases: tuple[str, ...] = ()) -> Response | tuple[Response, int]:
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        error = {"code": code, "message": message}
+        if aliases:  # former names of a renamed code (README: renamed codes)
+            error["aliases"] = list(aliases)
+        return jsonify({"error": error}), status
+    if request_ctx.url_adapter is None:
+        # The request was too broken to route (a Host header no URL can be built for): the page's
+        # links could not be made either, so answer in plain text rather than fail again (500).
+        return Response(message, status=status, mimetype="text/plain")
     return render_template("error.html", code=code, message=message), status
 
 
@@ -209,7 +218,7 @@ def register_errors(app: Flask) -> None:
 
     @app.errorhandler(MuontraError)
     def _domain_error(exc: MuontraError):
-        response = error_response(exc.code, exc.message_in(lang()), exc.http_status)
+        response = error_response(exc.code, exc.message_in(lang()), exc.http_status, exc.aliases)
         retry = exc.params.get("retry_after")
         if retry and isinstance(response, tuple):
             response[0].headers["Retry-After"] = str(int(retry))

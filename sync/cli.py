@@ -22,9 +22,9 @@ def _open(data: str, db_url: str | None, upgrade: bool = False):
 
 
 def _utc_now():
-    from datetime import UTC, datetime
+    from kiosk.clock import as_stored, utc_now
 
-    return datetime.now(UTC).replace(tzinfo=None)
+    return as_stored(utc_now())
 
 
 @click.group(invoke_without_command=True)
@@ -142,13 +142,12 @@ def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
 @click.option("--yes", is_flag=True, help="Pair again without asking when this kiosk is already paired.")
 def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     """Pair this kiosk with the school server using the librarian's one-time code."""
-    from kiosk.ledger import get_setting
-    from kiosk.store import open_store
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
     from .client import pair as pair_with
 
-    open_store(data)
+    device = open_kiosk(data).circulation.device
     current = kiosk_state.pairing()
     if current is not None and not yes:
         # As on the admin page: moving a kiosk to another server is a decision, not a typo.
@@ -156,7 +155,7 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
                                  server=current.server, name=current.name)):
             click.echo(say(N_("Nothing changed: this kiosk stays paired with %(server)s."), server=current.server))
             sys.exit(1)
-    paired = pair_with(server_url, code, get_setting("device_id"))
+    paired = pair_with(server_url, code, device)
     click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 
 
@@ -165,12 +164,12 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sync(data: str, quiet: bool) -> None:
     """Sync once with the school server; exit 0 only if everything was exchanged."""
-    from kiosk.store import open_store
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
     from .client import client_for
 
-    open_store(data)
+    open_kiosk(data)
     bars: dict[str, click.progressbar] = {}
 
     def progress(phase: str, done: int, total: int | None) -> None:

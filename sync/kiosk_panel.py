@@ -18,8 +18,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from kiosk.app import circulation
 from kiosk.errors import MuontraError
+from kiosk.web import circulation
 from kiosk.webkit import require_login
 
 from . import client, kiosk_state
@@ -31,8 +31,6 @@ bp.before_request(require_login)  # the same librarian PIN session as the other 
 
 def init_app(app: Flask) -> None:
     """Register the panel; start background sync unless disabled (SYNC_INTERVAL 0) or testing."""
-    app.config.setdefault("SYNC_INTERVAL", 60)
-    app.config.setdefault("SYNC_MAX_BACKOFF", 900)
     app.register_blueprint(bp)
     syncer = BackgroundSync(float(app.config["SYNC_INTERVAL"]) or 60.0, float(app.config["SYNC_MAX_BACKOFF"]))
     app.extensions["sync"] = syncer

@@ -16,13 +16,22 @@ from typing import Any
 
 from peewee import chunked
 
-from kiosk import ledger
+from kiosk import ledger, rules
 from kiosk.db import insert_rows, update_rows
 from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import IN_CHUNK, get_setting, newest_seq, put_setting
-from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
-from kiosk.workflows.models import RotationBatch, RotationItem, StocktakeSession
+from kiosk.models import (
+    Copy,
+    Event,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeSession,
+    Title,
+)
 
 from .protocol import keys_of, parse_cursor
 
@@ -117,7 +126,7 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
     if returned is None:
         # The server's open loan wins over a stale local one (closed there, news of it on the way).
         Loan.update(returned_at=ledger.parse_time(p["at"]), checkin_device="sync").where(
-            (Loan.copy == copy) & Loan.returned_at.is_null() & (Loan.uuid != p["loan"])).execute()
+            (Loan.copy == copy) & Loan.is_open() & (Loan.uuid != p["loan"])).execute()
     values = {"copy": copy, "patron": patron, "checked_out_at": ledger.parse_time(p["at"]),
               "due": ledger.parse_day(p["due"]), "returned_at": returned, "renewals": p["renewals"],
               "location": p["location"], "checkout_device": p["checkout_device"],
@@ -126,12 +135,9 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
         Loan.create(uuid=p["loan"], **values)
     else:
         Loan.update(**values).where(Loan.id == existing.id).execute()
-    if returned is None:
-        # A loan of the copy closed just before in the same page may have put it back on the shelf.
-        Copy.update(status="on_loan").where((Copy.id == copy.id) & (Copy.status == "available")).execute()
-    elif not Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists():
-        # The copy's own record came first and was held "on loan" by this loan: now it is back.
-        Copy.update(status="available").where((Copy.id == copy.id) & (Copy.status == "on_loan")).execute()
+    # A loan of the copy closed just before in the same page may have put it back on the shelf; or
+    # the copy's own record came first and was held "on loan" by this loan, now closed.
+    ledger.settle_copy_status([copy.id])
 
 
 def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
@@ -156,7 +162,7 @@ def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
         loans.update((row["uuid"], row) for row in Loan.select().where(Loan.uuid.in_(chunk)).dicts())
     for chunk in chunked(copy_ids, IN_CHUNK):
         loans.update((row["uuid"], row) for row in
-                     Loan.select().where(Loan.copy.in_(chunk) & Loan.returned_at.is_null()).dicts())
+                     Loan.open_loans().where(Loan.copy.in_(chunk)).dicts())
     stored = {uuid: dict(row) for uuid, row in loans.items()}
     if any(p["item"] in copies and p["loan"] in stored and stored[p["loan"]]["copy"] != copies[p["item"]]["id"]
            for p in payloads):
@@ -193,12 +199,10 @@ def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
             row.update(values)
         if returned is None:
             open_loans[copy_id].add(p["loan"])
-            if statuses[copy_id] == "available":
-                statuses[copy_id] = "on_loan"
         else:
             open_loans.get(copy_id, set()).discard(p["loan"])
-            if not open_loans.get(copy_id) and statuses[copy_id] == "on_loan":
-                statuses[copy_id] = "available"
+        # ledger.settle_copy_status, in memory.
+        statuses[copy_id] = rules.settled_status(statuses[copy_id], bool(open_loans.get(copy_id)))
 
     changes = [(stored[uuid]["id"], {name: value for name, value in row.items() if stored[uuid][name] != value})
                for uuid, row in loans.items() if uuid in stored]
@@ -400,12 +404,10 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
     and a loan it publishes later opens here again. Patrons and copies outside both
     go as a tombstone takes them.
     """
-    stale = [loan for loan in Loan.select(Loan.id, Loan.uuid, Loan.copy).where(Loan.returned_at.is_null())
-             if ("loan", loan.uuid) not in known]
+    stale = [loan for loan in Loan.open_loans(Loan.id, Loan.uuid, Loan.copy) if ("loan", loan.uuid) not in known]
     for loan in stale:
         Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
-        if not Loan.select().where((Loan.copy == loan.copy_id) & Loan.returned_at.is_null()).exists():
-            Copy.update(status="available").where((Copy.id == loan.copy_id) & (Copy.status == "on_loan")).execute()
+    ledger.settle_copy_status(loan.copy_id for loan in stale)
     for model, kind, remove in ((Patron, "patron", remove_patron), (Copy, "copy", remove_copy)):
         lacking = [code for (code,) in model.select(model.code).tuples() if (kind, code) not in known]
         for row in model.select().where(model.code.in_(lacking)) if lacking else ():

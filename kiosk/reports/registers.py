@@ -16,7 +16,8 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from ..errors import N_
-from ..models import CATEGORIES, Copy, Loan, Patron, Title
+from ..models import Copy, Loan, Patron, StocktakeSession, Title
+from ..vocabulary import CATEGORIES
 from .common import Period, ReportError, Table, fmt_day, local_day, school_name, translator, write_xlsx
 from .labels import accession_key
 from .stats import CATEGORY_LABELS, STATUS_LABELS, STUDENT_KINDS, withdrawal_facts
@@ -200,7 +201,6 @@ def general_register(period: Period, timezone: ZoneInfo, lang: str) -> list[Tabl
 def stocktake_table(period: Period, timezone: ZoneInfo, lang: str) -> Table:
     """Part III: the stock-takes finished in the period, from their frozen results."""
     _ = translator(lang)
-    from ..workflows.models import StocktakeSession
 
     start, stop = period.utc_bounds(timezone)
     sessions = StocktakeSession.select().where(

@@ -45,18 +45,12 @@ from ..admin_input import (
 )
 from ..errors import N_, MuontraError
 from ..importer import KINDS, ImportPlan, apply_plan, plan_import
-from ..models import CATEGORIES, PATRON_KINDS, Patron
+from ..models import Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
 from ..rules import STATUS_WORDS
-from ..services import (
-    CheckinReceipt,
-    Circulation,
-    LoanReceipt,
-    RenewReceipt,
-    load_policy,
-    stored_setting_problems,
-)
+from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy, stored_setting_problems
+from ..vocabulary import CATEGORIES, PATRON_KINDS
 from ..webkit import (
     SESSION_KEY,
     client_key,
@@ -65,6 +59,7 @@ from ..webkit import (
     safe_next,
     start_librarian_session,
 )
+from . import circulation
 from .downloads import download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -73,7 +68,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 COPY_ACTIONS = ("mark_lost", "mark_damaged", "withdraw", "mark_not_for_loan", "mark_available")
 NEW_RULE_ROWS = 3
 
-ACTION_WORDS = {
+# Button labels of the librarian's copy actions (rules.ACTION_PAST_WORDS words a refusal).
+COPY_ACTION_LABELS = {
     "mark_lost": N_("Mark as lost"),
     "mark_damaged": N_("Mark as damaged"),
     "withdraw": N_("Withdraw"),
@@ -91,16 +87,13 @@ WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N
                  N_("Sunday"))
 
 
-def circ() -> Circulation:
-    return current_app.extensions["circulation"]
-
-
 bp.before_request(require_login)
 
 
 @bp.context_processor
 def _admin_layout() -> dict[str, Any]:
-    return {"pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(), "status_words": STATUS_WORDS, "action_words": ACTION_WORDS,
+    return {"pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(),
+            "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
 
@@ -146,8 +139,8 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         config = current_app.config
         try:
-            session_id = verify_admin_pin(request.form.get("pin", ""), circ().now(), config["PIN_MAX_ATTEMPTS"],
-                                          config["PIN_LOCKOUT_MINUTES"], client_key())
+            session_id = verify_admin_pin(request.form.get("pin", ""), circulation().now(),
+                                          config["PIN_MAX_ATTEMPTS"], config["PIN_LOCKOUT_MINUTES"], client_key())
         except MuontraError as exc:
             error, status, retry = exc.message_in(g.lang), exc.http_status, exc.params.get("retry_after")
             current_app.logger.warning("wrong librarian PIN from %s (%s)", client_key(), exc.code)
@@ -175,7 +168,7 @@ def change_pin() -> ResponseReturnValue:
             flash(_("The two PINs are not the same."), "error")
         else:
             try:
-                session_id = change_admin_pin(request.form.get("current", ""), pin, circ().now())
+                session_id = change_admin_pin(request.form.get("current", ""), pin, circulation().now())
             except MuontraError as exc:
                 flash(exc.message_in(g.lang), "error")
             else:
@@ -191,14 +184,14 @@ def change_pin() -> ResponseReturnValue:
 
 @bp.get("/")
 def home() -> ResponseReturnValue:
-    return render_template("admin/home.html", counts=queries.counts(circ().today()))
+    return render_template("admin/home.html", counts=queries.counts(circulation().today()))
 
 
 @bp.post("/school")
 def save_school() -> ResponseReturnValue:
     """The school's name, shown on the kiosk, its receipts and every printed report."""
     name = " ".join(request.form.get("school_name", "").split())[:120]
-    circ().record_facts([("setting.set", {"key": "school_name", "value": name})])
+    circulation().record_facts([("setting.set", {"key": "school_name", "value": name})])
     flash(_("The school name is saved."), "success")
     return redirect(url_for("admin.home"))
 
@@ -223,7 +216,7 @@ def _patron_or_404(code: str) -> Patron:
 @bp.get("/patrons/<path:code>")
 def patron(code: str) -> ResponseReturnValue:
     reader = _patron_or_404(code)
-    return render_template("admin/patron.html", patron=reader, loans=queries.loans_of(reader, circ().today()),
+    return render_template("admin/patron.html", patron=reader, loans=queries.loans_of(reader, circulation().today()),
                            kinds=PATRON_KINDS)
 
 
@@ -236,8 +229,8 @@ def new_patron() -> ResponseReturnValue:
 @acting(lambda code: _("The reader %(code)s is saved.", code=code),
         lambda code: url_for("admin.patron", code=code) if code else url_for("admin.new_patron"))
 def save_patron() -> str:
-    values = parse_patron(request.form, circ().clean(request.form.get("code", "")))
-    return circ().upsert_patron(values.code, values.name, values.class_name, values.kind, values.school_year,
+    values = parse_patron(request.form, circulation().clean(request.form.get("code", "")))
+    return circulation().upsert_patron(values.code, values.name, values.class_name, values.kind, values.school_year,
                                 values.active)
 
 
@@ -245,20 +238,20 @@ def save_patron() -> str:
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def checkout_for(code: str) -> LoanReceipt:
-    return circ().checkout(code, request.form.get("item", ""), at_the_desk=True)
+    return circulation().checkout(code, request.form.get("item", ""), at_the_desk=True)
 
 
 @bp.post("/patrons/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_patron)
 def checkin_for(code: str) -> CheckinReceipt:
-    return circ().checkin(request.form.get("item", ""))
+    return circulation().checkin(request.form.get("item", ""))
 
 
 @bp.post("/patrons/<path:code>/renew")
 @acting(lambda receipt: _("Renewed: %(title)s, now due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def renew_for(code: str) -> RenewReceipt:
-    return circ().renew(code, request.form.get("item", ""))
+    return circulation().renew(code, request.form.get("item", ""))
 
 
 # ---------------------------------------------------------------- copies
@@ -269,7 +262,7 @@ def copy(code: str) -> ResponseReturnValue:
     found = queries.find_copy(code)
     if found is None:
         abort(404)
-    return render_template("admin/copy.html", copy=found, loan=queries.open_loan_line(found, circ().today()),
+    return render_template("admin/copy.html", copy=found, loan=queries.open_loan_line(found, circulation().today()),
                            borrower=queries.borrower_of(found), actions=COPY_ACTIONS, categories=CATEGORIES)
 
 
@@ -282,8 +275,8 @@ def new_copy() -> ResponseReturnValue:
 @acting(lambda item: _("The copy %(code)s is saved.", code=item),
         lambda item: url_for("admin.copy", code=item) if item else url_for("admin.new_copy"))
 def save_copy() -> str:
-    values = parse_copy(request.form, circ().clean(request.form.get("item", "")))
-    return circ().upsert_copy(values.item, values.title, values.isbn, values.author, values.publisher,
+    values = parse_copy(request.form, circulation().clean(request.form.get("item", "")))
+    return circulation().upsert_copy(values.item, values.title, values.isbn, values.author, values.publisher,
                               values.year, values.category, values.classification, values.location,
                               values.shelf)
 
@@ -294,13 +287,13 @@ def copy_status(code: str) -> str:
     action = request.form.get("action", "")
     if action not in COPY_ACTIONS:
         abort(400)
-    return circ().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
+    return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
 
 
 @bp.post("/copies/<path:code>/checkin")
 @acting(lambda receipt: _("Returned: %(title)s.", title=receipt.title or receipt.item), to_copy)
 def copy_checkin(code: str) -> CheckinReceipt:
-    return circ().checkin(code)
+    return circulation().checkin(code)
 
 
 # ---------------------------------------------------------------- overdue books by class
@@ -312,7 +305,7 @@ OVERDUE_FORMATS = f"<any({', '.join(overdue_report.FORMATS)}):fmt>"
 
 
 def _overdue_classes(error: str = "") -> ResponseReturnValue:
-    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circ().today()), error=error)
+    return render_template("admin/overdue.html", classes=queries.overdue_by_class(circulation().today()), error=error)
 
 
 def _unknown_class_shows_the_classes(view: Callable) -> Callable:
@@ -336,8 +329,8 @@ def overdue() -> ResponseReturnValue:
 @bp.get("/overdue/<path:class_name>")
 @_unknown_class_shows_the_classes
 def overdue_class(class_name: str) -> ResponseReturnValue:
-    today = circ().today()
-    loans = overdue_report.overdue_loans(class_name, today, circ().timezone)
+    today = circulation().today()
+    loans = overdue_report.overdue_loans(class_name, today, circulation().timezone)
     return render_template("admin/overdue_class.html", class_name=class_name, today=today, loans=loans)
 
 
@@ -345,8 +338,8 @@ def overdue_class(class_name: str) -> ResponseReturnValue:
 @_unknown_class_shows_the_classes
 def overdue_file(class_name: str, fmt: str) -> ResponseReturnValue:
     """The same files as ``muontra report overdue``."""
-    today = circ().today()
-    loans = overdue_report.overdue_loans(class_name, today, circ().timezone)
+    today = circulation().today()
+    loans = overdue_report.overdue_loans(class_name, today, circulation().timezone)
     return download(lambda out: overdue_report.write(fmt, out, class_name, today, loans, g.lang), fmt,
                     f"qua-han-{class_name.replace('/', '-')}-{today.isoformat()}")
 
@@ -379,7 +372,7 @@ def save_policy() -> ResponseReturnValue:
     except InvalidForm as exc:
         kept = [row for row in rows if row["patron_kind"]]
         return _render_policy(kept, block, exc.problems_in(g.lang)), 400
-    circ().set_policy(rules, block)
+    circulation().set_policy(rules, block)
     flash(_("The lending rules are saved."), "success")
     return redirect(url_for("admin.policy"))
 
@@ -414,7 +407,7 @@ def save_calendar() -> ResponseReturnValue:
         values = parse_calendar(form)
     except InvalidForm as exc:
         return _render_calendar(form, exc.problems_in(g.lang)), 400
-    circ().set_calendar(list(values.closed_weekdays), list(values.closed_days), list(values.term_ends),
+    circulation().set_calendar(list(values.closed_weekdays), list(values.closed_days), list(values.term_ends),
                         values.year_end)
     flash(_("The calendar is saved."), "success")
     return redirect(url_for("admin.calendar"))
@@ -519,7 +512,7 @@ def confirm_import() -> ResponseReturnValue:
         _drop_upload(request.form["token"])
         return _render_import(plan, kind, filename, None, 422)
     try:
-        count = apply_plan(circ(), plan)
+        count = apply_plan(circulation(), plan)
     except MuontraError as exc:
         flash(exc.message_in(g.lang), "error")
         return redirect(url_for("admin.import_file"))

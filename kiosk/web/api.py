@@ -14,12 +14,9 @@ from ..migrations import KIOSK, current_version
 from ..rules import NotYourLoan
 from ..services import CheckinReceipt, PatronSummary
 from ..webkit import client_key, json_body
+from . import circulation
 
 bp = Blueprint("api", __name__)
-
-
-def _circulation():
-    return current_app.extensions["circulation"]
 
 
 def _seconds() -> float:
@@ -29,7 +26,7 @@ def _seconds() -> float:
 def admit_card(raw: str) -> None:
     """Count the card this request names against the public screen's limits (kiosk/throttle.py)."""
     try:
-        code = _circulation().clean(raw)
+        code = circulation().clean(raw)
     except MuontraError:
         return  # no code at all: the service refuses it without looking anything up
     current_app.extensions["card_limiter"].admit(client_key(), code, _seconds())
@@ -42,7 +39,7 @@ def patron_json(summary: PatronSummary) -> dict[str, Any]:
 CHECKIN_MESSAGES = {
     "returned": N_("Returned. Thank you!"),
     "not_on_loan": N_("Thank you! This book was not on loan here; it has been noted for the librarian."),
-    "unknown_item": N_(
+    "unknown_copy": N_(
         "Thank you! This book is not in this kiosk's catalogue; please put it on the returns trolley."
     ),
 }
@@ -61,9 +58,9 @@ def healthz():
     return jsonify(
         {
             "ok": True,
-            "device": _circulation().device,
+            "device": circulation().device,
             "schema": current_version(db.obj, KIOSK),
-            "time": _circulation().now().isoformat() + "Z",
+            "time": circulation().now().isoformat() + "Z",
             "camera": camera.health() if (camera := current_app.extensions.get("camera")) else None,
         }
     )
@@ -73,14 +70,14 @@ def healthz():
 def patron():
     body = json_body("patron")
     admit_card(body["patron"])
-    return jsonify({"patron": patron_json(_circulation().patron_summary(body["patron"]))})
+    return jsonify({"patron": patron_json(circulation().patron_summary(body["patron"]))})
 
 
 @bp.post("/api/checkout")
 def checkout():
     body = json_body("patron", "item")
     admit_card(body["patron"])
-    receipt = _circulation().checkout(body["patron"], body["item"])
+    receipt = circulation().checkout(body["patron"], body["item"])
     return jsonify(
         {
             "loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()},
@@ -92,7 +89,7 @@ def checkout():
 @bp.post("/api/checkin")
 def checkin():
     body = json_body("item")
-    return jsonify({"checkin": checkin_json(_circulation().checkin(body["item"]))})
+    return jsonify({"checkin": checkin_json(circulation().checkin(body["item"]))})
 
 
 @bp.post("/api/renew")
@@ -104,7 +101,7 @@ def renew():
     wrong_cards.check(client_key(), _seconds())
     admit_card(body["patron"])
     try:
-        receipt = _circulation().renew(body["patron"], body["item"])
+        receipt = circulation().renew(body["patron"], body["item"])
     except NotYourLoan:
         wrong_cards.failed(client_key(), _seconds())
         current_app.logger.warning("renewal with a card that does not hold the book, from %s", client_key())

@@ -17,7 +17,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -32,8 +31,8 @@ from ..models import Patron
 from ..reports import cards, class_links, labels, overdue, registers, stats
 from ..reports.common import Period, school_year_of
 from ..reports.pdf import text as pdf_text
-from ..services import Circulation
 from ..webkit import require_login
+from . import circulation
 from .downloads import download
 
 bp = Blueprint("reports", __name__, url_prefix="/admin/reports")
@@ -46,10 +45,6 @@ teacher_bp = Blueprint("teacher", __name__, url_prefix="/class")
 def report_cell(value: Any) -> str:
     """A table cell as printed in the PDF (dates dd/mm/yyyy, decimal comma)."""
     return pdf_text(value)
-
-
-def circ() -> Circulation:
-    return current_app.extensions["circulation"]
 
 
 def back_to_index_on_error(view: Callable) -> Callable:
@@ -82,7 +77,7 @@ def period_from_args() -> Period:
 
 @bp.get("/")
 def index():
-    today = circ().today()
+    today = circulation().today()
     return render_template("reports/index.html", classes=classes(), current_year=school_year_of(today),
                            args=request.args, sheets=list(labels.PRESETS),
                            links=sorted(class_links.links().items(), key=lambda kv: kv[1]["class"]))
@@ -95,7 +90,7 @@ def index():
 @back_to_index_on_error
 def create_link():
     class_name = request.form.get("class", "")
-    token = class_links.create_link(circ(), class_name)
+    token = class_links.create_link(circulation(), class_name)
     flash(_("Link for class %(class_name)s: %(url)s", class_name=class_name.strip(),
             url=url_for("teacher.class_page", token=token, _external=True)), "success")
     return redirect(url_for("reports.index"))
@@ -104,7 +99,7 @@ def create_link():
 @bp.post("/links/<token>/revoke")
 @back_to_index_on_error
 def revoke_link(token: str):
-    class_name = class_links.revoke_link(circ(), token)
+    class_name = class_links.revoke_link(circulation(), token)
     flash(_("The link for class %(class_name)s no longer works.", class_name=class_name), "success")
     return redirect(url_for("reports.index"))
 
@@ -112,12 +107,12 @@ def revoke_link(token: str):
 @teacher_bp.get("/<token>")
 def class_page(token: str):
     class_name = class_links.class_of(token)
-    today = circ().today()
+    today = circulation().today()
     year = stats.period_from(school_year_of(today))
     return render_template(
         "reports/teacher.html", class_name=class_name, today=today, year=year,
-        late=overdue.overdue_loans(class_name, today, circ().timezone),
-        readers=class_links.reading_counts(class_name, year, today, circ().timezone),
+        late=overdue.overdue_loans(class_name, today, circulation().timezone),
+        readers=class_links.reading_counts(class_name, year, today, circulation().timezone),
     )
 
 
@@ -153,7 +148,7 @@ def overdue_file_moved(fmt: str):
 @bp.get("/stats")
 @back_to_index_on_error
 def stats_page():
-    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    report = stats.compute(period_from_args(), circulation().timezone, g.lang)
     title, subtitle = stats.heading(report, g.lang)
     args = request.args.to_dict()
     return render_template(
@@ -169,14 +164,14 @@ def stats_page():
 def stats_file(fmt: str):
     if fmt not in stats.FORMATS:
         abort(404)
-    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    report = stats.compute(period_from_args(), circulation().timezone, g.lang)
     return download(lambda out: stats.write(fmt, out, report, g.lang), fmt, f"thong-ke-{report.period.label}")
 
 
 @bp.get("/chart/<key>.png")
 @back_to_index_on_error
 def chart(key: str):
-    report = stats.compute(period_from_args(), circ().timezone, g.lang)
+    report = stats.compute(period_from_args(), circulation().timezone, g.lang)
     if key not in report.charts:
         abort(404)
     title, names, values = report.charts[key]
@@ -194,10 +189,10 @@ def register_file(kind: str, fmt: str):
         abort(404)
     args = request.args.to_dict()
     if not any(args.get(name) for name in ("year", "from", "to", "month")):
-        args["year"] = school_year_of(circ().today())
+        args["year"] = school_year_of(circulation().today())
     period = stats.period_from(args.get("year") or None, None, args.get("month") or None,
                                args.get("from") or None, args.get("to") or None)
-    tables = registers.build(kind, period, circ().timezone, g.lang, prefix=args.get("prefix") or None)
+    tables = registers.build(kind, period, circulation().timezone, g.lang, prefix=args.get("prefix") or None)
     return download(lambda out: registers.write(fmt, out, kind, tables, period, g.lang), fmt,
                     f"{registers.FILE_NAMES[kind]}-{period.label}")
 
@@ -226,5 +221,5 @@ def labels_file():
 def cards_file():
     class_name = request.args.get("class", "")
     patrons = cards.class_patrons(class_name)
-    return download(lambda out: cards.write_cards(out, patrons, circ().today(), g.lang), "pdf",
+    return download(lambda out: cards.write_cards(out, patrons, circulation().today(), g.lang), "pdf",
                     f"the-thu-vien-{class_name.strip()}")

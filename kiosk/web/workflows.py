@@ -41,6 +41,7 @@ from ..webkit import (
 )
 from ..workflows import rules
 from ..workflows.services import LIBRARIAN, BatchView, ReturnScan, StocktakeScanResult, Workflows
+from . import circulation
 from .api import admit_card
 
 bp = Blueprint("workflows", __name__, url_prefix="/staff")
@@ -54,11 +55,11 @@ class BadDate(BadInput):
 
 
 def service() -> Workflows:
-    return Workflows(current_app.extensions["circulation"])
+    return Workflows(circulation())
 
 
 def _now() -> datetime:
-    return current_app.extensions["circulation"].now()
+    return circulation().now()
 
 
 def _sign_in(who: str) -> None:
@@ -187,7 +188,7 @@ def rotation():
 
 
 def _today() -> date:
-    return current_app.extensions["circulation"].today()
+    return circulation().today()
 
 
 def _day(text: str | None) -> date:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..errors import N_, MuontraError
-from ..models import MAIN_LIBRARY
+from ..vocabulary import MAIN_LIBRARY
 
 CLASS_LIBRARY_PREFIX = "lop-"
 DEFAULT_PREFIXES: Mapping[str, str] = {"SGK-": "SGK", "STK-": "STK", "SNV-": "SNV", "TN-": "TN"}
@@ -77,8 +77,10 @@ class CopyNotOnShelf(WorkflowError):
     message = N_("%(item)s is not on the shelf (on loan, lost, damaged or withdrawn), so it cannot go to a class library.")
 
 
-class ScanTheLabel(WorkflowError):
-    code = "scan_the_label"
+class CoverIsbn(WorkflowError):
+    # Same code as the kiosk's rules.AmbiguousIsbn: one instruction, "scan the label".
+    code = "scan_label"
+    aliases = ("scan_the_label",)
     message = N_("That is a cover ISBN, not a copy. Please scan the library label.")
 
 

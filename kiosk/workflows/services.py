@@ -18,11 +18,20 @@ from .. import stored_settings
 from ..codes import book_number
 from ..db import write_transaction
 from ..ledger import iso, record
-from ..models import MAIN_LIBRARY, Copy, Loan, Patron, Title
+from ..models import (
+    MAIN_LIBRARY,
+    Copy,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 from ..rules import UnknownPatron
 from ..services import Circulation, open_loan_of
 from . import rules
-from .models import RotationBatch, RotationItem, StocktakeScan, StocktakeSession
 
 LIBRARIAN = "librarian"
 
@@ -153,7 +162,7 @@ class Workflows:
         copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
         if copy is None:
             if book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             raise rules.UnknownCopy(item=text)
         return copy
 
@@ -267,7 +276,7 @@ class Workflows:
             batch = self._batch(batch_uuid)
             copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
             if copy is None and book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             state = self._copy_state(copy) if copy else None
             already = copy is not None and RotationItem.select().where(
                 (RotationItem.batch == batch) & (RotationItem.copy == copy) & RotationItem.returned_at.is_null(False)
@@ -361,7 +370,7 @@ class Workflows:
                 raise rules.SessionFinished()
             copy = Copy.select(Copy, Title).join(Title).where(Copy.code == text).first()
             if copy is None and book_number(text):
-                raise rules.ScanTheLabel()
+                raise rules.CoverIsbn()
             again = StocktakeScan.select().where(
                 (StocktakeScan.session == session) & (StocktakeScan.item == text)).exists()
             if not again:
@@ -388,7 +397,7 @@ class Workflows:
         """The live count, from two grouped queries (it runs on every scan)."""
         scope = self._scope(session)
         on_shelf = Copy.status.not_in(list(rules.NOT_EXPECTED)) & Copy.id.not_in(
-            Loan.select(Loan.copy).where(Loan.returned_at.is_null()))
+            Loan.select(Loan.copy).where(Loan.is_open()))
         if scope.location is not None:
             on_shelf &= Copy.location == scope.location
         shelves = Copy.select(Copy.location, Copy.shelf, fn.COUNT(Copy.id)).where(on_shelf).group_by(
@@ -403,7 +412,7 @@ class Workflows:
             for location, shelf, count in shelves.tuples()))
 
     def _result(self, session: StocktakeSession) -> rules.StocktakeResult:
-        on_loan = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(Loan.returned_at.is_null()).tuples()}
+        on_loan = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(Loan.is_open()).tuples()}
         copies = [
             rules.StocktakeCopy(code, "", location, shelf, status, copy_id in on_loan)
             for copy_id, code, location, shelf, status in Copy.select(

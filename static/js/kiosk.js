@@ -241,7 +241,7 @@
       return;
     }
     // A new student's card while the last one walked away without pressing Done.
-    if (answer.error.code === "unknown_item" && (await lookUpCard(code, null))) return;
+    if (answer.error.code === "unknown_copy" && (await lookUpCard(code, null))) return;
     show(box, "bad", answer.error.message);
     beep("bad");
   }

@@ -16,7 +16,18 @@ from peewee import chunked
 
 from kiosk.db import insert_rows
 from kiosk.ledger import IN_CHUNK, TITLE_FIELDS, get_setting, iso
-from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+from kiosk.models import (
+    ClosedDay,
+    Copy,
+    Loan,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
 from ..protocol import rotation_item_key
 from .models import Change, ServerState
@@ -110,7 +121,6 @@ def setting_state(key: str) -> dict[str, Any] | None:
 def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Stock-take sessions, open and finished, so every kiosk can scan into a session opened on
     another and none scans into or finishes again one finished elsewhere."""
-    from kiosk.workflows.models import StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -126,7 +136,6 @@ def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Every kiosk's scans, so a session finished on any kiosk after a sync sees them all."""
-    from kiosk.workflows.models import StocktakeScan, StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -143,7 +152,6 @@ def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Rotation batches, open and closed, so every kiosk lists the class libraries alike."""
-    from kiosk.workflows.models import RotationBatch
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -160,7 +168,6 @@ def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Each copy of a batch and whether it is back, so a batch opened on one kiosk returns on another."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     wanted = set(keys)
     batches = sorted({key.split("/", 1)[0] for key in keys})
@@ -203,7 +210,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
         for chunk in chunked(codes, IN_CHUNK):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
-                     .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
+                     .where(model.code.in_(chunk) & Loan.is_open()))
             extra |= {("loan", row.uuid) for row in query}
     return keys | extra
 
@@ -211,7 +218,6 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
 def _with_rotation_items(keys: set[Key]) -> set[Key]:
     """A changed copy or batch re-publishes the batch entries naming it, so they always follow both
     in the log and a kiosk reading a snapshot has the copy and the batch when it meets the entry."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     extra: set[Key] = set()
     for column, kind in ((Copy.code, "copy"), (RotationBatch.uuid, "rotation")):

@@ -14,8 +14,7 @@ from peewee import fn
 from kiosk import ledger
 from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
-from kiosk.models import Copy, Loan, Patron, Title
-from kiosk.workflows.models import RotationItem
+from kiosk.models import Copy, Loan, Patron, RotationItem, Title
 
 from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
 from . import apply as applying
@@ -235,8 +234,8 @@ CONFLICT_LABELS = {
     "returned_elsewhere": N_("Returned at another kiosk (the loan was closed)"),
     "patron_inactive": N_("Lent to a card deactivated on the server"),
     "unknown_patron": N_("Lent to a card the server does not know (deleted?)"),
-    "unknown_item": N_("Lent a book the server does not know"),
-    "unknown_item_returned": N_("Returned a book the server does not know"),
+    "unknown_copy": N_("Lent a book the server does not know"),
+    "unknown_copy_returned": N_("Returned a book the server does not know"),
     "copy_unavailable": N_("Lent a book marked lost, damaged or withdrawn on the server"),
     "renew_closed_loan": N_("Renewed a loan that was already closed"),
     "duplicate_accession": N_("Two kiosks gave different books the same accession number"),
@@ -265,14 +264,12 @@ def resolve_conflict(conflict_id: int, action: str, now: datetime, note: str = "
                     Loan.update(returned_at=now, checkin_device="server").where(Loan.id == loan.id).execute()
                     applying.after_return(copy, loan.uuid, touched, now, {"closed_by": "librarian"})
                 elif action == "reopen_loan" and loan.returned_at is not None:
-                    other = Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
+                    other = Loan.open_loans().where(Loan.copy == copy).first()
                     if other is not None:
                         Loan.update(returned_at=now, checkin_device="server").where(Loan.id == other.id).execute()
                         touched.add(("loan", other.uuid))
                     Loan.update(returned_at=None, checkin_device=None).where(Loan.id == loan.id).execute()
-                status = "on_loan" if Loan.select().where(
-                    (Loan.copy == copy) & Loan.returned_at.is_null()).exists() else "available"
-                Copy.update(status=status).where(Copy.id == copy.id).execute()
+                ledger.settle_copy_status([copy.id])
                 touched |= {("loan", loan.uuid), ("copy", copy.code)}
         Conflict.update(status="resolved", resolution=f"{action}: {note}".strip(": "), resolved_at=now).where(
             Conflict.id == conflict.id).execute()
@@ -293,7 +290,7 @@ def status() -> dict[str, Any]:
             "clock_offset": device.clock_offset,
         })
     return {
-        "loans_open": Loan.select().where(Loan.returned_at.is_null()).count(),
+        "loans_open": Loan.open_loans().count(),
         "loans_total": Loan.select().count(),
         "events_applied": AppliedEvent.select().count(),
         "events_rejected": AppliedEvent.select().where(AppliedEvent.outcome == "rejected").count(),

@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from flask_babel import gettext as _
 
 from kiosk.admin_auth import end_session, verify_admin_pin
+from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
-from kiosk.services import DEFAULT_TIMEZONE
 from kiosk.webkit import (
     SESSION_KEY,
     client_key,
@@ -22,7 +22,7 @@ from kiosk.webkit import (
 )
 
 from . import service
-from .app import now
+from .clock import now
 from .models import Conflict, Device
 
 bp = Blueprint("server_admin", __name__)
@@ -124,5 +124,5 @@ def loans():
         query = query.where((Copy.code == text.upper()) | (Patron.code == text.upper())
                             | Patron.name.contains(text) | Title.title.contains(text))
     if only_open:
-        query = query.where(Loan.returned_at.is_null())
+        query = query.where(Loan.is_open())
     return render_template("server/loans.html", loans=list(query.limit(200)), q=text, only_open=only_open)

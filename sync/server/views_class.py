@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
 
+from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.reports import class_links, overdue, stats
 from kiosk.reports.common import school_year_of
-from kiosk.services import DEFAULT_TIMEZONE
 
 bp = Blueprint("server_class", __name__, url_prefix="/class")
 

@@ -12,8 +12,8 @@ from kiosk.webkit import http_message, json_body
 
 from ..protocol import PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
 from . import service
-from .app import now, now_unix
 from .auth import verify_request
+from .clock import now, now_unix
 
 bp = Blueprint("sync_api", __name__)
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from kiosk.rules import ItemNotForLoan, LoanLimitReached
+from kiosk.rules import CopyNotForLoan, LoanLimitReached
 from tests.browser.conftest import SMALL, browser_fixture, kiosk, new_page, ready, scan, screenshot  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -103,7 +103,7 @@ def test_not_for_loan_periodical_is_refused_in_english(browser, server):
     scan(page, "BAO-0001")
     result = page.locator("[data-result=books]")
     expect(result).to_have_class(re.compile(r"\bbad\b"))
-    expect(result.locator(".result-text")).to_have_text(ItemNotForLoan().message_in("en"))
+    expect(result.locator(".result-text")).to_have_text(CopyNotForLoan().message_in("en"))
     scan(page, "TN-0004")
     expect(result).to_contain_text(re.compile(r"Return by \d{1,2} [A-Z][a-z]{2} \d{4}"))
     page.click("[data-action=done]")

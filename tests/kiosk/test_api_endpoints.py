@@ -42,7 +42,7 @@ def test_checkout_answers_the_loan_and_the_patron(client, school):
     body = answer.get_json()
     assert body["loan"] == {"item": "TN-0001", "title": "Dế Mèn phiêu lưu ký", "due": "2026-03-12"}
     assert (body["patron"]["holding"], body["patron"]["may_borrow"]) == (1, 2)
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+    assert Loan.open_loans().count() == 1
 
 
 def test_teacher_checkout_of_a_teachers_book(client, school):
@@ -86,7 +86,7 @@ def test_checkin_of_a_copy_unknown_to_this_kiosk_is_friendly_and_recorded(client
     answer = post(client, "/api/checkin", {"item": " tn-7777\r\n"})
     assert answer.status_code == 200
     checkin = answer.get_json()["checkin"]
-    assert (checkin["outcome"], checkin["item"], checkin["title"]) == ("unknown_item", "TN-7777", None)
+    assert (checkin["outcome"], checkin["item"], checkin["title"]) == ("unknown_copy", "TN-7777", None)
     assert "Cảm ơn em" in checkin["message"]
     last = Event.select().order_by(Event.seq.desc()).first()
     assert Event.select().count() == events + 1
@@ -104,7 +104,7 @@ def test_renew_answers_the_new_due_date(client, school, clock):
 @pytest.mark.parametrize(("path", "body", "code", "status"), [
     ("/api/renew", {"patron": "HS002", "item": "TN-0001"}, "not_your_loan", 403),
     ("/api/renew", {"patron": "HS001", "item": "TN-0002"}, "not_on_loan", 409),
-    ("/api/renew", {"patron": "HS001", "item": "TN-9999"}, "unknown_item", 404),
+    ("/api/renew", {"patron": "HS001", "item": "TN-9999"}, "unknown_copy", 404),
 ])
 def test_renew_refusals(client, school, path, body, code, status):
     from tests.kiosk.conftest import refused_over_http
@@ -142,3 +142,12 @@ def test_the_summary_after_a_checkout_is_the_summary_the_patron_endpoint_gives(c
         lent = post(client, "/api/checkout", {"patron": patron, "item": item})
         assert lent.status_code == 200, lent.get_json()
         assert lent.get_json()["patron"] == post(client, "/api/patron", {"patron": patron}).get_json()["patron"]
+
+
+def test_a_renamed_refusal_carries_its_former_code(client, school):
+    """Clients written against `item_on_loan` still recognise the refusal (README: renamed codes)."""
+    school.checkout("HS001", "TN-0001")
+    error = client.post("/api/checkout", json={"patron": "HS002", "item": "TN-0001"}).get_json()["error"]
+    assert (error["code"], error["aliases"]) == ("copy_on_loan", ["item_on_loan"])
+    unrenamed = client.post("/api/renew", json={"patron": "HS001", "item": "TN-0002"}).get_json()["error"]
+    assert unrenamed["code"] == "not_on_loan" and "aliases" not in unrenamed

@@ -162,6 +162,6 @@ def test_a_newcomer_borrows_with_the_sheet(demo_dir, tmp_path):
     overdue = client.post("/api/checkout", json={"patron": "HS6A203", "item": "TN-00006"})
     assert overdue.status_code == 409 and overdue.get_json()["error"]["code"] == "has_overdue"
     periodical = client.post("/api/checkout", json={"patron": "HS6A102", "item": "BAO-00001"})
-    assert periodical.get_json()["error"]["code"] == "item_not_for_loan"
+    assert periodical.get_json()["error"]["code"] == "copy_not_for_loan"
     back = client.post("/api/checkin", json={"item": "TN-00001"})
     assert back.status_code == 200

@@ -18,8 +18,8 @@ def test_compiled_catalog_matches_the_po_file():
 
 
 def test_rule_messages_are_vietnamese_by_default():
-    from kiosk.rules import ItemOnLoan
+    from kiosk.rules import CopyOnLoan
 
-    error = ItemOnLoan()
+    error = CopyOnLoan()
     assert error.message_in("vi") != error.message_in("en")
     assert "mượn" in error.message_in()

@@ -213,7 +213,7 @@ def test_loan_rows_that_cannot_be_carried_over(school):
         "HS001,STK-0001,01/03/2026,",
     ])
     plan = plan_import("loans", "l.csv", data)
-    assert problems(plan) == [(2, "unknown_patron"), (3, "unknown_item"), (4, "item_on_loan"),
+    assert problems(plan) == [(2, "unknown_patron"), (3, "unknown_copy"), (4, "copy_on_loan"),
                               (5, "due_before_checkout"), (6, "bad_date"), (7, "duplicate_code"),
                               (8, "duplicate_code"), (9, "missing_value")]
     assert "line 6" in plan.errors[6].message_in("en")

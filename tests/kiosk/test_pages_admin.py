@@ -179,9 +179,9 @@ def test_overdue_loans_are_marked(admin, circ, clock):
 def test_a_refused_loan_is_a_message_not_an_error_page(admin):
     answer = post(admin, "/admin/patrons/HS001/checkout", {"item": "BAO-0001"})
     assert answer.status_code == 302
-    from kiosk.rules import ItemNotForLoan
+    from kiosk.rules import CopyNotForLoan
 
-    assert ItemNotForLoan().message_in("vi") in admin.get(answer.headers["Location"]).get_data(as_text=True)
+    assert CopyNotForLoan().message_in("vi") in admin.get(answer.headers["Location"]).get_data(as_text=True)
     assert Loan.select().count() == 0
 
 
@@ -376,7 +376,7 @@ def test_import_confirm_rechecks_the_file(admin, circ):
     answer = admin.post("/admin/import/confirm", data={"token": upload_token,
                                                        "csrf_token": CSRF.search(page).group(1)})
     assert answer.status_code == 422
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+    assert Loan.open_loans().count() == 1
 
 
 def test_import_of_a_file_that_is_not_a_table_is_explained(admin):

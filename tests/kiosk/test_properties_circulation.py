@@ -40,8 +40,8 @@ SCHOOL = [
 TABLES = ("patron", "title", "copy", "loan")
 
 # The model's own reading of the default policy and the status table (not the code's).
-REFUSED_BY_STATUS = {"on_loan": "item_on_loan", "lost": "item_lost", "withdrawn": "item_withdrawn",
-                     "damaged": "item_damaged", "not_for_loan": "item_not_for_loan"}
+REFUSED_BY_STATUS = {"on_loan": "copy_on_loan", "lost": "copy_lost", "withdrawn": "copy_withdrawn",
+                     "damaged": "copy_damaged", "not_for_loan": "copy_not_for_loan"}
 LIBRARIAN = {  # action → (statuses it applies to, resulting status)
     "mark_lost": ({"available", "on_loan", "damaged"}, "lost"),
     "mark_damaged": ({"available", "on_loan", "lost"}, "damaged"),
@@ -68,7 +68,7 @@ class Model:
         if self.status[item] != "available":
             return REFUSED_BY_STATUS[self.status[item]]
         if CATEGORY[item] == "periodical":
-            return "item_not_for_loan"
+            return "copy_not_for_loan"
         held = self.held_by(patron)
         if any(self.due[other] < self.today for other in held):
             return "has_overdue"

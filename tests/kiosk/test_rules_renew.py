@@ -98,5 +98,5 @@ def test_renew_of_someone_elses_book_through_the_service(school):
         school.renew("HS002", "TN-0001")
     with pytest.raises(rules.NotOnLoan):
         school.renew("HS001", "TN-0002")
-    with pytest.raises(rules.UnknownItem):
+    with pytest.raises(rules.UnknownCopy):
         school.renew("HS001", "TN-9999")

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from kiosk import rules
-from kiosk.models import COPY_STATUSES
+from kiosk.vocabulary import COPY_STATUSES
 
 PAIRS = list(itertools.product(COPY_STATUSES, sorted(rules.ACTIONS)))
 
@@ -95,7 +95,7 @@ def test_status_change_refusals_change_nothing(school):
     before = counts()
     with pytest.raises(rules.BadTransition):
         school.set_copy_status("TN-0001", "withdraw")
-    with pytest.raises(rules.UnknownItem):
+    with pytest.raises(rules.UnknownCopy):
         school.set_copy_status("NOPE-1", "withdraw")
     assert counts() == before
 
@@ -122,3 +122,13 @@ def test_renewing_a_lost_book_at_the_kiosk_says_so_in_vietnamese(client, school)
     assert answer.status_code == 409
     assert answer.get_json()["error"] == {"code": "bad_transition",
                                           "message": "Sách bị mất thì không thể gia hạn."}
+
+
+@pytest.mark.parametrize("status", COPY_STATUSES)
+@pytest.mark.parametrize("lent", [True, False])
+def test_a_settled_status_follows_the_loans_only_between_shelf_and_loan(status, lent):
+    settled = rules.settled_status(status, lent)
+    if status in ("available", "on_loan"):
+        assert settled == ("on_loan" if lent else "available")
+    else:
+        assert settled == status

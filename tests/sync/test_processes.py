@@ -99,7 +99,7 @@ def kiosk_events(data: Path) -> tuple[str, list[tuple[int, str]]]:
 def open_loans(database) -> set[tuple[str, str, str]]:
     with bound(database):
         result = {(loan.uuid, loan.copy.code, loan.patron.code)
-                  for loan in Loan.select().where(Loan.returned_at.is_null())}
+                  for loan in Loan.open_loans()}
     database.close()
     return result
 
