@@ -37,10 +37,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from sync import kiosk_panel
 
     from .web import admin, api, pages
+    from .web import receipt as receipt_api
+    from .web import tls as tls_pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    tls_pages.init_app(app)
+    app.register_blueprint(receipt_api.bp)
+    csrf.exempt(receipt_api.bp)
+    from .web import holds as hold_views  # reservations: the card holder's API and the librarian's page
+
+    app.register_blueprint(hold_views.api)
+    csrf.exempt(hold_views.api)
+    app.register_blueprint(hold_views.pages)
     kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake

@@ -21,4 +21,7 @@ COMMANDS: dict[str, str] = {
     "sync": "sync.cli:sync",
     "scan-image": "scanner.cli:scan_image",
     "scan-camera": "scanner.cli:scan_camera",
+    "backup": "kiosk.backup_cli:backup_command",
+    "restore": "kiosk.backup_cli:restore_command",
+    "appliance": "kiosk.appliance.cli:appliance",
 }

@@ -25,6 +25,7 @@ from .models import (
     ClosedDay,
     Copy,
     Event,
+    Hold,
     Loan,
     Patron,
     PolicyRule,
@@ -330,6 +331,30 @@ def apply_intake(p: Payload) -> None:
     } for code in p["items"]])
 
 
+def apply_hold(p: Payload) -> None:
+    """``hold.place`` (also the server's published state of a hold): create it once; a cancellation
+    it carries only ever sets the earliest one, so pulled state and local facts merge in any order."""
+    hold = Hold.get_or_none(Hold.uuid == p["hold"])
+    if hold is None:
+        copy = Copy.select(Copy.title).where(Copy.code == p["item"]).get()
+        patron = Patron.select(Patron.id).where(Patron.code == p["patron"]).get()
+        hold = Hold.create(uuid=p["hold"], patron=patron, title=copy.title, item=p["item"],
+                           placed_at=parse_time(p["at"]), device=p.get("device") or "")
+    if p.get("cancelled_at"):
+        _cancel_hold(hold, parse_time(p["cancelled_at"]), p.get("cancelled_by") or "")
+
+
+def _cancel_hold(hold: Hold, at: datetime, by: str) -> None:
+    if hold.cancelled_at is None or at < hold.cancelled_at:
+        Hold.update(cancelled_at=at, cancelled_by=by).where(Hold.id == hold.id).execute()
+
+
+def apply_hold_cancel(p: Payload) -> None:
+    hold = Hold.get_or_none(Hold.uuid == p["hold"])
+    if hold is not None:  # placed on a kiosk this one has not heard from: the server has both
+        _cancel_hold(hold, parse_time(p["at"]), p.get("by") or "")
+
+
 APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "loan.checkout": apply_checkout,
     "loan.checkin": apply_checkin,
@@ -350,6 +375,8 @@ APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "stocktake.scan": apply_stocktake_scan,
     "stocktake.finish": apply_stocktake_finish,
     "intake.receive": apply_intake,
+    "hold.place": apply_hold,
+    "hold.cancel": apply_hold_cancel,
 }
 
 

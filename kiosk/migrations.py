@@ -155,8 +155,15 @@ def _title_lookup(database: Database) -> None:
     database.execute_sql("CREATE INDEX IF NOT EXISTS title_by_name ON title (title, author)")
 
 
+def _holds(database: Database) -> None:
+    from .models import Hold
+
+    database.create_tables([Hold])
+
+
 KIOSK = Component("kiosk", [
     ("0001_initial", _kiosk_v1),
     ("0002_workflows", _workflows),
     ("0003_title_lookup", _title_lookup),
+    ("0004_holds", _holds),
 ])

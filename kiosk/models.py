@@ -216,3 +216,21 @@ class StocktakeScan(BaseModel):
 
 
 WORKFLOW_MODELS = [RotationBatch, RotationItem, StocktakeSession, StocktakeScan]
+
+
+class Hold(BaseModel):
+    """A reservation (đặt trước) of a title: only placed and maybe cancelled. Whether a copy waits for
+    it, until when, and whether it lapsed or was collected are derived (kiosk/hold_rules.py)."""
+
+    uuid = CharField(unique=True)
+    patron = ForeignKeyField(Patron, backref="holds", on_delete="RESTRICT")
+    title = ForeignKeyField(Title, backref="holds", on_delete="RESTRICT")
+    item = CharField()  # the copy label it was placed with: how facts name the title
+    placed_at = DateTimeField(index=True)
+    device = CharField(default="")
+    cancelled_at = DateTimeField(null=True)
+    cancelled_by = CharField(default="")
+
+
+# Tables made by later migrations, not 0001 (which creates KIOSK_MODELS as they are now).
+LATER_MODELS = [Hold]

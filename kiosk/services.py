@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from . import rules, stored_settings
+from . import holds, rules, stored_settings
 from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
@@ -46,6 +46,7 @@ class CheckinReceipt:
     title: str | None
     overdue_days: int = 0
     location: str | None = None
+    hold_shelf: bool = False  # set aside for a reader who reserved the title (never says who)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class Circulation:
                 _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
                 None if at_the_desk else self._late_return(patron, copy),
             )
+            holds.check_checkout(copy, patron.code, today)  # a copy on the hold shelf waits for its reader
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -282,12 +284,14 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
+            hold_shelf = holds.waits_for_a_hold(copy.code, copy.title.id, self.today())
         return CheckinReceipt(
             "returned" if loan else "not_on_loan",
             copy.code,
             copy.title.title,
             decision.overdue_days,
             copy.location,
+            hold_shelf,
         )
 
     def renew(self, patron_code: str, item_code: str) -> RenewReceipt:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .clock import DEFAULT_TIMEZONE, utc_now
 from .errors import N_, MuontraError
+from .i18n import DEFAULT_LANGUAGE, translate
 
 APPS = ("kiosk", "server", "both", "cli")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -31,6 +32,10 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 class BadSetting(MuontraError):
     code = "bad_setting"
     message = N_("The setting %(name)s cannot be '%(value)s': %(expected)s.")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        # ``expected`` is a msgid from TYPES: the reader gets it in their language.
+        return translate(self.message, lang, **{**self.params, "expected": translate(self.params["expected"], lang)})
 
 
 def _text(raw: str) -> str:
@@ -75,13 +80,13 @@ def _timezone(raw: str) -> str:
 
 # type name → (parser of the environment's text, what the reader is told is expected)
 TYPES: Mapping[str, tuple[Callable[[str], Any], str]] = {
-    "text": (_text, "text"),
-    "int": (_int, "a whole number"),
-    "number": (_number, "a number"),
-    "flag": (_flag, "1/0, true/false, yes/no or on/off"),
-    "list": (_list, 'a JSON list of texts or comma-separated words'),
-    "timezone": (_timezone, "an IANA time zone such as Asia/Ho_Chi_Minh"),
-    "clock": (_text, "a function (tests only)"),
+    "text": (_text, N_("text")),
+    "int": (_int, N_("a whole number")),
+    "number": (_number, N_("a number")),
+    "flag": (_flag, N_("1/0, true/false, yes/no or on/off")),
+    "list": (_list, N_("a JSON list of texts or comma-separated words")),
+    "timezone": (_timezone, N_("an IANA time zone such as Asia/Ho_Chi_Minh")),
+    "clock": (_text, N_("a function (tests only)")),
 }
 
 
@@ -154,6 +159,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Renewals with a card that doesn't hold the book, per client per 10 minutes, before a pause.", "kiosk"),
     Setting("HELPER_WRONG_CARD_LIMIT", 5, "int",
             "Helper sign-ins with a card that isn't a helper's, per client per 10 minutes, before a pause.", "kiosk"),
+    Setting("HTTPS_PORT", None, "int", "Also serve HTTPS on this port with the school's own certificate "
+            "(tablets' cameras need it); LAN browsers on plain HTTP are sent there. Set by "
+            "`muontra kiosk --https-port`. See docs/network.md.", "kiosk"),
+    Setting("RECEIPT_PRINTER", "", "text", 'Thermal receipt printer: "usb:VID:PID" (hex) or "file:/dev/usb/lp0"; '
+            '"" prints through the browser. See docs/network.md.', "kiosk"),
+    Setting("RECEIPT_WIDTH_MM", 58, "int", "Paper width of the receipt printer: 58 or 80 (mm).", "kiosk"),
+    Setting("DISCOVERY_SECONDS", 1.5, "number", "Seconds the pairing form listens for school servers on the LAN "
+            "(mDNS).", "kiosk"),
     Setting("SYNC_INTERVAL", 60, "number", "Seconds between background syncs with the server (0: no background sync).",
             "kiosk"),
     Setting("SYNC_MAX_BACKOFF", 900, "number", "Longest wait in seconds between retries while the server is away.",

@@ -22,8 +22,9 @@ from kiosk.errors import MuontraError
 from kiosk.web import circulation
 from kiosk.webkit import require_login
 
-from . import client, kiosk_state
+from . import client, discovery, kiosk_state
 from .background import BackgroundSync
+from .protocol import parse_pairing_qr
 
 bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
 bp.before_request(require_login)  # the same librarian PIN session as the other admin pages
@@ -61,6 +62,13 @@ def panel() -> ResponseReturnValue:
 def pair() -> ResponseReturnValue:
     """Exchange the librarian's one-time code for this kiosk's secret; pairing again needs a tick."""
     entered = {"server": request.form.get("server", "").strip()[:300], "code": request.form.get("code", "").strip()[:40]}
+    scanned = request.form.get("qr", "").strip()
+    if scanned:  # the server's pairing QR, read by the camera or a 2D scanner: it holds both fields
+        try:
+            entered["server"], entered["code"] = parse_pairing_qr(scanned)
+        except MuontraError as exc:
+            return render_template("sync/panel.html", status=_status(), entered=entered,
+                                   pair_error=exc.message_in(g.lang)), exc.http_status
     if kiosk_state.pairing() is not None and request.form.get("confirm") != "yes":
         error, http_status = _("Tick the box to confirm that this kiosk should be paired again."), 400
     else:
@@ -75,6 +83,17 @@ def pair() -> ResponseReturnValue:
     return render_template("sync/panel.html", status=_status(), entered=entered, pair_error=error), http_status
 
 
+@bp.get("/servers")
+def servers() -> ResponseReturnValue:
+    """School servers announcing themselves on the LAN (mDNS), for the pairing form to offer."""
+    try:
+        found = discovery.browse(float(current_app.config["DISCOVERY_SECONDS"]))
+    except OSError as exc:  # no multicast on this network: the form still takes a typed address
+        current_app.logger.warning("server discovery failed: %s", exc)
+        found = []
+    return jsonify({"servers": [{"name": s.name, "url": s.url} for s in found]})
+
+
 @bp.get("/status")
 def status():
     return jsonify(_status())
@@ -83,5 +102,9 @@ def status():
 @bp.post("/now")
 def sync_now():
     """Sync in this request (the page polls /status meanwhile for the progress bar)."""
-    summary = _syncer().run_once()
+    try:
+        summary = _syncer().run_once(lock_wait=client.LOCK_WAIT)
+    except client.SyncAlreadyRunning as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message_in(g.lang)},
+                        "status": _status()}), exc.http_status
     return jsonify({"summary": summary.as_dict() if summary else None, "status": _status()})

@@ -45,12 +45,18 @@ CHECKIN_MESSAGES = {
 }
 
 
+HOLD_SHELF_MESSAGE = N_("Set aside for a reader who reserved it: please put it on the hold shelf.")
+
+
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
     """Whoever hands a book back may not hold the card it was lent on: the answer says whether it
     was late, never by how many days (that is the borrower's record, on the librarian's pages)."""
     answer = {key: value for key, value in asdict(receipt).items() if key != "overdue_days"}
-    return {**answer, "late": receipt.overdue_days > 0,
-            "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    answer = {**answer, "late": receipt.overdue_days > 0,
+              "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    if receipt.hold_shelf:
+        answer["hold_message"] = translate(HOLD_SHELF_MESSAGE, g.lang)
+    return answer
 
 
 @bp.get("/healthz")

@@ -65,6 +65,7 @@ def render_kiosk(view: str) -> ResponseReturnValue:
         "idleSeconds": int(current_app.config["IDLE_SECONDS"]),
         "doubleScanSeconds": float(current_app.config["DOUBLE_SCAN_SECONDS"]),
         "receiptSeconds": int(current_app.config["RECEIPT_SECONDS"]),
+        "receiptPrinter": bool(current_app.config.get("RECEIPT_PRINTER")),
         "words": script_words(),
     }
     other = "en" if g.lang == "vi" else "vi"

@@ -258,6 +258,7 @@
     const notes = [];
     if (checkin.late) notes.push(W.returned_late);
     if (checkin.location && checkin.location !== "main") notes.push(fmt(W.class_library, {location: checkin.location}));
+    if (checkin.hold_message) notes.push(checkin.hold_message);  // set aside for a reservation: never whose
     const kind = checkin.outcome === "returned" ? "ok" : "info";
     const title = checkin.title || checkin.item;
     show(box, kind, `${checkin.message}`, [title].concat(notes).join(" · "));
@@ -330,6 +331,18 @@
     window.addEventListener(name, touch, {capture: true, passive: true}));
   setInterval(tick, 250);
 
+  // A thermal printer when the kiosk has one (the server draws and prints the receipt), else the
+  // browser's printing (silent with Chromium's --kiosk-printing); a failing printer falls back too.
+  async function printReceipt() {
+    if (S.receiptPrinter && state.patron) {
+      const copies = state.borrowed.map((loan) => loan.item).join(" ");
+      const result = await api("/api/receipt", {patron: state.patron.code, copies});
+      touch();
+      if (result.ok) return;
+    }
+    window.print();
+  }
+
   // ------------------------------------------------------------ buttons
 
   document.addEventListener("click", (event) => {
@@ -345,7 +358,7 @@
         goIdle();
       }
     } else if (action === "print") {
-      window.print();
+      printReceipt();
     } else if (action === "finish") {
       goIdle();
     } else if (action === "still-here") {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
@@ -12,6 +14,8 @@ from kiosk.admin_auth import end_session, verify_admin_pin
 from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
+from kiosk.tls import local_names
+from kiosk.web.tls import qr_svg
 from kiosk.webkit import (
     SESSION_KEY,
     client_key,
@@ -21,6 +25,7 @@ from kiosk.webkit import (
     start_librarian_session,
 )
 
+from ..protocol import pairing_qr
 from . import service
 from .clock import now
 from .models import Conflict, Device
@@ -64,6 +69,18 @@ def devices():
     return render_template("server/devices.html", status=service.status(), pairing=None)
 
 
+def _lan_addresses_if_loopback() -> list[str]:
+    """When the librarian looks at the page on the server itself (localhost), the QR code would send
+    kiosks to an address they can't reach: the page then names the server's LAN addresses to use."""
+    try:
+        loopback = ip_address(urlsplit(request.host_url).hostname or "").is_loopback
+    except ValueError:
+        loopback = urlsplit(request.host_url).hostname == "localhost"
+    if not loopback:
+        return []
+    return [a for a in local_names()[1] if ":" not in a and not ip_address(a).is_loopback]
+
+
 @bp.post("/devices")
 @login_required
 def add_device():
@@ -76,8 +93,9 @@ def add_device():
     # The librarian reads the expiry on the school's clock; the database keeps UTC.
     expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
         ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
+    server = request.host_url.rstrip("/")
     pairing = {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
-               "server": request.host_url.rstrip("/")}
+               "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
     return render_template("server/devices.html", status=service.status(), pairing=pairing)
 
 
