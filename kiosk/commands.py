@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "labels": "kiosk.reports.cli:labels_command",
     "cards": "kiosk.reports.cli:cards_command",
     "import": "kiosk.importer_cli:import_group",
+    "export": "kiosk.exporter_cli:export_command",
     "demo": "kiosk.demo_cli:demo_command",
     "rotation": "kiosk.workflows.cli:rotation",
     "stocktake": "kiosk.workflows.cli:stocktake",

@@ -17,7 +17,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from peewee import Model, chunked, fn
+from peewee import Case, Model, chunked, fn
 
 from . import rules
 from .db import insert_rows, update_rows
@@ -63,18 +63,16 @@ def settle_copy_status(copy_ids: Iterable[int]) -> None:
     """Make each copy's status agree with its loans (:func:`kiosk.rules.settled_status`).
 
     The one place, on kiosk and server, that turns "this copy has an open loan" into its status:
-    every writer that opens or closes loans calls it for the copies it touched.
+    every writer that opens or closes loans calls it for the copies it touched. One UPDATE per
+    chunk, touching only the copies out of step (a checkout pays one statement for it, as when it
+    wrote "on_loan" itself); tests/kiosk/test_ledger_database.py checks it against the rule for
+    every status.
     """
+    lent = fn.EXISTS(Loan.open_loans(Loan.id).where(Loan.copy == Copy.id))
+    out_of_step = ((Copy.status == "available") & lent) | ((Copy.status == "on_loan") & ~lent)
+    settled = Case(None, [(lent, "on_loan")], "available")  # rules.settled_status, for the rows out of step
     for chunk in chunked(list(dict.fromkeys(copy_ids)), IN_CHUNK):
-        rows = Copy.select(Copy.id, Copy.status).where(Copy.id.in_(chunk) & Copy.status.in_(rules.LOAN_STATUSES))
-        lent = {copy_id for (copy_id,) in Loan.open_loans(Loan.copy).where(Loan.copy.in_(chunk)).tuples()}
-        moves: dict[str, list[int]] = {}
-        for copy_id, status in rows.tuples():
-            settled = rules.settled_status(status, copy_id in lent)
-            if settled != status:
-                moves.setdefault(settled, []).append(copy_id)
-        for status, ids in moves.items():
-            Copy.update(status=status).where(Copy.id.in_(ids)).execute()
+        Copy.update(status=settled).where(Copy.id.in_(chunk) & out_of_step).execute()
 
 
 def apply_checkout(p: Payload) -> None:
@@ -122,9 +120,11 @@ def _settled_status(item: str, status: str, lent: Collection[str] | None = None)
     """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
 
     Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
-    ``lent``: the copies known to have an open loan, when a bulk apply has looked them up already.
+    A stated "on loan" is kept, though: a pulled page carries a copy before its loan, and the
+    copy must not look free in between. ``lent``: the copies known to have an open loan, when a
+    bulk apply has looked them up already.
     """
-    if status not in rules.LOAN_STATUSES:
+    if status != "available":
         return status
     if lent is None:
         lent = _lent_copies([item])
@@ -455,7 +455,7 @@ def apply_catalog_many(payloads: Sequence[Payload]) -> None:
     """:func:`apply_catalog` for each payload in order, set-based."""
     titles = [_title_values(p) for p in payloads]
     title_ids = _upsert_rows(Title, _titles, [(_title_key(values), values) for values in titles])
-    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") in rules.LOAN_STATUSES)))
+    lent = _lent_copies(list(dict.fromkeys(p["item"] for p in payloads if p.get("status") == "available")))
     copies = [(p["item"], {"code": p["item"], "title": title_ids[_title_key(values)], **_copy_values(p, lent)})
               for p, values in zip(payloads, titles, strict=True)]
     _upsert_rows(Copy, partial(_rows_by, Copy, Copy.code), copies)

@@ -159,6 +159,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Renewals with a card that doesn't hold the book, per client per 10 minutes, before a pause.", "kiosk"),
     Setting("HELPER_WRONG_CARD_LIMIT", 5, "int",
             "Helper sign-ins with a card that isn't a helper's, per client per 10 minutes, before a pause.", "kiosk"),
+    Setting("IMPORT_MAX_CONTENT_LENGTH", 65 * KIB * KIB, "int",
+            "Largest upload to the librarian's import page, in bytes (a whole MARC catalogue; docs/import.md).",
+            "kiosk"),
     Setting("HTTPS_PORT", None, "int", "Also serve HTTPS on this port with the school's own certificate "
             "(tablets' cameras need it); LAN browsers on plain HTTP are sent there. Set by "
             "`muontra kiosk --https-port`. See docs/network.md.", "kiosk"),

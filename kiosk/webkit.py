@@ -92,6 +92,13 @@ def init_web(app: Flask, database: Database, login_endpoint: str) -> None:
     app.session_interface = SessionCookie()
     app.extensions["login_endpoint"] = login_endpoint
     babel.init_app(app, locale_selector=select_language)
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRFProtect reads the form: only the import page takes large files.
+        if request.endpoint == "admin.check_import" and "IMPORT_MAX_CONTENT_LENGTH" in app.config:
+            request.max_content_length = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+
     csrf.init_app(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["librarian_signed_in"] = librarian_signed_in

@@ -225,8 +225,9 @@ def apply_copy_status(ctx: Context, p: Payload) -> None:
         raise Rejected("unknown item")
     if status not in (*rules.LOAN_STATUSES, *UNAVAILABLE):
         raise Rejected("bad status")
+    if status == "available":  # as ledger.apply_copy_status: a stated "on loan" is kept
+        status = rules.settled_status(status, _open_loan(copy) is not None)
     Copy.update(status=status, status_note=str(p.get("note", ""))).where(Copy.id == copy.id).execute()
-    ledger.settle_copy_status([copy.id])
     ctx.touched.add(("copy", copy.code))
 
 

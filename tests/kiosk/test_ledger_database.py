@@ -196,3 +196,38 @@ def test_settling_makes_every_status_agree_with_the_loans_and_keeps_the_libraria
         settle_copy_status(ids.values())
     statuses = {c.code: c.status for c in Copy.select().where(Copy.id.in_(list(ids.values())))}
     assert statuses == {"TN-0001": "on_loan", "TN-0002": "available", "TN-0003": "lost", "TN-0004": "damaged"}
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_pulled_copy_on_loan_stays_on_loan_until_its_loan_arrives(school, bulk):
+    """A server page carries a copy before its loan: in between, the copy must not look free here."""
+    from kiosk.ledger import apply, apply_many
+    from kiosk.models import Copy
+    from tests.conftest import copy_fact
+
+    _type, payload = copy_fact("TN-0001", "Dế Mèn phiêu lưu ký", author="Tô Hoài", status="on_loan")
+    with write_transaction():
+        if bulk:
+            apply_many("catalog.upsert", [payload])
+        else:
+            apply("catalog.upsert", payload)
+    assert Copy.get(Copy.code == "TN-0001").status == "on_loan"
+
+
+def test_settling_agrees_with_the_rule_for_every_status(school):
+    """settle_copy_status is SQL (one statement); rules.settled_status is the rule it must follow."""
+    from kiosk import rules
+    from kiosk.ledger import settle_copy_status
+    from kiosk.vocabulary import COPY_STATUSES
+
+    copy_id, patron_id = _ids(school)
+    for status in COPY_STATUSES:
+        for lent in (True, False):
+            with write_transaction():
+                db.execute_sql("DELETE FROM loan WHERE copy_id = ?", (copy_id,))
+                if lent:
+                    _raw_loan(f"loan-{status}", copy_id, patron_id)
+                db.execute_sql("UPDATE copy SET status = ? WHERE id = ?", (status, copy_id))
+                settle_copy_status([copy_id])
+            (settled,) = db.execute_sql("SELECT status FROM copy WHERE id = ?", (copy_id,)).fetchone()
+            assert settled == rules.settled_status(status, lent), (status, lent)
