@@ -226,7 +226,11 @@ def write_xlsx(tables: Iterable[Table], out: IO[bytes] | str | Path, *, heading:
         for r, row in enumerate(table.rows, start=3):
             for c, value in enumerate(row, start=1):
                 cell = sheet.cell(row=r, column=c, value=value)
-                if isinstance(value, datetime):
+                if isinstance(value, str):
+                    # openpyxl stores a text starting with "=" as a live formula: a reader named
+                    # =HYPERLINK(…) would run in the teacher's Excel. Text stays text (OWASP CSV injection).
+                    cell.data_type = "s"
+                elif isinstance(value, datetime):
                     cell.number_format = "DD/MM/YYYY HH:MM"
                 elif isinstance(value, date):
                     cell.number_format = "DD/MM/YYYY"
@@ -248,18 +252,25 @@ def write_xlsx(tables: Iterable[Table], out: IO[bytes] | str | Path, *, heading:
     book.save(out)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> str:
+    """A cell as CSV text; a text Excel would read as a formula (= + - @, tab, CR first) gets a leading
+    apostrophe, so a name like =HYPERLINK(…) stays a name (OWASP CSV injection). Numbers stay numbers."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return "" if value is None else str(value)
 
 
 def write_csv(table: Table, out: IO[str]) -> None:
     """UTF-8 with a BOM by the caller, so Excel opens Vietnamese text correctly."""
     writer = csv.writer(out)
-    writer.writerow(table.headers)
+    writer.writerow([csv_cell(header) for header in table.headers])
     for row in table.rows:
         writer.writerow([csv_cell(value) for value in row])
 
