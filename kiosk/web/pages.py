@@ -14,8 +14,9 @@ from flask_babel import gettext as _
 from peewee import PeeweeException
 
 from .. import stored_settings
+from ..admin_auth import end_session
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from ..webkit import safe_next
+from ..webkit import current_session_id, safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -98,7 +99,8 @@ def switch_language(code: str) -> ResponseReturnValue:
 @bp.get("/reset")
 def reset() -> ResponseReturnValue:
     """Where an idle kiosk goes: the next child starts afresh, in the default language, and a
-    librarian who logged in at the kiosk and walked away is logged out."""
+    librarian who logged in at the kiosk and walked away is logged out (for every copy of the cookie)."""
+    end_session(current_session_id())
     session.clear()
     return redirect(url_for("pages.idle"))
 

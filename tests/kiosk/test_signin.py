@@ -185,3 +185,16 @@ def test_set_pin_on_the_machine_is_the_way_back_in(app, client, school):
 def test_no_pin_hint_for_anonymous_visitors(client, page):
     text = client.get(page + "?lang=en").get_data(as_text=True)
     assert "1234" not in text and "default" not in text.lower()
+
+
+def test_going_idle_ends_the_session_for_every_copy_of_the_cookie(app, school):
+    """A librarian who walks away from the kiosk: the idle screen's reset logs her out, and a cookie
+    copied from that tablet before opens nothing afterwards."""
+    tablet = app.test_client()
+    assert login(tablet).status_code == 302
+    copied = tablet.get_cookie("session").value
+    assert tablet.get("/reset").status_code == 302
+    assert tablet.get("/admin/").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/admin/").status_code == 302
