@@ -45,7 +45,6 @@ from .import_plan import (  # noqa: F401  (re-exported: the importer's public na
     DuplicateCode,
     EmptyFile,
     FileTooLarge,
-    GenderNotStored,
     IgnoredColumns,
     IgnoredFooter,
     IgnoredNumberRows,
@@ -368,7 +367,6 @@ class Check:
 class PatronCheck(Check):
     def __init__(self) -> None:
         super().__init__()
-        self.genders: dict[str, str] = {}
 
     def name(self, row: Row) -> str:
         if row.has("name"):
@@ -409,8 +407,8 @@ class PatronCheck(Check):
                 row.fail(BadYesNo, value=row.text("active"), column=row.label("active"))
             payload["active"] = word in YES_WORDS
         gender = self.gender(row)
-        if gender and code:
-            self.genders[code] = gender
+        if gender:  # how the kiosk addresses a teacher (thầy / cô); a blank cell keeps what is stored
+            payload["gender"] = gender
         return "patron.upsert", payload
 
 
@@ -626,11 +624,6 @@ def check_workbook(kind: str, book: Workbook, progress: CheckProgress | None = N
             plan.warnings.append(IgnoredNumberRows(sheet=sheet_name, count=numbers))
     if progress:
         progress(total, total)
-    if isinstance(check, PatronCheck) and check.genders:
-        column = next(outcome.header for outcome in read)
-        label = _text(column.cells[column.columns.get("gender", column.columns.get("female", 0))])
-        plan.warnings.append(GenderNotStored(column=label))
-        plan.genders = check.genders
     return plan
 
 

@@ -71,9 +71,10 @@ def circ(app) -> Iterator[Circulation]:
     db.close()
 
 
-def patron_fact(code: str, name: str, class_name: str = "6A1", kind: str = "student", active: bool = True):
+def patron_fact(code: str, name: str, class_name: str = "6A1", kind: str = "student", active: bool = True,
+                **extra):
     return ("patron.upsert", {"code": code, "name": name, "class_name": class_name, "kind": kind,
-                              "active": active, "school_year": "2025-2026"})
+                              "active": active, "school_year": "2025-2026", **extra})
 
 
 def copy_fact(item: str, title: str, category: str = "TN", isbn: str | None = None, **extra):

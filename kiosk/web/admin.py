@@ -48,13 +48,14 @@ from ..admin_input import (
 from ..errors import N_, MuontraError
 from ..exporter import FORMATS as EXPORT_FORMATS
 from ..exporter import export
+from ..i18n import translate
 from ..import_plan import MAX_FILE_BYTES, MAX_LISTED_PROBLEMS
 from ..importer import KINDS, ImportPlan, apply_plan, changes_fingerprint, plan_import
 from ..marc import parse_type_map
 from ..models import Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
-from ..rules import STATUS_WORDS
+from ..rules import OVERRIDABLE, OVERRIDE_REASON_WORDS, STATUS_WORDS, settlement
 from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy, stored_setting_problems
 from ..spreadsheet import megabytes
 from ..vocabulary import CATEGORIES, PATRON_KINDS
@@ -90,6 +91,39 @@ CATEGORY_WORDS = {"SGK": N_("SGK textbooks"), "STK": N_("STK reference"), "SNV":
                   "*": N_("all other books")}
 DUE_MODE_WORDS = {"days": N_("after the loan days"), "term_end": N_("at the end of the term"),
                   "year_end": N_("at the end of the school year")}
+# The kiosk's refusals speak to a child ("Em đang mượn 3 cuốn…"); at the desk the librarian reads
+# what the rules decided about the reader, and what she can do about it.
+STAFF_MESSAGES = {
+    "loan_limit": N_("The reader already has %(count)s books, the most allowed for this kind of book."),
+    "has_overdue": N_("The reader has “%(title)s” %(days)s day(s) overdue: no new loan until it is returned."),
+    "inactive_patron": N_("This card is not active."),
+    "unknown_patron": N_("No reader has this card code."),
+    "unknown_copy": N_("No copy has this label in the catalogue."),
+    "copy_on_loan": N_("This copy is on loan to another reader: check it in first."),
+    "already_yours": N_("The reader already has this copy."),
+    "copy_not_for_loan": N_("This copy is for reading in the library only."),
+    "copy_lost": N_("This copy is recorded as lost: check it in to mark it found."),
+    "copy_damaged": N_("This copy is marked as damaged."),
+    "copy_withdrawn": N_("This copy has been withdrawn from the collection."),
+    "renewal_limit": N_("This loan has been renewed as often as the rules allow."),
+    "renew_overdue": N_("This loan is overdue and cannot be renewed: check the book in."),
+    "not_your_loan": N_("This copy is on loan to another reader."),
+}
+SETTLEMENT_WORDS = {"replaced": N_("Replaced by a copy"), "paid": N_("Paid"), "owed": N_("Still owed")}
+OFFER_KEY = "override_offer"
+
+
+def staff_message(exc: MuontraError, lang: str) -> str:
+    """A refusal worded for the librarian at the desk (the child's wording where none is needed)."""
+    wording = STAFF_MESSAGES.get(exc.code)
+    if wording is None:
+        return exc.message_in(lang)
+    try:
+        return translate(wording, lang, **exc.params) if exc.params else translate(wording, lang)
+    except (KeyError, ValueError):
+        return exc.message_in(lang)
+
+
 WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
                  N_("Sunday"))
 
@@ -99,7 +133,11 @@ bp.before_request(require_login)
 
 @bp.context_processor
 def _admin_layout() -> dict[str, Any]:
-    return {"pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(),
+    offer = session.get(OFFER_KEY)
+    if offer and offer.get("where") != request.path:
+        offer = None
+    return {"override_offer": offer, "override_reasons": OVERRIDE_REASON_WORDS, "settlement_words": SETTLEMENT_WORDS,
+            "pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(),
             "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
@@ -119,7 +157,11 @@ def acting(success_message_for: Callable[[Any], str], back: Callable[..., str]) 
                     flash(problem, "error")
                 return redirect(back(None, **kwargs))
             except MuontraError as exc:
-                flash(exc.message_in(g.lang), "error")
+                flash(staff_message(exc, g.lang), "error")
+                if exc.code in OVERRIDABLE and "item" in request.form and "override" not in request.form:
+                    # Offer the override on the page the librarian goes back to.
+                    session[OFFER_KEY] = {"item": request.form["item"][:64], "refusal": exc.code,
+                                          "where": back(None, **kwargs)}
                 return redirect(back(None, **kwargs))
             flash(success_message_for(outcome), "success")
             return redirect(back(outcome, **kwargs))
@@ -245,7 +287,9 @@ def save_patron() -> str:
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def checkout_for(code: str) -> LoanReceipt:
-    return circulation().checkout(code, request.form.get("item", ""), at_the_desk=True)
+    session.pop(OFFER_KEY, None)
+    override = request.form.get("override") or None
+    return circulation().checkout(code, request.form.get("item", ""), override=override, at_the_desk=True)
 
 
 @bp.post("/patrons/<path:code>/checkin")
@@ -294,7 +338,18 @@ def copy_status(code: str) -> str:
     action = request.form.get("action", "")
     if action not in COPY_ACTIONS:
         abort(400)
-    return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
+    settled = None
+    if action in ("mark_lost", "mark_damaged") and request.form.get("how"):
+        replacement = request.form.get("replacement", "").strip()
+        settled = settlement(request.form["how"], parse_amount(request.form.get("amount", "")),
+                             circulation().clean(replacement)[:64] if replacement else "")
+    return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200], settled)
+
+
+def parse_amount(text: str) -> int | None:
+    """An amount in đồng as people write it: "45000", "45.000", "45 000 đ" → 45000; None otherwise."""
+    digits = re.sub(r"[\s.,đĐdVNvn₫]", "", text)
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
 
 
 @bp.post("/copies/<path:code>/checkin")

@@ -53,7 +53,8 @@ def patron_states(codes: list[str]) -> dict[str, dict[str, Any]]:
     for chunk in chunked(codes, IN_CHUNK):
         for patron in Patron.select().where(Patron.code.in_(chunk)):
             states[patron.code] = {"code": patron.code, "name": patron.name, "class_name": patron.class_name,
-                                   "kind": patron.kind, "school_year": patron.school_year, "active": patron.active}
+                                   "kind": patron.kind, "school_year": patron.school_year, "active": patron.active,
+                                   "gender": patron.gender}
     return states
 
 
