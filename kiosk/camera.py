@@ -30,6 +30,7 @@ import logging
 import queue
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -556,8 +557,14 @@ class CameraRuntime:
         if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\x00").endswith(b"\xff\xd9")):
             raise FrameUnreadable()
         try:
-            with Image.open(io.BytesIO(data)) as header:  # reads the size only, not the pixels
-                width, height = header.size
+            with warnings.catch_warnings():
+                # Pillow warns, then refuses (DecompressionBombError), on a header declaring a giant
+                # picture; our own limit below is far smaller, so both mean "too large".
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as header:  # reads the size only, not the pixels
+                    width, height = header.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise FrameTooLarge() from e
         except (UnidentifiedImageError, OSError, ValueError) as e:
             raise FrameUnreadable() from e
         if width * height > self.settings.frame_max_pixels:

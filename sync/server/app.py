@@ -10,8 +10,7 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from kiosk import settings
-from kiosk.app import csrf, init_web
-from kiosk.web import errors
+from kiosk.webkit import csrf, init_web
 
 from .store import master_key, open_server_store, session_key
 
@@ -34,9 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
         app.config["SECRET_KEY"] = session_key(app.extensions["master_key"])
 
-    init_web(app, database)
-
-    errors.register(app)
+    init_web(app, database, login_endpoint="server_admin.login")
 
     from . import views_admin, views_class, views_sync
 

@@ -8,8 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from kiosk.errors import N_, MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
-from kiosk.web.api import json_body
-from kiosk.web.errors import HTTP_MESSAGES
+from kiosk.webkit import http_message, json_body
 
 from .. import digest
 from ..protocol import MAX_SEQ, PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
@@ -41,7 +40,7 @@ def _busy(exc: OperationalError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     status = exc.code or 500
-    message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])
+    message = http_message(status)
     return _json_error(f"http_{status}", translate(message, getattr(g, "lang", DEFAULT_LANGUAGE)), status)
 
 
