@@ -44,7 +44,7 @@ from ..admin_input import (
 )
 from ..errors import N_, MuontraError
 from ..i18n import translate
-from ..importer import KINDS, ImportPlan, apply_plan, plan_import
+from ..importer import KINDS, ImportPlan, apply_plan, parse_amount, plan_import
 from ..models import CATEGORIES, PATRON_KINDS, Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
@@ -341,11 +341,6 @@ def copy_status(code: str) -> str:
                              circulation().clean(replacement)[:64] if replacement else "")
     return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200], settled)
 
-
-def parse_amount(text: str) -> int | None:
-    """An amount in đồng as people write it: "45000", "45.000", "45 000 đ" → 45000; None otherwise."""
-    digits = re.sub(r"[\s.,đĐdVNvn₫]", "", text)
-    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
 
 
 @bp.post("/copies/<path:code>/checkin")
