@@ -11,32 +11,12 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 from peewee import Database
 
-from .clock import utc_now
+from . import settings
 from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
 from .ledger import get_setting
-from .services import Circulation
-from .store import data_dir, open_store
+from .store import open_kiosk
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
-
-DEFAULTS: Mapping[str, Any] = {
-    "IDLE_SECONDS": 60,
-    "DOUBLE_SCAN_SECONDS": 2,
-    "RECEIPT_SECONDS": 20,
-    "SCAN_KEY_GAP_MS": 50,
-    "SCAN_PAUSE_MS": 100,
-    "SCHOOL_NAME": "",
-    "ADMIN_SESSION_MINUTES": 15,
-    "PIN_MAX_ATTEMPTS": 5,
-    "PIN_LOCKOUT_MINUTES": 5,
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-    "API_MAX_JSON_BYTES": 16 * 1024,
-    "SCANNER_PREFIXES": (),
-    "SCANNER_SUFFIXES": (),
-    "TIMEZONE": "Asia/Ho_Chi_Minh",
-    "CLOCK": utc_now,
-    "AUTO_MIGRATE": False,
-}
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -54,6 +34,13 @@ def init_web(app: Flask, database: Database) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     babel.init_app(app, locale_selector=select_language)
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRFProtect reads the form: only the import page takes large files.
+        if request.endpoint == "admin.check_import" and "IMPORT_MAX_CONTENT_LENGTH" in app.config:
+            request.max_content_length = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+
     csrf.init_app(app)
 
     @app.before_request
@@ -69,39 +56,34 @@ def init_web(app: Flask, database: Database) -> None:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=STATIC_DIR, static_url_path="/static")
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("MUONTRA")
-    if config:
-        app.config.from_mapping(config)
-    directory = data_dir(app.config.get("DATA_DIR"))
-    app.config["DATA_DIR"] = str(directory)
-
-    database = open_store(directory, upgrade=app.config["AUTO_MIGRATE"])
+    app.config.from_mapping(settings.resolve("kiosk", config))  # kiosk/settings.py, docs/configuration.md
+    opened = open_kiosk(upgrade=app.config["AUTO_MIGRATE"], config=app.config)
+    app.config["DATA_DIR"] = str(opened.directory)
     # Flask's own defaults hold SECRET_KEY = None, so setdefault would never fill it.
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = get_setting("secret_key")
-    device = get_setting("device_id")
-    database.close()
-
-    from zoneinfo import ZoneInfo
-
-    app.extensions["circulation"] = Circulation(
-        device=device,
-        clock=app.config["CLOCK"],
-        timezone=ZoneInfo(app.config["TIMEZONE"]),
-        scanner_prefixes=tuple(app.config["SCANNER_PREFIXES"]),
-        scanner_suffixes=tuple(app.config["SCANNER_SUFFIXES"]),
-    )
-    init_web(app, database)
+    opened.database.close()
+    app.extensions["circulation"] = opened.circulation
+    init_web(app, opened.database)
 
     from sync import kiosk_panel
 
     from .web import admin, api, errors, pages
+    from .web import receipt as receipt_api
+    from .web import tls as tls_pages
 
     errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    tls_pages.init_app(app)
+    app.register_blueprint(receipt_api.bp)
+    csrf.exempt(receipt_api.bp)
+    from .web import holds as hold_views  # reservations: the card holder's API and the librarian's page
+
+    app.register_blueprint(hold_views.api)
+    csrf.exempt(hold_views.api)
+    app.register_blueprint(hold_views.pages)
     kiosk_panel.init_app(app)  # sync panel on the admin page + background sync
     csrf.exempt(api.bp)
     from .web import workflows as staff_pages  # helper mode, rotation, stock-take, intake

@@ -56,6 +56,7 @@ from scanner import (
     decode_image_bytes,
 )
 
+from . import settings
 from .errors import N_, MuontraError
 
 log = logging.getLogger(__name__)
@@ -116,21 +117,22 @@ class TooManyViewers(MuontraError):
 class CameraSettings:
     mode: str = OFF
     device: int | str | None = None
-    width: int = 640
-    height: int = 480
-    fps: int = 30
+    # Defaults: kiosk/settings.py (docs/configuration.md).
+    width: int = settings.default("CAMERA_WIDTH")
+    height: int = settings.default("CAMERA_HEIGHT")
+    fps: int = settings.default("CAMERA_FPS")
     mirror: bool = False
     roi: tuple[float, float, float, float] | None = None
-    cooldown: float = 2.0
+    cooldown: float = settings.default("CAMERA_COOLDOWN")
     # Limits that keep the camera from eating the web server's threads and CPU.
     max_streams: int = 4
     max_previews: int = 2
     preview_fps: float = 8.0
-    heartbeat: float = 15.0
-    browser_fps: float = 5.0
+    heartbeat: float = settings.default("CAMERA_HEARTBEAT_SECONDS")
+    browser_fps: float = settings.default("CAMERA_BROWSER_FPS")
     frame_max_bytes: int = 400 * 1024
     frame_max_pixels: int = 1280 * 960
-    frame_rate_limit: float = 10.0
+    frame_rate_limit: float = settings.default("CAMERA_FRAME_RATE_LIMIT")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CameraSettings:

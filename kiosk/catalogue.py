@@ -42,6 +42,7 @@ class TitleResult:
     isbn: str | None
     available: int
     places: tuple[Place, ...]
+    item: str | None = None  # a label of one of its copies: how a reservation names the title
 
 
 def _matches(key: str, title: Title) -> bool:
@@ -67,22 +68,24 @@ def search(text: str, limit: int = SEARCH_RESULTS) -> list[TitleResult]:
     if not titles:
         return []
     copies = list(
-        Copy.select(Copy.id, Copy.title, Copy.location, Copy.shelf, Copy.status)
+        Copy.select(Copy.id, Copy.title, Copy.location, Copy.shelf, Copy.status, Copy.code)
         .where(Copy.title.in_([t.id for t in titles]) & Copy.status.not_in(HIDDEN_STATUSES))
         .tuples()
     )
     dues = dict(
         Loan.select(Loan.copy, Loan.due)
-        .where(Loan.copy.in_([c[0] for c in copies]) & Loan.returned_at.is_null())
+        .where(Loan.copy.in_([c[0] for c in copies]) & Loan.is_open())
         .tuples()
     ) if copies else {}
     by_title: dict[int, list[tuple]] = {}
-    for copy_id, title_id, location, shelf, status in copies:
+    labels: dict[int, str] = {}
+    for copy_id, title_id, location, shelf, status, code in copies:
         by_title.setdefault(title_id, []).append((location, shelf, status, dues.get(copy_id)))
-    return [_result(t, by_title.get(t.id, [])) for t in titles]
+        labels[title_id] = min(code, labels.get(title_id, code))
+    return [_result(t, by_title.get(t.id, []), labels.get(t.id)) for t in titles]
 
 
-def _result(title: Title, copies: list[tuple]) -> TitleResult:
+def _result(title: Title, copies: list[tuple], item: str | None = None) -> TitleResult:
     counts = Counter((location, shelf if status != "on_loan" else "", status) for location, shelf, status, _ in copies)
     earliest: dict[tuple, date] = {}
     for location, _shelf, status, due in copies:
@@ -96,4 +99,4 @@ def _result(title: Title, copies: list[tuple]) -> TitleResult:
         key=lambda p: (order.get(p.status, 9), p.location != "main", p.location, p.shelf),
     )
     available = sum(p.count for p in places if p.status == "available")
-    return TitleResult(title.title, title.author, title.isbn, available, tuple(places))
+    return TitleResult(title.title, title.author, title.isbn, available, tuple(places), item)

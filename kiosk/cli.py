@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -70,9 +71,9 @@ def main(ctx: click.Context, lang: str) -> None:
 def migrate(data: str) -> None:
     """Create the database, or upgrade it to this version's schema (keeps a backup)."""
     from .migrations import KIOSK
-    from .store import open_store
+    from .store import open_kiosk
 
-    database = open_store(data, upgrade=True)
+    database = open_kiosk(data, upgrade=True).database
     click.echo(say(N_("Database %(path)s is at schema version %(version)s."),
                    path=database.database, version=KIOSK.latest))
 
@@ -86,7 +87,10 @@ def migrate(data: str) -> None:
 @click.option("--camera", "camera", default=None, metavar="DEVICE",
               help='Camera for scanning: 0, /dev/video0, a video file, "browser" (tablet camera) '
                    'or "" for none (or set MUONTRA_CAMERA). See docs/camera.md.')
-def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> None:
+@click.option("--https-port", type=int, default=None, envvar="MUONTRA_HTTPS_PORT",
+              help="Also serve HTTPS on this port with the school's own certificate (tablets' cameras "
+                   "need it). See docs/network.md.")
+def kiosk(data: str, host: str, port: int, threads: int, camera: str | None, https_port: int | None) -> None:
     """Serve the kiosk on an existing data directory (production WSGI server)."""
     import waitress
 
@@ -95,9 +99,25 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> 
     config: dict[str, str] = {"DATA_DIR": data}
     if camera is not None:
         config["CAMERA"] = camera
+    if https_port:
+        config["HTTPS_PORT"] = https_port
     app = create_app(config)
     click.echo(say(N_("Mượn Trả kiosk on %(url)s (data: %(data)s)"), url=f"http://{host}:{port}/", data=data))
-    waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
+    if https_port:
+        from .tls import ensure_server_cert, start_https
+
+        files = ensure_server_cert(Path(app.config["DATA_DIR"]), app.config.get("SCHOOL_NAME", ""))
+        start_https(app, host, https_port, files, threads)
+        click.echo(say(N_("Secure address for tablets: %(url)s (certificate: %(ca)s)"),
+                       url=f"https://{host}:{https_port}/", ca=files.ca_cert))
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="muontra")
+    # The port is open: a systemd unit of Type=notify is ready now (the kiosk browser waits for it).
+    from .store import data_dir, database_path
+    from .watchdog import database_check, decoder_check, start_for_systemd
+
+    start_for_systemd([database_check(database_path(data_dir(data))),
+                       decoder_check(app.extensions.get("camera"))])
+    server.run()
 
 
 @main.command("set-pin")
@@ -106,9 +126,9 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None) -> 
 def set_pin(data: str, pin: str) -> None:
     """Set the librarian's PIN (4 to 12 digits)."""
     from .admin_auth import set_admin_pin
-    from .store import open_store
+    from .store import open_kiosk
 
-    open_store(data)
+    open_kiosk(data)
     set_admin_pin(pin)
     click.echo(say(N_("The librarian's PIN is set.")))
 

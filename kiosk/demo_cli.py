@@ -29,21 +29,19 @@ def demo_command(data: str, if_empty: bool, sheet: str | None, lang: str | None)
     """Load the demo school (90 students, 300 copies) and write a sheet of cards and labels to scan."""
     from . import demo
     from .admin_auth import DEFAULT_PIN
-    from .ledger import get_setting
     from .models import Patron
-    from .services import Circulation
-    from .store import open_store
+    from .store import open_kiosk
 
     ctx = click.get_current_context()
     lang = lang or ctx.meta.get("lang", DEFAULT_LANGUAGE)
     ctx.meta["lang"] = lang
-    open_store(data, upgrade=True)
+    circulation = open_kiosk(data, upgrade=True).circulation
     if Patron.select().exists():
         if if_empty:
             click.echo(translate(N_("%(data)s already has readers: demo school not loaded."), lang, data=data))
             return
         raise NotEmpty(data=data)
-    school = demo.load(Circulation(device=get_setting("device_id")))
+    school = demo.load(circulation)
     path = Path(sheet) if sheet else Path(data) / SHEET_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     demo.write_sheet(school, str(path))

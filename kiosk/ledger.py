@@ -17,10 +17,26 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from peewee import Model, chunked, fn
+from peewee import Case, Model, chunked, fn
 
+from . import rules
 from .db import insert_rows, update_rows
-from .models import ClosedDay, Copy, Event, Loan, LoanNote, Patron, PolicyRule, Setting, Title
+from .models import (
+    ClosedDay,
+    Copy,
+    Event,
+    Hold,
+    Loan,
+    LoanNote,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
 Payload = Mapping[str, Any]
 
@@ -44,6 +60,22 @@ def _copy(code: str) -> Copy | None:
     return Copy.get_or_none(Copy.code == code)
 
 
+def settle_copy_status(copy_ids: Iterable[int]) -> None:
+    """Make each copy's status agree with its loans (:func:`kiosk.rules.settled_status`).
+
+    The one place, on kiosk and server, that turns "this copy has an open loan" into its status:
+    every writer that opens or closes loans calls it for the copies it touched. One UPDATE per
+    chunk, touching only the copies out of step (a checkout pays one statement for it, as when it
+    wrote "on_loan" itself); tests/kiosk/test_ledger_database.py checks it against the rule for
+    every status.
+    """
+    lent = fn.EXISTS(Loan.open_loans(Loan.id).where(Loan.copy == Copy.id))
+    out_of_step = ((Copy.status == "available") & lent) | ((Copy.status == "on_loan") & ~lent)
+    settled = Case(None, [(lent, "on_loan")], "available")  # rules.settled_status, for the rows out of step
+    for chunk in chunked(list(dict.fromkeys(copy_ids)), IN_CHUNK):
+        Copy.update(status=settled).where(Copy.id.in_(chunk) & out_of_step).execute()
+
+
 def apply_checkout(p: Payload) -> None:
     copy = Copy.select(Copy.id, Copy.location).where(Copy.code == p["item"]).get()
     patron = Patron.select(Patron.id).where(Patron.code == p["patron"]).get()
@@ -56,7 +88,7 @@ def apply_checkout(p: Payload) -> None:
         location=p.get("location") or copy.location,
         checkout_device=p["device"],
     )
-    Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+    settle_copy_status([copy.id])
 
 
 def apply_checkin(p: Payload) -> None:
@@ -65,10 +97,11 @@ def apply_checkin(p: Payload) -> None:
         return  # a book this kiosk has never heard of: the fact still travels to the server
     if p.get("loan"):
         Loan.update(returned_at=parse_time(p["at"]), checkin_device=p["device"]).where(
-            (Loan.uuid == p["loan"]) & Loan.returned_at.is_null()
+            (Loan.uuid == p["loan"]) & Loan.is_open()
         ).execute()
-    if p.get("status"):
+    if p.get("status"):  # rules.checkin decided it: a lost copy turning up is found
         Copy.update(status=p["status"]).where(Copy.id == copy.id).execute()
+    settle_copy_status([copy.id])
 
 
 def _note(kind: str, p: Payload, details: dict[str, Any]) -> None:
@@ -99,7 +132,7 @@ def _lent_copies(items: Collection[str]) -> set[str]:
     """The copies among ``items`` (codes) that have an open loan."""
     lent: set[str] = set()
     for chunk in chunked(items, IN_CHUNK):
-        query = Copy.select(Copy.code).join(Loan).where(Copy.code.in_(chunk) & Loan.returned_at.is_null())
+        query = Copy.select(Copy.code).join(Loan).where(Copy.code.in_(chunk) & Loan.is_open())
         lent.update(code for (code,) in query.tuples())
     return lent
 
@@ -108,13 +141,15 @@ def _settled_status(item: str, status: str, lent: Collection[str] | None = None)
     """A copy with an open loan is on loan, whatever a catalogue re-import or a synced fact says.
 
     Otherwise the kiosk would lend it again and hit the one-open-loan index instead of refusing.
-    ``lent``: the copies known to have an open loan, when a bulk apply has looked them up already.
+    A stated "on loan" is kept, though: a pulled page carries a copy before its loan, and the
+    copy must not look free in between. ``lent``: the copies known to have an open loan, when a
+    bulk apply has looked them up already.
     """
     if status != "available":
         return status
     if lent is None:
         lent = _lent_copies([item])
-    return "on_loan" if item in lent else status
+    return rules.settled_status(status, item in lent)
 
 
 def apply_copy_status(p: Payload) -> None:
@@ -213,14 +248,10 @@ def apply_copy_move(p: Payload) -> None:
 
 
 def _batch(uuid: str):
-    from .workflows.models import RotationBatch
-
     return RotationBatch.get_or_none(RotationBatch.uuid == uuid)
 
 
 def apply_rotation_open(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     if _batch(p["batch"]) is None:
         RotationBatch.create(
             uuid=p["batch"], location=p["location"], class_name=p.get("class_name", ""),
@@ -230,8 +261,6 @@ def apply_rotation_open(p: Payload) -> None:
 
 
 def apply_rotation_add(p: Payload) -> None:
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return
@@ -245,8 +274,6 @@ def apply_rotation_add(p: Payload) -> None:
 
 
 def _rotation_item(p: Payload):
-    from .workflows.models import RotationItem
-
     batch, copy = _batch(p["batch"]), _copy(p["item"])
     if batch is None or copy is None:
         return None
@@ -261,8 +288,6 @@ def apply_rotation_return(p: Payload) -> None:
 
 
 def apply_rotation_unreturn(p: Payload) -> None:
-    from .workflows.models import RotationBatch
-
     item = _rotation_item(p)
     if item is not None:
         item.returned_at, item.returned_by = None, None
@@ -279,14 +304,10 @@ def apply_rotation_close(p: Payload) -> None:
 
 
 def _session(uuid: str):
-    from .workflows.models import StocktakeSession
-
     return StocktakeSession.get_or_none(StocktakeSession.uuid == uuid)
 
 
 def apply_stocktake_open(p: Payload) -> None:
-    from .workflows.models import StocktakeSession
-
     if _session(p["session"]) is None:
         StocktakeSession.create(
             uuid=p["session"], location=p.get("location"), shelf_from=p.get("shelf_from", ""),
@@ -295,8 +316,6 @@ def apply_stocktake_open(p: Payload) -> None:
 
 
 def apply_stocktake_scan(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None:
         return
@@ -307,15 +326,11 @@ def apply_stocktake_scan(p: Payload) -> None:
     copy = _copy(p["item"])
     if copy is not None and copy.status == "lost":
         # A copy in someone's hands is not lost, whoever marked it and whenever this scan arrives.
-        on_loan = Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists()
-        Copy.update(status="on_loan" if on_loan else "available", status_note="").where(
-            Copy.id == copy.id
-        ).execute()
+        Copy.update(status="available", status_note="").where(Copy.id == copy.id).execute()
+        settle_copy_status([copy.id])
 
 
 def apply_stocktake_finish(p: Payload) -> None:
-    from .workflows.models import StocktakeScan
-
     session = _session(p["session"])
     if session is None or session.finished_at is not None:
         return
@@ -335,6 +350,30 @@ def apply_intake(p: Payload) -> None:
         **fields, "item": code, "location": p.get("location", "main"), "shelf": p.get("shelf", ""),
         "added_on": p.get("added_on"), "price": p.get("price"),
     } for code in p["items"]])
+
+
+def apply_hold(p: Payload) -> None:
+    """``hold.place`` (also the server's published state of a hold): create it once; a cancellation
+    it carries only ever sets the earliest one, so pulled state and local facts merge in any order."""
+    hold = Hold.get_or_none(Hold.uuid == p["hold"])
+    if hold is None:
+        copy = Copy.select(Copy.title).where(Copy.code == p["item"]).get()
+        patron = Patron.select(Patron.id).where(Patron.code == p["patron"]).get()
+        hold = Hold.create(uuid=p["hold"], patron=patron, title=copy.title, item=p["item"],
+                           placed_at=parse_time(p["at"]), device=p.get("device") or "")
+    if p.get("cancelled_at"):
+        _cancel_hold(hold, parse_time(p["cancelled_at"]), p.get("cancelled_by") or "")
+
+
+def _cancel_hold(hold: Hold, at: datetime, by: str) -> None:
+    if hold.cancelled_at is None or at < hold.cancelled_at:
+        Hold.update(cancelled_at=at, cancelled_by=by).where(Hold.id == hold.id).execute()
+
+
+def apply_hold_cancel(p: Payload) -> None:
+    hold = Hold.get_or_none(Hold.uuid == p["hold"])
+    if hold is not None:  # placed on a kiosk this one has not heard from: the server has both
+        _cancel_hold(hold, parse_time(p["at"]), p.get("by") or "")
 
 
 APPLIERS: Mapping[str, Callable[[Payload], None]] = {
@@ -359,6 +398,8 @@ APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "stocktake.scan": apply_stocktake_scan,
     "stocktake.finish": apply_stocktake_finish,
     "intake.receive": apply_intake,
+    "hold.place": apply_hold,
+    "hold.cancel": apply_hold_cancel,
 }
 
 

@@ -139,7 +139,7 @@ def _kiosk_v1(database: Database) -> None:
 
 
 def _workflows(database: Database) -> None:
-    from .workflows.models import WORKFLOW_MODELS
+    from .models import WORKFLOW_MODELS
 
     database.create_tables(WORKFLOW_MODELS)
     # A copy is in at most one batch that has not come back yet.
@@ -168,10 +168,17 @@ def _loan_notes(database: Database) -> None:
     database.create_tables([LoanNote])  # IF NOT EXISTS: 0001 on a fresh database already made it
 
 
+def _holds(database: Database) -> None:
+    from .models import Hold
+
+    database.create_tables([Hold])
+
+
 KIOSK = Component("kiosk", [
     ("0001_initial", _kiosk_v1),
     ("0002_workflows", _workflows),
     ("0003_title_lookup", _title_lookup),
     ("0004_patron_gender", _patron_gender),
     ("0005_loan_notes", _loan_notes),
+    ("0006_holds", _holds),
 ])

@@ -11,20 +11,19 @@ from peewee import (
     CharField,
     DateField,
     DateTimeField,
+    Expression,
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelSelect,
     TextField,
 )
 
 from .db import db
 
-PATRON_KINDS = ("student", "teacher", "helper")
-# Optional: only how the kiosk addresses a teacher (thầy / cô); "" = not known, a neutral "Thầy/Cô".
-GENDERS = ("", "male", "female")
-CATEGORIES = ("SGK", "STK", "SNV", "TN", "periodical", "other")
-COPY_STATUSES = ("available", "on_loan", "lost", "damaged", "withdrawn", "not_for_loan")
-MAIN_LIBRARY = "main"
+# Re-exported for kiosk/importer.py and kiosk/marc.py (helper `imports` rewrites them); new code
+# imports the words from kiosk/vocabulary.py.
+from .vocabulary import CATEGORIES, COPY_STATUSES, GENDERS, MAIN_LIBRARY, PATRON_KINDS  # noqa: F401
 
 
 class JSONField(TextField):
@@ -104,6 +103,15 @@ class Loan(BaseModel):
     checkout_device = CharField()
     checkin_device = CharField(null=True)
 
+    @classmethod
+    def is_open(cls) -> Expression:
+        """The one open-loan predicate: not returned yet (the partial unique index says the same)."""
+        return cls.returned_at.is_null()
+
+    @classmethod
+    def open_loans(cls, *fields: Any) -> ModelSelect:
+        return cls.select(*fields).where(cls.is_open())
+
 
 class LoanNote(BaseModel):
     """What the librarian recorded about a loan besides its dates: an override of a refusal at the
@@ -161,3 +169,85 @@ class Event(BaseModel):
 
 
 KIOSK_MODELS = [Setting, Patron, Title, Copy, Loan, LoanNote, PolicyRule, ClosedDay, Event]
+
+
+# ---------------------------------------------------------------- school workflows (kiosk/workflows)
+# Rotation batches and stock-take sessions (schema migration 0002_workflows). Rows are found by
+# uuid and copy code in facts, never by row id, so a fact made on one kiosk applies the same on
+# the server and on every other kiosk.
+
+
+class RotationBatch(BaseModel):
+    """A set of copies lent to a class library for a period (luân chuyển sách)."""
+
+    uuid = CharField(unique=True)
+    location = CharField(index=True)  # "lop-6A1": the copies' location while the batch is out
+    class_name = CharField(default="")
+    teacher = CharField(default="")  # homeroom teacher's patron code
+    helpers = JSONField(default=list)  # the class helpers' patron codes
+    due = DateField(null=True)
+    opened_at = DateTimeField()
+    opened_by = CharField(default="")
+    closed_at = DateTimeField(null=True)
+    closed_by = CharField(null=True)
+
+
+class RotationItem(BaseModel):
+    batch = ForeignKeyField(RotationBatch, backref="items", on_delete="CASCADE")
+    copy = ForeignKeyField(Copy, backref="rotations", on_delete="RESTRICT")
+    home_location = CharField()  # where the copy goes back to
+    home_shelf = CharField(default="")
+    added_at = DateTimeField()
+    added_by = CharField(default="")
+    returned_at = DateTimeField(null=True)
+    returned_by = CharField(null=True)
+
+    class Meta:
+        indexes = ((("batch", "copy"), True),)
+
+
+class StocktakeSession(BaseModel):
+    """A stock-take (kiểm kê) of a location, a shelf range or the whole collection."""
+
+    uuid = CharField(unique=True)
+    location = CharField(null=True)  # None: every location
+    shelf_from = CharField(default="")
+    shelf_to = CharField(default="")
+    opened_at = DateTimeField()
+    opened_by = CharField(default="")
+    finished_at = DateTimeField(null=True)
+    finished_by = CharField(null=True)
+    result = JSONField(null=True)  # frozen at finishing: the record the board signs
+
+
+class StocktakeScan(BaseModel):
+    """One scan of a copy during a stock-take; scans from every kiosk merge by session uuid."""
+
+    uuid = CharField(unique=True)
+    session = ForeignKeyField(StocktakeSession, backref="scans", on_delete="CASCADE")
+    item = CharField(index=True)  # the cleaned code, even one the catalogue doesn't know
+    scanned_at = DateTimeField()
+    device = CharField()
+    by = CharField(default="")
+    status_seen = CharField(default="")  # the copy's status when scanned: a "lost" one was found
+
+
+WORKFLOW_MODELS = [RotationBatch, RotationItem, StocktakeSession, StocktakeScan]
+
+
+class Hold(BaseModel):
+    """A reservation (đặt trước) of a title: only placed and maybe cancelled. Whether a copy waits for
+    it, until when, and whether it lapsed or was collected are derived (kiosk/hold_rules.py)."""
+
+    uuid = CharField(unique=True)
+    patron = ForeignKeyField(Patron, backref="holds", on_delete="RESTRICT")
+    title = ForeignKeyField(Title, backref="holds", on_delete="RESTRICT")
+    item = CharField()  # the copy label it was placed with: how facts name the title
+    placed_at = DateTimeField(index=True)
+    device = CharField(default="")
+    cancelled_at = DateTimeField(null=True)
+    cancelled_by = CharField(default="")
+
+
+# Tables made by later migrations, not 0001 (which creates KIOSK_MODELS as they are now).
+LATER_MODELS = [Hold]

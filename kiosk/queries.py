@@ -98,7 +98,7 @@ def open_loan_line(copy: Copy, today: date) -> LoanLine | None:
 
 
 def counts(today: date) -> Counts:
-    open_loans = Loan.select().where(Loan.returned_at.is_null())
+    open_loans = Loan.select().where(Loan.is_open())
     return Counts(
         patrons=Patron.select().where(Patron.active).count(),
         copies=Copy.select().count(),
@@ -123,7 +123,7 @@ def overdue_by_class(today: date) -> list[ClassOverdue]:
     rows = (
         Loan.select(Patron.class_name, fn.COUNT(fn.DISTINCT(Patron.id)), fn.COUNT(Loan.id))
         .join(Patron)
-        .where(Loan.returned_at.is_null() & (Loan.due < today) & (Patron.class_name != ""))
+        .where(Loan.is_open() & (Loan.due < today) & (Patron.class_name != ""))
         .group_by(Patron.class_name)
         .order_by(Patron.class_name)
         .tuples()

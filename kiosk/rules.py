@@ -200,6 +200,21 @@ def transition(status: str, action: str) -> str:
     return outcome
 
 
+# Statuses the loans decide; the others are the librarian's word and stay whatever the loans do.
+LOAN_STATUSES = ("available", "on_loan")
+
+
+def settled_status(status: str, lent: bool) -> str:
+    """A copy is on loan iff it has an open loan (``lent``), between the two statuses loans decide.
+
+    A lost, damaged, withdrawn or not-for-loan copy keeps its status: a student may lose a book
+    while it is on loan. ``ledger.settle_copy_status`` applies this to stored copies.
+    """
+    if status not in LOAN_STATUSES:
+        return status
+    return "on_loan" if lent else "available"
+
+
 # ---------------------------------------------------------------- policy
 
 
@@ -303,8 +318,9 @@ class LoanView:
 
 @dataclass(frozen=True)
 class CheckoutDecision:
+    # The copy's new status is not decided here: a copy with an open loan is on loan
+    # (settled_status, run by the ledger when it records the loan).
     due: date
-    new_status: str
 
 
 @dataclass(frozen=True)
@@ -345,7 +361,7 @@ def checkout(
         raise UnknownCopy()
     if copy.status == "on_loan" and holder == patron.code:
         raise AlreadyYours(title=title or copy.code)
-    new_status = transition(copy.status, "checkout")
+    transition(copy.status, "checkout")  # refuses a copy that is not on the shelf
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
         raise CopyNotForLoan()
@@ -356,7 +372,7 @@ def checkout(
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
-    return CheckoutDecision(due=policy.due_date(rule, today), new_status=new_status)
+    return CheckoutDecision(due=policy.due_date(rule, today))
 
 
 def overdue_block(loans: Iterable[LoanView], policy: Policy, today: date) -> HasOverdue | None:
@@ -485,7 +501,7 @@ def checkout_override(
         rule = policy.rule_for(patron.kind, copy.category)
         if not rule.loanable or rule.loan_days <= 0:
             rule = policy.rule_for(patron.kind, "*")  # a book not for loan goes home for the usual time
-        return CheckoutDecision(due=policy.due_date(rule, today), new_status="on_loan"), refusal.code
+        return CheckoutDecision(due=policy.due_date(rule, today)), refusal.code
 
 
 def settlement(how: str, amount: int | None, replacement: str) -> dict[str, object]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from . import rules
+from . import holds, rules
 from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
@@ -62,6 +62,7 @@ class CheckinReceipt:
     title: str | None
     overdue_days: int = 0
     location: str | None = None
+    hold_shelf: bool = False  # set aside for a reader who reserved the title (never says who)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def open_loans_of(patron: Patron) -> list[Loan]:
         .join(Title)
         .switch(Loan)
         .join(Patron)  # _loan_view reads loan.patron.code: no query per loan
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .order_by(Loan.due)
     )
 
@@ -137,7 +138,7 @@ def open_loan_views(patron: Patron) -> list[rules.LoanView]:
         Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals, Title.title)
         .join(Copy)
         .join(Title)
-        .where((Loan.patron == patron) & Loan.returned_at.is_null())
+        .where((Loan.patron == patron) & Loan.is_open())
         .tuples()
     )
     return [rules.LoanView(uuid, item, patron.code, category, due, renewals, title)
@@ -148,7 +149,7 @@ def open_loan_of(copy: Copy) -> Loan | None:
     return (
         Loan.select(Loan, Patron)
         .join(Patron)
-        .where((Loan.copy == copy) & Loan.returned_at.is_null())
+        .where((Loan.copy == copy) & Loan.is_open())
         .first()
     )
 
@@ -241,7 +242,7 @@ class Circulation:
         if for_checkin and copies:
             # One query for the whole class set (40 copies of a textbook), not one per copy.
             lent = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(
-                Loan.copy.in_([c.id for c in copies]) & Loan.returned_at.is_null()).tuples()}
+                Loan.copy.in_([c.id for c in copies]) & Loan.is_open()).tuples()}
             on_loan = [c for c in copies if c.id in lent]
             if len(on_loan) == 1:
                 return on_loan[0]
@@ -279,6 +280,8 @@ class Circulation:
                 else:
                     decision, overridden = rules.checkout_override(
                         _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today, override)
+                if override is None:  # a copy on the hold shelf waits for its reader (the desk may override)
+                    holds.check_checkout(copy, patron.code, today)
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -325,12 +328,14 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
+            hold_shelf = holds.waits_for_a_hold(copy.code, copy.title.id, self.today())
         return CheckinReceipt(
             "returned" if loan else "not_on_loan",
             copy.code,
             copy.title.title,
             decision.overdue_days,
             copy.location,
+            hold_shelf,
         )
 
     def renew(self, patron_code: str, item_code: str) -> RenewReceipt:
@@ -369,10 +374,8 @@ class Circulation:
             copy = Copy.get_or_none(Copy.code == item_text)
             if copy is None:
                 raise rules.UnknownCopy()
-            status = rules.transition(copy.status, action)
             loan = open_loan_of(copy)
-            if status == "available" and loan is not None:
-                status = "on_loan"
+            status = rules.settled_status(rules.transition(copy.status, action), loan is not None)
             now = self.now()
             if loan is not None and status in ("lost", "damaged"):
                 record("loan.settle", {"loan": loan.uuid, "item": copy.code, "patron": loan.patron.code,

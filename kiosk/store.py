@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from . import settings
 from .db import init_database
 from .ledger import get_setting, put_setting
 from .migrations import KIOSK, check_schema, migrate
+from .services import Circulation
 
 DB_FILENAME = "muontra.sqlite3"
 DEFAULT_DATA_DIR = "data"
@@ -36,6 +42,34 @@ def open_store(directory: str | os.PathLike[str] | None, *, upgrade: bool = Fals
     else:
         check_schema(database, KIOSK, data=str(directory))
     return database
+
+
+@dataclass(frozen=True)
+class OpenKiosk:
+    database: Database
+    circulation: Circulation
+    directory: Path
+
+
+def open_kiosk(data: str | os.PathLike[str] | None = None, *, upgrade: bool = False,
+               config: Mapping[str, Any] | None = None) -> OpenKiosk:
+    """Open a data directory as a circulation service: the one way the app factory and every command do.
+
+    ``config``: the settings already resolved (the app's config); by default
+    ``settings.resolve("kiosk")``, so every ``MUONTRA_*`` setting (time zone, scanner affixes…)
+    holds for commands exactly as for the kiosk app.
+    """
+    values = settings.resolve("kiosk") if config is None else config
+    directory = data_dir(data or values.get("DATA_DIR"))
+    database = open_store(directory, upgrade=upgrade)
+    circulation = Circulation(
+        device=get_setting("device_id"),
+        clock=values["CLOCK"],
+        timezone=ZoneInfo(values["TIMEZONE"]),
+        scanner_prefixes=tuple(values["SCANNER_PREFIXES"]),
+        scanner_suffixes=tuple(values["SCANNER_SUFFIXES"]),
+    )
+    return OpenKiosk(database, circulation, directory)
 
 
 def ensure_device_identity() -> str:

@@ -11,6 +11,8 @@ import click
 from kiosk.cli import data_option, language, say
 from kiosk.errors import N_
 
+EXIT_SYNC_RUNNING = 3  # `muontra sync`: another sync holds this data directory's lock
+
 db_option = click.option("--db", "db_url", envvar="MUONTRA_DB", default=None,
                          help="Database URL (postgresql://…); default: server.sqlite3 in the data directory.")
 
@@ -35,9 +37,11 @@ def _utc_now():
 @click.option("--workers", default=min(4, 2 * (os.cpu_count() or 1)), show_default=True, type=int)
 @click.option("--wsgi", type=click.Choice(["gunicorn", "waitress"]), default=None,
               help="WSGI server (default: gunicorn where it runs, else waitress).")
+@click.option("--announce/--no-announce", default=True, show_default=True,
+              help="Announce the server on the LAN (mDNS) so kiosks find it without typing an address.")
 @click.pass_context
 def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: int, workers: int,
-           wsgi: str | None) -> None:
+           wsgi: str | None, announce: bool) -> None:
     """Run the central school server (or manage it with a sub-command)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -50,6 +54,30 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
         wsgi = "waitress" if sys.platform == "win32" else "gunicorn"
     click.echo(say(N_("Mượn Trả school server on %(url)s (%(wsgi)s, data: %(data)s)"),
                    url=f"http://{host}:{port}/", wsgi=wsgi, data=data))
+    announcer = _announce(data, db_url, host, port) if announce else None
+    try:
+        _serve(config, wsgi, host, port, workers)
+    finally:
+        if announcer is not None:
+            announcer.terminate()
+
+
+def _announce(data: str, db_url: str | None, host: str, port: int):
+    """Announce on the LAN from a small child process: zeroconf's threads must not live in the process
+    gunicorn forks its workers from."""
+    import subprocess
+
+    from kiosk.ledger import get_setting
+    from kiosk.tls import local_names
+
+    database = _open(data, db_url)
+    school = get_setting("school_name") or ""
+    database.close()
+    addresses = [host] if host not in ("0.0.0.0", "") else [a for a in local_names()[1] if ":" not in a]
+    return subprocess.Popen([sys.executable, "-m", "sync.discovery", school, str(port), *addresses])
+
+
+def _serve(config: dict, wsgi: str, host: str, port: int, workers: int) -> None:
     if wsgi == "gunicorn":
         from .server.wsgi import run_gunicorn
 
@@ -57,9 +85,15 @@ def server(ctx: click.Context, data: str, db_url: str | None, host: str, port: i
     else:
         import waitress
 
-        from .server.app import create_app
+        from kiosk.watchdog import database_check, start_for_systemd
 
-        waitress.serve(create_app(config), host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        from .server.app import create_app
+        from .server.store import database_url
+
+        app = create_app(config)
+        wsgi_server = waitress.create_server(app, host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        start_for_systemd([database_check(database_url(config["DATA_DIR"], config["DB"]))])
+        wsgi_server.run()
 
 
 @server.command("migrate")
@@ -142,13 +176,12 @@ def server_set_pin(data: str, db_url: str | None, pin: str) -> None:
 @click.option("--yes", is_flag=True, help="Pair again without asking when this kiosk is already paired.")
 def pair(server_url: str, code: str, data: str, yes: bool) -> None:
     """Pair this kiosk with the school server using the librarian's one-time code."""
-    from kiosk.ledger import get_setting
-    from kiosk.store import open_store
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
     from .client import pair as pair_with
 
-    open_store(data)
+    device = open_kiosk(data).circulation.device
     current = kiosk_state.pairing()
     if current is not None and not yes:
         # As on the admin page: moving a kiosk to another server is a decision, not a typo.
@@ -156,7 +189,7 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
                                  server=current.server, name=current.name)):
             click.echo(say(N_("Nothing changed: this kiosk stays paired with %(server)s."), server=current.server))
             sys.exit(1)
-    paired = pair_with(server_url, code, get_setting("device_id"))
+    paired = pair_with(server_url, code, device)
     click.echo(say(N_("Paired: this kiosk is “%(name)s” on %(server)s."), name=paired.name, server=paired.server))
 
 
@@ -164,13 +197,14 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
 @data_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sync(data: str, quiet: bool) -> None:
-    """Sync once with the school server; exit 0 only if everything was exchanged."""
-    from kiosk.store import open_store
+    """Sync once with the school server; exit 0 only if everything was exchanged (2: not all of it,
+    3: another sync of this data directory is running)."""
+    from kiosk.store import open_kiosk
 
     from . import kiosk_state
-    from .client import client_for
+    from .client import SyncAlreadyRunning, client_for
 
-    open_store(data)
+    open_kiosk(data)
     bars: dict[str, click.progressbar] = {}
 
     def progress(phase: str, done: int, total: int | None) -> None:
@@ -183,12 +217,21 @@ def sync(data: str, quiet: bool) -> None:
             bar.__enter__()
         bar.update(done - bar.pos)
 
-    summary = client_for(progress=progress).sync()
+    try:
+        summary = client_for(progress=progress).sync()
+    except SyncAlreadyRunning as exc:
+        # The kiosk's background sync (or another `muontra sync`) has this data directory:
+        # its own exit code, so a script can tell "try later" from "the server is not there".
+        click.echo(exc.message_in(language()), err=True)
+        sys.exit(EXIT_SYNC_RUNNING)
     for bar in bars.values():
         bar.__exit__(None, None, None)
     click.echo(say(N_("Sent %(sent)s, received %(received)s, conflicts %(conflicts)s, still waiting %(waiting)s"),
                    sent=summary.sent, received=summary.received, conflicts=summary.conflicts,
                    waiting=summary.waiting))
+    if summary.repaired:
+        click.echo(say(N_("Corrected from the server's records: %(count)s (see the sync page)"),
+                       count=summary.repaired))
     if not summary.complete:
         click.echo(kiosk_state.error_text(language()) or say(N_("Some events are still waiting to be sent.")), err=True)
         sys.exit(2)

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
 from typing import Any
 
 from peewee import chunked
 
-from kiosk import ledger
+from kiosk import ledger, rules
 from kiosk.db import insert_rows, update_rows
 from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import IN_CHUNK, get_setting, newest_seq, put_setting
-from kiosk.models import Copy, Event, Loan, Patron, Setting, Title
-from kiosk.workflows.models import RotationBatch, RotationItem, StocktakeSession
+from kiosk.models import (
+    Copy,
+    Event,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    Setting,
+    StocktakeSession,
+    Title,
+)
 
+from . import digest
 from .protocol import keys_of, parse_cursor
 
 PAIRING = "sync.pairing"  # {"server", "device", "secret", "name"}
@@ -38,6 +48,9 @@ CONFLICTS = "sync.conflicts"  # this kiosk's recent facts the server flagged
 CONFLICTS_OPEN = "sync.conflicts_open"  # open conflicts of this kiosk, as the server counts them
 SNAPSHOT = "sync.snapshot"  # {"epoch", "until", "pages"}: a snapshot being read, page by page
 SNAPSHOT_PAGE = "sync.snapshot_page."  # + page number: the patrons, copies and loans that page named
+DIGEST_CHECKED = "sync.digest_checked"  # {"cursor", "newest", "at"}: the last digest comparison that ran
+REPAIRS = "sync.repairs"  # the last MAX_REPAIRS copies and cards the digest check made the server's again
+MAX_REPAIRS = 200
 MAX_LOCAL_CONFLICTS = 200
 MAX_MARKS = 64
 
@@ -117,7 +130,7 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
     if returned is None:
         # The server's open loan wins over a stale local one (closed there, news of it on the way).
         Loan.update(returned_at=ledger.parse_time(p["at"]), checkin_device="sync").where(
-            (Loan.copy == copy) & Loan.returned_at.is_null() & (Loan.uuid != p["loan"])).execute()
+            (Loan.copy == copy) & Loan.is_open() & (Loan.uuid != p["loan"])).execute()
     values = {"copy": copy, "patron": patron, "checked_out_at": ledger.parse_time(p["at"]),
               "due": ledger.parse_day(p["due"]), "returned_at": returned, "renewals": p["renewals"],
               "location": p["location"], "checkout_device": p["checkout_device"],
@@ -126,12 +139,9 @@ def apply_loan_state(p: Mapping[str, Any]) -> None:
         Loan.create(uuid=p["loan"], **values)
     else:
         Loan.update(**values).where(Loan.id == existing.id).execute()
-    if returned is None:
-        # A loan of the copy closed just before in the same page may have put it back on the shelf.
-        Copy.update(status="on_loan").where((Copy.id == copy.id) & (Copy.status == "available")).execute()
-    elif not Loan.select().where((Loan.copy == copy) & Loan.returned_at.is_null()).exists():
-        # The copy's own record came first and was held "on loan" by this loan: now it is back.
-        Copy.update(status="available").where((Copy.id == copy.id) & (Copy.status == "on_loan")).execute()
+    # A loan of the copy closed just before in the same page may have put it back on the shelf; or
+    # the copy's own record came first and was held "on loan" by this loan, now closed.
+    ledger.settle_copy_status([copy.id])
 
 
 def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
@@ -156,7 +166,7 @@ def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
         loans.update((row["uuid"], row) for row in Loan.select().where(Loan.uuid.in_(chunk)).dicts())
     for chunk in chunked(copy_ids, IN_CHUNK):
         loans.update((row["uuid"], row) for row in
-                     Loan.select().where(Loan.copy.in_(chunk) & Loan.returned_at.is_null()).dicts())
+                     Loan.open_loans().where(Loan.copy.in_(chunk)).dicts())
     stored = {uuid: dict(row) for uuid, row in loans.items()}
     if any(p["item"] in copies and p["loan"] in stored and stored[p["loan"]]["copy"] != copies[p["item"]]["id"]
            for p in payloads):
@@ -193,12 +203,10 @@ def apply_loan_states(payloads: Sequence[Mapping[str, Any]]) -> None:
             row.update(values)
         if returned is None:
             open_loans[copy_id].add(p["loan"])
-            if statuses[copy_id] == "available":
-                statuses[copy_id] = "on_loan"
         else:
             open_loans.get(copy_id, set()).discard(p["loan"])
-            if not open_loans.get(copy_id) and statuses[copy_id] == "on_loan":
-                statuses[copy_id] = "available"
+        # ledger.settle_copy_status, in memory.
+        statuses[copy_id] = rules.settled_status(statuses[copy_id], bool(open_loans.get(copy_id)))
 
     changes = [(stored[uuid]["id"], {name: value for name, value in row.items() if stored[uuid][name] != value})
                for uuid, row in loans.items() if uuid in stored]
@@ -400,16 +408,110 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
     and a loan it publishes later opens here again. Patrons and copies outside both
     go as a tombstone takes them.
     """
-    stale = [loan for loan in Loan.select(Loan.id, Loan.uuid, Loan.copy).where(Loan.returned_at.is_null())
-             if ("loan", loan.uuid) not in known]
+    stale = [loan for loan in Loan.open_loans(Loan.id, Loan.uuid, Loan.copy) if ("loan", loan.uuid) not in known]
     for loan in stale:
         Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
-        if not Loan.select().where((Loan.copy == loan.copy_id) & Loan.returned_at.is_null()).exists():
-            Copy.update(status="available").where((Copy.id == loan.copy_id) & (Copy.status == "on_loan")).execute()
+    ledger.settle_copy_status(loan.copy_id for loan in stale)
     for model, kind, remove in ((Patron, "patron", remove_patron), (Copy, "copy", remove_copy)):
         lacking = [code for (code,) in model.select(model.code).tuples() if (kind, code) not in known]
         for row in model.select().where(model.code.in_(lacking)) if lacking else ():
             remove(row)
+
+
+# ---------------------------------------------------------------- anti-entropy (see sync/digest.py)
+
+
+DIGEST_EVERY = timedelta(hours=24)  # compare at least this often, even when nothing moved
+DIGEST_GAP = timedelta(minutes=10)  # and, when something moved, at most this often (it reads every copy off the shelf)
+
+
+def digest_due(cursor: str | None, newest: int, now: datetime, gap: timedelta = DIGEST_GAP) -> bool:
+    """Compare digests when something moved on either side since the last comparison and ``gap`` has
+    passed, or when a day has passed; always when no comparison is on record."""
+    checked = get_setting(DIGEST_CHECKED)
+    try:
+        since = now - ledger.parse_time(checked["at"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    moved = [checked.get("cursor"), checked.get("newest")] != [cursor, newest]
+    return since >= DIGEST_EVERY or (moved and since >= gap)
+
+
+def digest_checked(cursor: str | None, newest: int, now: datetime) -> None:
+    put_setting(DIGEST_CHECKED, {"cursor": cursor, "newest": newest, "at": ledger.iso(now)})
+
+
+def _describe(leaf: str | None) -> str:
+    """A leaf of sync/digest.py as the librarian reads it: a copy's status and reader, a card's state."""
+    if leaf is None:
+        return "—"
+    kind, _code, *rest = leaf.split("|")
+    if kind == "c":
+        status, loans = rest
+        readers = [loan.split(":")[1] for loan in loans.split(",") if loan]
+        return status + (f" ({', '.join(readers)})" if readers else "")
+    name, class_name, patron_kind, active = rest
+    return f"{name} {class_name} {patron_kind} {'active' if active == '1' else 'inactive'}".replace("  ", " ")
+
+
+def _leaves(copies: Sequence[str], patrons: Sequence[str]) -> dict[tuple[str, str], str]:
+    found = {("copy", code): leaf for code, leaf in digest.copy_leaves(copies).items()}
+    found.update((("patron", code), leaf) for code, leaf in digest.patron_leaves(patrons).items())
+    return found
+
+
+def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, Any]], now: datetime,
+           at: str) -> int:
+    """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
+
+    Call in one write transaction. ``records`` are the server's whole truth for those
+    buckets: its cards in them, its copies off the shelf in them (any other copy of the
+    bucket is on the shelf there) and the open loans of those copies. What the
+    kiosk's unsent facts touch is left alone (the server hears of it next). Every copy
+    or card that changes is logged in ``sync.repairs`` (shown on the sync panel), with
+    what it was and what it is now. Returns how many changed.
+    """
+    wanted = set(buckets)
+    pending = pending_keys(device)
+    mine_copies, mine_patrons = digest.codes_in(wanted)
+    by_kind: dict[str, list[Mapping[str, Any]]] = {"patron": [], "copy": [], "loan": []}
+    for record in records:
+        if record["kind"] in by_kind and record["op"] == "upsert" and (record["kind"], record["key"]) not in pending:
+            by_kind[record["kind"]].append(record)
+    their_copies = {record["key"] for record in by_kind["copy"]}
+    their_patrons = {record["key"] for record in by_kind["patron"]}
+    open_there = {record["key"] for record in by_kind["loan"]}
+    copy_scope = [code for code in set(mine_copies) | their_copies if ("copy", code) not in pending]
+    patron_scope = [code for code in set(mine_patrons) | their_patrons if ("patron", code) not in pending]
+    before = _leaves(copy_scope, patron_scope)
+
+    for record in by_kind["patron"]:
+        ledger.apply("patron.upsert", record["payload"])
+    for row in Patron.select().where(Patron.code.in_([c for c in mine_patrons if c not in their_patrons
+                                                      and ("patron", c) not in pending])):
+        remove_patron(row)
+    # Loans open here but not there are closed, as after a snapshot: the server's word wins.
+    stale = (Loan.select(Loan.id, Loan.uuid).join(Copy)
+             .where(Loan.is_open() & Copy.code.in_(copy_scope) & Loan.uuid.not_in(list(open_there))))
+    for loan in list(stale):
+        if ("loan", loan.uuid) not in pending:
+            Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
+    for record in by_kind["copy"]:
+        ledger.apply("catalog.upsert", record["payload"])
+    # Off the shelf here, not there: on the shelf there (the digest leaves shelved copies out).
+    Copy.update(status="available").where(Copy.code.in_([c for c in mine_copies if c not in their_copies
+                                                          and ("copy", c) not in pending])).execute()
+    for record in by_kind["loan"]:
+        if ("copy", record["payload"].get("item")) not in pending:
+            apply_loan_state(record["payload"])
+
+    after = _leaves(copy_scope, patron_scope)
+    changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    log = [{"at": at, "kind": kind, "key": code, "before": _describe(before.get((kind, code))),
+            "after": _describe(after.get((kind, code)))} for kind, code in changed]
+    if log:
+        put_setting(REPAIRS, (get_setting(REPAIRS, []) + log)[-MAX_REPAIRS:])
+    return len(log)
 
 
 def remember_error(failure: MuontraError | None) -> None:
@@ -437,5 +539,6 @@ def status(device: str | None, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
         "last_error": error_text(lang),
         "conflicts_open": get_setting(CONFLICTS_OPEN, 0),
         "recent_conflicts": get_setting(CONFLICTS, [])[-20:],
+        "recent_repairs": get_setting(REPAIRS, [])[-20:],
         "clock_offset": get_setting(CLOCK_OFFSET, 0),
     }

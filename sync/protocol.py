@@ -193,6 +193,8 @@ def keys_of(event_type: str, payload: Mapping[str, Any]) -> set[tuple[str, str]]
         keys.add(("setting", payload["key"]))
     if event_type in ("stocktake.open", "stocktake.finish") and isinstance(payload.get("session"), str):
         keys.add(("stocktake", payload["session"]))
+    if event_type.startswith("hold.") and isinstance(payload.get("hold"), str):
+        keys.add(("hold", payload["hold"]))
     if event_type == "stocktake.scan" and isinstance(payload.get("scan"), str):
         keys.add(("stocktake_scan", payload["scan"]))
     if event_type.startswith("rotation.") and isinstance(payload.get("batch"), str):
@@ -207,3 +209,49 @@ def rotation_item_key(batch: str, item: str) -> str:
     """A copy's place in a rotation batch, as the change log names it (a batch uuid has no slash)."""
     return f"{batch}/{item}"
 
+
+
+# The pairing QR code: the server's page shows it, the kiosk reads it with its camera or a 2D USB
+# scanner (a keyboard wedge types it), so nobody types an address. A URL-like text any scanner can
+# type: muontra://pair?server=<server URL, percent-encoded>&code=<one-time code>.
+PAIRING_QR_PREFIX = "muontra://pair?"
+MAX_PAIRING_QR = 400
+
+
+class BadPairingQr(BadInput):
+    code = "bad_pairing_qr"
+    message = N_("This is not a pairing code from the school server's Devices page. Make a new one there and scan it again.")
+
+
+def pairing_qr(server: str, code: str) -> str:
+    from urllib.parse import urlencode
+
+    return PAIRING_QR_PREFIX + urlencode({"server": server, "code": code})
+
+
+def parse_pairing_qr(text: str) -> tuple[str, str]:
+    """(server URL, code) from a scanned pairing QR; :class:`BadPairingQr` for anything else.
+
+    Scanners differ: some upper-case everything (caps lock), some add a prefix or a suffix; the
+    prefix is found case-insensitively and the address is checked again when pairing."""
+    from urllib.parse import parse_qs
+
+    if not isinstance(text, str) or len(text) > MAX_PAIRING_QR:
+        raise BadPairingQr()
+    start = text.lower().find(PAIRING_QR_PREFIX)
+    if start < 0:
+        raise BadPairingQr()
+    try:
+        fields = {k.lower(): v for k, v in parse_qs(text[start + len(PAIRING_QR_PREFIX):].strip(),
+                                                     strict_parsing=True).items()}
+    except ValueError:
+        raise BadPairingQr() from None
+    server, code = fields.get("server", []), fields.get("code", [])
+    if len(server) != 1 or len(code) != 1 or not server[0].strip() or not code[0].strip():
+        raise BadPairingQr()
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(server[0].strip())
+    # A caps-lock scanner types HTTP://HOST: scheme and host are case-insensitive, the path is not.
+    address = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, parts.fragment))
+    return address, code[0].strip().upper()

@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from kiosk.app import create_app
+# mDNS (server discovery) stays on loopback in every test and every process a test starts: this
+# machine may send nothing to the real network.
+os.environ["MUONTRA_MDNS_INTERFACES"] = "127.0.0.1"
+
+from kiosk.app import create_app  # noqa: E402
 from kiosk.db import db
 from kiosk.services import Circulation
 from kiosk.store import open_store
@@ -113,8 +117,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 def muontra(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process, from this checkout."""
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(),
+    """Run the real CLI in a child process, from this checkout (``env_extra``: more variables)."""
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(**kwargs.pop("env_extra", {})),
                           capture_output=True, text=True, timeout=kwargs.pop("timeout", 120), **kwargs)
 
 
@@ -167,3 +171,26 @@ def kiosk_process(data_dir: Path) -> Iterator[KioskProcess]:
     proc = KioskProcess(data_dir)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """What systemd opens for a unit: a unix datagram socket named by $NOTIFY_SOCKET."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    yield sock, path
+    sock.close()
+
+
+def received(sock: socket.socket, seconds: float) -> list[str]:
+    """Every message that arrives within ``seconds``."""
+    messages, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+    return messages

@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
-from kiosk import codes, errors, importer, rules
+from kiosk import errors, settings
 from kiosk.cli import main
-from kiosk.workflows import rules as workflow_rules
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
-def _codes_of(module) -> set[str]:
-    return {
-        value.code for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, errors.MuontraError)
-        and value.code not in ("error", "circulation", "bad_input", "bad_transition", "workflow")
-    }
+def _all_errors() -> list[type[errors.MuontraError]]:
+    """Every MuontraError subclass in every module of kiosk, sync and scanner."""
+    for package in ("kiosk", "sync", "scanner"):
+        for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+            if not info.name.endswith("__main__"):  # running it would run the CLI
+                importlib.import_module(info.name)
+
+    def below(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from below(sub)
+
+    return list(below(errors.MuontraError))
+
+
+def _is_family(error: type[errors.MuontraError]) -> bool:
+    """A base class only grouping refusals (its own message is the generic one), never raised itself."""
+    return error.message == errors.MuontraError.message and any(
+        sub.code != error.code for sub in error.__subclasses__())
 
 
 def test_every_kiosk_api_route_is_in_the_readme(app):
@@ -29,15 +43,14 @@ def test_every_kiosk_api_route_is_in_the_readme(app):
 
 
 def test_every_refusal_code_is_in_the_readme():
-    wanted = _codes_of(rules) | _codes_of(codes) | _codes_of(errors) | _codes_of(workflow_rules)
-    assert "copy_on_loan" in wanted and "stocktake_finished" in wanted
+    wanted = {error.code for error in _all_errors() if not _is_family(error)}
+    assert {"copy_on_loan", "stocktake_finished", "clock_skew", "frame_not_jpeg", "bad_setting"} <= wanted
     missing = sorted(code for code in wanted if not re.search(rf"`{code}`", README))
     assert missing == []
 
 
 def test_every_former_code_is_documented_as_an_alias():
-    renamed = [error for module in (rules, codes, errors, workflow_rules, importer) for error in vars(module).values()
-               if isinstance(error, type) and issubclass(error, errors.MuontraError) and error.aliases]
+    renamed = [error for error in _all_errors() if error.aliases]
     assert renamed, "some codes were renamed"
     missing = sorted(f"{error.code} <- {alias}" for error in renamed for alias in error.aliases
                      if not re.search(rf"`{error.code}`\s+←\s+`{alias}`", README))
@@ -59,3 +72,9 @@ def test_every_documented_screenshot_exists():
     assert named, "the docs show the screens"
     missing = sorted(name for name in named if not (root / "docs" / "screenshots" / name).is_file())
     assert missing == []
+
+
+def test_the_configuration_page_is_the_settings_registry():
+    """docs/configuration.md is generated from kiosk/settings.py: `python -m kiosk.settings --write`."""
+    assert settings.DOC.read_text(encoding="utf-8") == settings.markdown()
+    assert "`MUONTRA_SYNC_MAX_BACKOFF`" in settings.markdown() and "`MASTER_KEY`" in settings.markdown()

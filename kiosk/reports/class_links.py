@@ -78,7 +78,7 @@ def reading_counts(class_name: str, period: Period, today: date, timezone: ZoneI
     ids = [p.id for p in students]
     made = Counter(loan.patron_id for loan in Loan.select(Loan.patron).where(
         Loan.patron.in_(ids) & (Loan.checked_out_at >= start) & (Loan.checked_out_at < stop)))
-    open_loans = list(Loan.select(Loan.patron, Loan.due).where(Loan.patron.in_(ids) & Loan.returned_at.is_null()))
+    open_loans = list(Loan.select(Loan.patron, Loan.due).where(Loan.patron.in_(ids) & Loan.is_open()))
     holding = Counter(loan.patron_id for loan in open_loans)
     late = Counter(loan.patron_id for loan in open_loans if loan.due < today)
     return [StudentReading(p.code, p.name, made[p.id], holding[p.id], late[p.id])

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import click
 
 from ..cli import data_option
-from ..clock import DEFAULT_TIMEZONE
 from ..errors import N_, MuontraError
 from ..i18n import DEFAULT_LANGUAGE, translate
 from .common import fmt_day
@@ -35,10 +34,10 @@ def lang_of(ctx: click.Context) -> str:
 
 
 def open_data(data: str) -> ZoneInfo:
-    from ..store import open_store
+    """Open the data directory (store.open_kiosk); the school's time zone for the report's days."""
+    from ..store import open_kiosk
 
-    open_store(data)
-    return ZoneInfo(os.environ.get("MUONTRA_TIMEZONE", DEFAULT_TIMEZONE))
+    return open_kiosk(data).circulation.timezone
 
 
 def today_in(timezone: ZoneInfo, on: str | None) -> date:

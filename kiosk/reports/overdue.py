@@ -65,7 +65,7 @@ def overdue_loans(class_name: str, today: date, timezone: ZoneInfo) -> list[Over
         .join(Title)
         .switch(Loan)
         .join(Patron)
-        .where(Loan.returned_at.is_null() & (Loan.due < today) & (Patron.class_name == wanted))
+        .where(Loan.is_open() & (Loan.due < today) & (Patron.class_name == wanted))
     )
     loans = [
         OverdueLoan(

@@ -16,8 +16,9 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from ..errors import N_
-from ..models import CATEGORIES, Copy, Loan, LoanNote, Patron, Title
+from ..models import Copy, Loan, LoanNote, Patron, StocktakeSession, Title
 from ..rules import OVERRIDABLE, OVERRIDE_REASON_WORDS
+from ..vocabulary import CATEGORIES
 from .common import Period, ReportError, Table, fmt_day, local_day, school_name, translator, write_xlsx
 from .labels import accession_key
 from .stats import CATEGORY_LABELS, STATUS_LABELS, STUDENT_KINDS, withdrawal_facts
@@ -225,7 +226,6 @@ def general_register(period: Period, timezone: ZoneInfo, lang: str) -> list[Tabl
 def stocktake_table(period: Period, timezone: ZoneInfo, lang: str) -> Table:
     """Part III: the stock-takes finished in the period, from their frozen results."""
     _ = translator(lang)
-    from ..workflows.models import StocktakeSession
 
     start, stop = period.utc_bounds(timezone)
     sessions = StocktakeSession.select().where(

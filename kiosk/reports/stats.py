@@ -16,7 +16,8 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from ..errors import N_
-from ..models import COPY_STATUSES, Copy, Event, Loan, Patron, Title
+from ..models import Copy, Event, Loan, Patron, Title
+from ..vocabulary import COPY_STATUSES
 from .common import (
     BadPeriod,
     Period,

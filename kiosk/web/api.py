@@ -63,8 +63,14 @@ CHECKIN_MESSAGES = {
 }
 
 
+HOLD_SHELF_MESSAGE = N_("Set aside for a reader who reserved it: please put it on the hold shelf.")
+
+
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
-    return {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    answer = {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    if receipt.hold_shelf:
+        answer["hold_message"] = translate(HOLD_SHELF_MESSAGE, g.lang)
+    return answer
 
 
 @bp.get("/healthz")
@@ -118,7 +124,7 @@ def search():
 
     body = json_body("q")
     return jsonify({"results": [
-        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available,
+        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available, "item": r.item,
          "places": [{"location": p.location, "where": location_label(p.location, g.lang), "shelf": p.shelf,
                      "status": p.status, "count": p.count, "due": p.due.isoformat() if p.due else None}
                     for p in r.places]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from ..errors import N_, MuontraError
@@ -31,6 +32,10 @@ def error_response(code: str, message: str, status: int,
         if aliases:  # former names of a renamed code (README: renamed codes)
             error["aliases"] = list(aliases)
         return jsonify({"error": error}), status
+    if request_ctx.url_adapter is None:
+        # The request was too broken to route (a Host header no URL can be built for): the page's
+        # links could not be made either, so answer in plain text rather than fail again (500).
+        return Response(message, status=status, mimetype="text/plain")
     return render_template("error.html", code=code, message=message), status
 
 

@@ -69,6 +69,11 @@ SCRIPT_WORDS = {
     "search_read_here": N_("read in the library only"),
     "search_repair": N_("being repaired"),
     "yes_return": N_("Yes, return it"),
+    "hold_button": N_("Reserve"),
+    "hold_scan_card": N_("Scan your library card to reserve “%(title)s”."),
+    "hold_placed": N_("Reserved: %(title)s. You are number %(position)s in line."),
+    "hold_ready": N_("Your reserved book is here: %(title)s. Ask the librarian for it by %(until)s."),
+    "hold_waiting": N_("Reserved: %(title)s (number %(position)s in line)."),
     "no": N_("No"),
 }
 
@@ -89,6 +94,7 @@ def render_kiosk(view: str) -> ResponseReturnValue:
         "idleSeconds": int(current_app.config["IDLE_SECONDS"]),
         "doubleScanSeconds": float(current_app.config["DOUBLE_SCAN_SECONDS"]),
         "receiptSeconds": int(current_app.config["RECEIPT_SECONDS"]),
+        "receiptPrinter": bool(current_app.config.get("RECEIPT_PRINTER")),
         "words": script_words(g.lang),
     }
     other = "en" if g.lang == "vi" else "vi"

@@ -17,11 +17,9 @@ from .services import LIBRARIAN, BatchView, Workflows
 
 
 def _workflows(data: str) -> Workflows:
-    from ..importer_cli import current_circulation
-    from ..store import open_store
+    from ..store import open_kiosk
 
-    open_store(data)
-    return Workflows(current_circulation())
+    return Workflows(open_kiosk(data).circulation)
 
 
 def _day(text: str) -> date:

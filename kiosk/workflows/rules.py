@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..errors import N_, MuontraError
-from ..models import MAIN_LIBRARY
+from ..vocabulary import MAIN_LIBRARY
 
 CLASS_LIBRARY_PREFIX = "lop-"
 DEFAULT_PREFIXES: Mapping[str, str] = {"SGK-": "SGK", "STK-": "STK", "SNV-": "SNV", "TN-": "TN"}

@@ -17,11 +17,20 @@ from peewee import IntegrityError, fn
 from ..codes import book_number
 from ..db import write_transaction
 from ..ledger import get_setting, iso, record
-from ..models import MAIN_LIBRARY, Copy, Loan, Patron, Title
+from ..models import (
+    MAIN_LIBRARY,
+    Copy,
+    Loan,
+    Patron,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 from ..rules import UnknownPatron
 from ..services import Circulation, open_loan_of
 from . import rules
-from .models import RotationBatch, RotationItem, StocktakeScan, StocktakeSession
 
 LIBRARIAN = "librarian"
 
@@ -392,7 +401,7 @@ class Workflows:
         """The live count, from two grouped queries (it runs on every scan)."""
         scope = self._scope(session)
         on_shelf = Copy.status.not_in(list(rules.NOT_EXPECTED)) & Copy.id.not_in(
-            Loan.select(Loan.copy).where(Loan.returned_at.is_null()))
+            Loan.select(Loan.copy).where(Loan.is_open()))
         if scope.location is not None:
             on_shelf &= Copy.location == scope.location
         shelves = Copy.select(Copy.location, Copy.shelf, fn.COUNT(Copy.id)).where(on_shelf).group_by(
@@ -407,7 +416,7 @@ class Workflows:
             for location, shelf, count in shelves.tuples()))
 
     def _result(self, session: StocktakeSession) -> rules.StocktakeResult:
-        on_loan = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(Loan.returned_at.is_null()).tuples()}
+        on_loan = {copy_id for (copy_id,) in Loan.select(Loan.copy).where(Loan.is_open()).tuples()}
         copies = [
             rules.StocktakeCopy(code, "", location, shelf, status, copy_id in on_loan)
             for copy_id, code, location, shelf, status in Copy.select(

@@ -15,6 +15,7 @@
     step: S.view === "borrow" ? "card" : null,
     patron: null,
     borrowed: [],
+    reserving: null, // {item, title} while the search screen waits for a card to reserve a book
     returned: [],
     sounds: [],
     scans: [],
@@ -253,6 +254,37 @@
     $("[data-list-section=mine]").hidden = list.children.length === 0;
   }
 
+  // Reservations: the card holder's own, on the card screen (a book set aside for them first).
+  async function showHolds(patronCode) {
+    const list = $("[data-list=notices]");
+    list.replaceChildren();
+    const answer = await api("/api/holds", {patron: patronCode});
+    const holds = answer.ok ? answer.data.holds.filter((hold) => hold.state !== "expired") : [];
+    for (const hold of holds) {
+      const line = document.createElement("li");
+      line.className = `notice hold-${hold.state}`;
+      line.textContent = hold.state === "ready"
+        ? fmt(W.hold_ready, {title: hold.title, until: formatDate(hold.until)})
+        : fmt(W.hold_waiting, {title: hold.title, position: hold.position});
+      list.append(line);
+    }
+    list.hidden = holds.length === 0;
+  }
+
+  async function placeHold(cardCode) {
+    const wanted = state.reserving;
+    state.reserving = null;
+    const box = $("[data-result=search]");
+    const answer = await api("/api/hold", {patron: cardCode, item: wanted.item});
+    if (answer.ok) {
+      show(box, "ok", fmt(W.hold_placed, {title: answer.data.hold.title, position: answer.data.hold.position || 1}));
+      beep("ok");
+    } else {
+      show(box, "bad", answer.error.message);
+      beep("bad");
+    }
+  }
+
   async function renewBook(code) {
     const box = $("[data-result=books]");
     const answer = await api("/api/renew", {patron: state.patron.code, item: code});
@@ -350,6 +382,17 @@
         places.append(line);
       }
       item.append(head, author, places);
+      if (!found.available && found.item) {
+        // All copies out: the reader can reserve it, with their card.
+        const reserve = document.createElement("button");
+        reserve.type = "button";
+        reserve.className = "button secondary reserve";
+        reserve.dataset.action = "reserve";
+        reserve.dataset.item = found.item;
+        reserve.dataset.title = found.title;
+        reserve.textContent = W.hold_button;
+        item.append(reserve);
+      }
       list.append(item);
     }
   }
@@ -401,6 +444,7 @@
     if (answer.ok) {
       startBorrowing(answer.data.patron);
       beep("ok");
+      await showHolds(answer.data.patron.code);
       return true;
     }
     if (resultBox) {
@@ -462,6 +506,7 @@
     const notes = [];
     if (checkin.overdue_days > 0) notes.push(fmt(W.returned_late, {days: checkin.overdue_days}));
     if (checkin.location && checkin.location !== "main") notes.push(fmt(W.class_library, {location: checkin.location}));
+    if (checkin.hold_message) notes.push(checkin.hold_message);  // set aside for a reservation: never whose
     const kind = checkin.outcome === "returned" ? "ok" : "info";
     const title = checkin.title || checkin.item;
     show(box, kind, `${checkin.message}`, [title].concat(notes).join(" · "));
@@ -505,6 +550,8 @@
       await lookUpCard(code, $("[data-result=card]"));
     } else if (state.view === "return") {
       await returnBook(code);
+    } else if (state.view === "search" && state.reserving) {
+      await placeHold(code);
     } else if (state.view === "search") {
       // A cover ISBN scanned on the search screen looks the book up.
       searchField.value = code;
@@ -562,6 +609,18 @@
     window.addEventListener(name, touch, {capture: true, passive: true}));
   setInterval(tick, 250);
 
+  // A thermal printer when the kiosk has one (the server draws and prints the receipt), else the
+  // browser's printing (silent with Chromium's --kiosk-printing); a failing printer falls back too.
+  async function printReceipt() {
+    if (S.receiptPrinter && state.patron) {
+      const copies = state.borrowed.map((loan) => loan.item).join(" ");
+      const result = await api("/api/receipt", {patron: state.patron.code, copies});
+      touch();
+      if (result.ok) return;
+    }
+    window.print();
+  }
+
   // ------------------------------------------------------------ buttons
 
   document.addEventListener("click", (event) => {
@@ -576,8 +635,14 @@
       } else {
         goIdle();
       }
-    } else if (action === "print" || action === "print-return") {
+    } else if (action === "print") {
+      printReceipt();
+    } else if (action === "print-return") {
       window.print();
+    } else if (action === "reserve") {
+      state.reserving = {item: button.dataset.item, title: button.dataset.title};
+      show($("[data-result=search]"), "prompt", fmt(W.hold_scan_card, {title: button.dataset.title}));
+      touch();
     } else if (action === "finish") {
       goIdle();
     } else if (action === "big-text") {

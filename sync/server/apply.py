@@ -71,13 +71,13 @@ def _time(p: Payload, name: str) -> datetime:
 
 
 def _open_loan(copy: Copy) -> Loan | None:
-    return Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
+    return Loan.open_loans().where(Loan.copy == copy).first()
 
 
-def _settle_status(copy: Copy) -> None:
-    """A copy with an open loan is on loan; otherwise a return puts it back (a lost one is found)."""
+def _found(copy: Copy) -> None:
+    """The book was at a kiosk's desk: a lost one is found (rules.TRANSITIONS, "checkin")."""
     copy = Copy.get_by_id(copy.id)
-    status = "on_loan" if _open_loan(copy) is not None else rules.transition(copy.status, "checkin")
+    status = rules.transition(copy.status, "checkin")
     if status != copy.status:
         Copy.update(status=status).where(Copy.id == copy.id).execute()
 
@@ -128,7 +128,7 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
     copy = Copy.get_or_none(Copy.code == item)
     if copy is None:
         title = Title.create(title=item, category="other")
-        copy = Copy.create(code=item, title=title, status="on_loan", location=p.get("location") or "main")
+        copy = Copy.create(code=item, title=title, location=p.get("location") or "main")
         ctx.conflict("unknown_copy", item=item, patron=patron_code, loan=loan_uuid)
     patron = Patron.get_or_none(Patron.code == patron_code)
     if patron is None:
@@ -139,7 +139,9 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
     if copy.status in UNAVAILABLE:
         ctx.conflict("copy_unavailable", item=item, patron=patron_code, loan=loan_uuid,
                      details={"status": copy.status, "note": copy.status_note})
-        Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
+        # A student has the book: the kiosk's loan wins over the server's mark until the librarian
+        # looks (the conflict keeps the mark); settled to "on loan" with the loan below.
+        Copy.update(status="available").where(Copy.id == copy.id).execute()
 
     # This kiosk's own earlier unmatched returns of the copy are behind it now.
     PendingCheckin.delete().where((PendingCheckin.item == item) & (PendingCheckin.device == ctx.device)).execute()
@@ -159,21 +161,18 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
                      details={"other_patron": current.patron.code, "other_device": current.checkout_device,
                               "other_device_time": ledger.iso(current.checked_out_at)})
         ctx.touched.add(("loan", current.uuid))
-        _settle_status(copy)
     else:
         parked = (PendingCheckin.select()
                   .where((PendingCheckin.item == item) & (PendingCheckin.device != ctx.device)
                          & (PendingCheckin.park_seq >= ctx.known_seq))
                   .order_by(PendingCheckin.id).first())
-        if parked is None:
-            Copy.update(status="on_loan").where(Copy.id == copy.id).execute()
-        else:
+        if parked is not None:
             # Returned at another kiosk before this checkout reached the server.
             _close(loan, ledger.parse_time(parked.at), parked.device)
             ctx.conflict("returned_elsewhere", status="resolved", item=item, patron=patron_code, loan=loan_uuid,
                          details={"returned_at_device": parked.device, "return_device_time": parked.at})
             parked.delete_instance()
-            _settle_status(copy)
+    ledger.settle_copy_status([copy.id])
     ctx.touched |= {("copy", item), ("patron", patron_code), ("loan", loan_uuid)}
 
 
@@ -201,7 +200,8 @@ def apply_checkin(ctx: Context, p: Payload) -> None:
         ctx.touched.add(("loan", loan.uuid))
         after_return(copy, loan.uuid, ctx.touched, ctx.received_at,
                      {"returned_at_device": ctx.device, "return_device_time": ledger.iso(at)})
-    _settle_status(copy)
+    _found(copy)
+    ledger.settle_copy_status([copy.id])
     ctx.touched.add(("copy", item))
 
 
@@ -223,10 +223,10 @@ def apply_copy_status(ctx: Context, p: Payload) -> None:
     status = _text(p, "status")
     if copy is None:
         raise Rejected("unknown item")
-    if status not in ("available", "on_loan", *UNAVAILABLE):
+    if status not in (*rules.LOAN_STATUSES, *UNAVAILABLE):
         raise Rejected("bad status")
-    if status == "available" and _open_loan(copy) is not None:
-        status = "on_loan"
+    if status == "available":  # as ledger.apply_copy_status: a stated "on loan" is kept
+        status = rules.settled_status(status, _open_loan(copy) is not None)
     Copy.update(status=status, status_note=str(p.get("note", ""))).where(Copy.id == copy.id).execute()
     ctx.touched.add(("copy", copy.code))
 

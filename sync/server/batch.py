@@ -22,7 +22,7 @@ from typing import Any
 
 from peewee import Case, DatabaseError, IntegrityError, OperationalError, chunked
 
-from kiosk import ledger
+from kiosk import ledger, rules
 from kiosk.db import db, insert_rows
 from kiosk.ledger import IN_CHUNK
 from kiosk.models import Copy, Loan, Patron
@@ -103,8 +103,8 @@ class BatchApplier:
             by_id = {state.id: state for state in found.values()}
             if by_id:
                 ids = list(by_id)
-                for uuid, copy_id, device in (Loan.select(Loan.uuid, Loan.copy, Loan.checkout_device)
-                                              .where(Loan.copy.in_(ids) & Loan.returned_at.is_null()).tuples()):
+                for uuid, copy_id, device in (Loan.open_loans(Loan.uuid, Loan.copy, Loan.checkout_device)
+                                              .where(Loan.copy.in_(ids)).tuples()):
                     by_id[copy_id].open_loan, by_id[copy_id].open_loan_device = uuid, device
                 for (copy_id,) in (Loan.select(Loan.copy).where(
                         Loan.copy.in_(ids) & (Loan.checkin_device == applying.CONFLICT_CLOSED)).tuples()):
@@ -150,7 +150,8 @@ class BatchApplier:
             "returned_at": None, "checkin_device": None, "renewals": 0,
         }
         self.loan_exists[uuid] = True
-        copy.open_loan, copy.open_loan_device, copy.status = uuid, device, "on_loan"
+        # ledger.settle_copy_status, in memory (written by flush).
+        copy.open_loan, copy.open_loan_device, copy.status = uuid, device, rules.settled_status(copy.status, True)
         self._statuses[copy.id] = copy.status
         return True
 
@@ -167,7 +168,7 @@ class BatchApplier:
         else:
             self._closed[copy.open_loan] = at
         self.touched.add(("loan", copy.open_loan))
-        copy.open_loan, copy.open_loan_device, copy.status = None, None, "available"
+        copy.open_loan, copy.open_loan_device, copy.status = None, None, rules.settled_status(copy.status, False)
         self._statuses[copy.id] = copy.status
         return True
 

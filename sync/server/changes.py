@@ -16,16 +16,29 @@ from peewee import chunked
 
 from kiosk.db import insert_rows
 from kiosk.ledger import IN_CHUNK, TITLE_FIELDS, get_setting, iso
-from kiosk.models import ClosedDay, Copy, Loan, Patron, PolicyRule, Title
+from kiosk.models import (
+    ClosedDay,
+    Copy,
+    Hold,
+    Loan,
+    Patron,
+    PolicyRule,
+    RotationBatch,
+    RotationItem,
+    StocktakeScan,
+    StocktakeSession,
+    Title,
+)
 
-from ..protocol import rotation_item_key
+from .. import digest
+from ..protocol import parse_cursor, rotation_item_key
 from .models import Change, ServerState
 
 Key = tuple[str, str]
 
 # Patrons and copies get their numbers before the loans that name them.
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
-              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9}
+              "stocktake_scan": 7, "rotation": 8, "rotation_item": 9, "hold": 10}
 
 # Settings every kiosk shares (the lending policy reads them); others stay on their device.
 # class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
@@ -111,7 +124,6 @@ def setting_state(key: str) -> dict[str, Any] | None:
 def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Stock-take sessions, open and finished, so every kiosk can scan into a session opened on
     another and none scans into or finishes again one finished elsewhere."""
-    from kiosk.workflows.models import StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -127,7 +139,6 @@ def stocktake_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Every kiosk's scans, so a session finished on any kiosk after a sync sees them all."""
-    from kiosk.workflows.models import StocktakeScan, StocktakeSession
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -144,7 +155,6 @@ def stocktake_scan_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Rotation batches, open and closed, so every kiosk lists the class libraries alike."""
-    from kiosk.workflows.models import RotationBatch
 
     found: dict[str, dict[str, Any]] = {}
     for chunk in chunked(keys, IN_CHUNK):
@@ -161,7 +171,6 @@ def rotation_states(keys: list[str]) -> dict[str, dict[str, Any]]:
 
 def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     """Each copy of a batch and whether it is back, so a batch opened on one kiosk returns on another."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     wanted = set(keys)
     batches = sorted({key.split("/", 1)[0] for key in keys})
@@ -181,6 +190,19 @@ def rotation_item_states(keys: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def hold_states(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Holds as placed and maybe cancelled: the rest (shelf, queue, expiry) every kiosk derives alike."""
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunked(keys, IN_CHUNK):
+        for hold in Hold.select(Hold, Patron.code).join(Patron).where(Hold.uuid.in_(chunk)):
+            found[hold.uuid] = {
+                "hold": hold.uuid, "patron": hold.patron.code, "item": hold.item, "at": iso(hold.placed_at),
+                "device": hold.device, "cancelled_at": iso(hold.cancelled_at) if hold.cancelled_at else None,
+                "cancelled_by": hold.cancelled_by,
+            }
+    return found
+
+
 # kind → (fact type a kiosk applies, bulk state reader: keys → {key: state}, absent = deleted)
 PUBLISHERS = {
     "patron": ("patron.upsert", patron_states),
@@ -193,6 +215,7 @@ PUBLISHERS = {
     "stocktake_scan": ("stocktake.scan", stocktake_scan_states),
     "rotation": ("rotation.state", rotation_states),
     "rotation_item": ("rotation_item.state", rotation_item_states),
+    "hold": ("hold.place", hold_states),
 }
 
 
@@ -204,7 +227,7 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
     for column, model, codes in ((Loan.copy, Copy, copies), (Loan.patron, Patron, patrons)):
         for chunk in chunked(codes, IN_CHUNK):
             query = (Loan.select(Loan.uuid).join(model, on=(column == model.id))
-                     .where(model.code.in_(chunk) & Loan.returned_at.is_null()))
+                     .where(model.code.in_(chunk) & Loan.is_open()))
             extra |= {("loan", row.uuid) for row in query}
     return keys | extra
 
@@ -212,7 +235,6 @@ def _with_open_loans(keys: set[Key]) -> set[Key]:
 def _with_rotation_items(keys: set[Key]) -> set[Key]:
     """A changed copy or batch re-publishes the batch entries naming it, so they always follow both
     in the log and a kiosk reading a snapshot has the copy and the batch when it meets the entry."""
-    from kiosk.workflows.models import RotationBatch, RotationItem
 
     extra: set[Key] = set()
     for column, kind in ((Copy.code, "copy"), (RotationBatch.uuid, "rotation")):
@@ -260,3 +282,55 @@ def current_seq() -> int:
 
 def epoch() -> str:
     return ServerState.get_by_id(1).epoch
+
+
+# ---------------------------------------------------------------- anti-entropy (see sync/digest.py)
+
+_digests: dict[tuple[str, int], list[str]] = {}  # this process's digests, by (epoch, change number)
+
+
+def server_digests() -> tuple[ServerState, list[str]]:
+    """The server's bucket digests at its current change number.
+
+    Every change to copies, loans and cards is published, so the digests can only change
+    with the change number: each worker computes them once per change number. They are
+    kept only when the number did not move while they were computed (PostgreSQL reads
+    each statement at its own moment).
+    """
+    state = ServerState.get_by_id(1)
+    key = (state.epoch, state.change_seq)
+    if key not in _digests:
+        digests = digest.bucket_digests()
+        if current_seq() != state.change_seq:
+            return ServerState.get_by_id(1), []  # moved meanwhile: the caller says so
+        _digests.clear()
+        _digests[key] = digests
+    return state, _digests[key]
+
+
+def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -> dict[str, Any]:
+    """Which buckets differ from the kiosk's, with the server's rows for some of them (read-only).
+
+    Compared only when the kiosk has pulled up to the server's change number: otherwise
+    the difference may be news on its way, and the answer says ``moved``.
+    """
+    state, mine = server_digests()
+    cursor = parse_cursor(cursor_text)
+    answer: dict[str, Any] = {"change_seq": state.change_seq, "moved": True, "differs": [], "buckets": [],
+                              "records": []}
+    if (not mine or cursor is None or cursor.epoch != state.epoch or cursor.seq != state.change_seq
+            or cursor.snapshot_until):
+        return answer
+    differs = digest.differing(mine, theirs)
+    buckets = [number for number in differs if number not in set(skip)][:digest.BUCKETS_PER_REPLY]
+    copies, patrons = digest.codes_in(buckets)
+    loans = []
+    for chunk in chunked(copies, IN_CHUNK):
+        loans += [uuid for (uuid,) in Loan.select(Loan.uuid).join(Copy)
+                  .where(Copy.code.in_(chunk) & Loan.is_open()).tuples()]
+    records = []
+    for kind, keys in (("patron", patrons), ("copy", copies), ("loan", loans)):
+        fact_type, reader = PUBLISHERS[kind]
+        records += [{"seq": state.change_seq, "kind": kind, "key": key, "op": "upsert", "type": fact_type,
+                     "payload": value} for key, value in reader(keys).items()]
+    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records}

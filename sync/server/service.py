@@ -14,8 +14,7 @@ from peewee import fn
 from kiosk import ledger
 from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
-from kiosk.models import Copy, Loan, Patron, Title
-from kiosk.workflows.models import RotationItem
+from kiosk.models import Copy, Loan, Patron, RotationItem, Title
 
 from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
 from . import apply as applying
@@ -129,7 +128,11 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
         results = _duplicates(device.id, seen) + applier.apply(fresh)
         Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
             Device.id == device.id).execute()
-        publish(applier.touched)
+        # A resent event (its reply was lost) publishes its entities' current state again, as a
+        # new one does: a kiosk that held back pulled state for them while the event was unsent
+        # gets that state after this acknowledgement instead of never.
+        resent = {key for event in seen for key in keys_of(event["type"], event["payload"])}
+        publish(applier.touched | resent)
     return {"last_seq": last, "results": results, "stopped": stopped}
 
 
@@ -265,14 +268,12 @@ def resolve_conflict(conflict_id: int, action: str, now: datetime, note: str = "
                     Loan.update(returned_at=now, checkin_device="server").where(Loan.id == loan.id).execute()
                     applying.after_return(copy, loan.uuid, touched, now, {"closed_by": "librarian"})
                 elif action == "reopen_loan" and loan.returned_at is not None:
-                    other = Loan.get_or_none((Loan.copy == copy) & Loan.returned_at.is_null())
+                    other = Loan.open_loans().where(Loan.copy == copy).first()
                     if other is not None:
                         Loan.update(returned_at=now, checkin_device="server").where(Loan.id == other.id).execute()
                         touched.add(("loan", other.uuid))
                     Loan.update(returned_at=None, checkin_device=None).where(Loan.id == loan.id).execute()
-                status = "on_loan" if Loan.select().where(
-                    (Loan.copy == copy) & Loan.returned_at.is_null()).exists() else "available"
-                Copy.update(status=status).where(Copy.id == copy.id).execute()
+                ledger.settle_copy_status([copy.id])
                 touched |= {("loan", loan.uuid), ("copy", copy.code)}
         Conflict.update(status="resolved", resolution=f"{action}: {note}".strip(": "), resolved_at=now).where(
             Conflict.id == conflict.id).execute()
@@ -293,7 +294,7 @@ def status() -> dict[str, Any]:
             "clock_offset": device.clock_offset,
         })
     return {
-        "loans_open": Loan.select().where(Loan.returned_at.is_null()).count(),
+        "loans_open": Loan.open_loans().count(),
         "loans_total": Loan.select().count(),
         "events_applied": AppliedEvent.select().count(),
         "events_rejected": AppliedEvent.select().where(AppliedEvent.outcome == "rejected").count(),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -13,9 +15,12 @@ from kiosk.admin_auth import pin_is_default, verify_admin_pin
 from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
+from kiosk.tls import local_names
+from kiosk.web.tls import qr_svg
 
+from ..protocol import pairing_qr
 from . import service
-from .app import now
+from .clock import now
 from .models import Conflict, Device
 
 bp = Blueprint("server_admin", __name__)
@@ -80,6 +85,18 @@ def devices():
     return render_template("server/devices.html", status=service.status(), pairing=None)
 
 
+def _lan_addresses_if_loopback() -> list[str]:
+    """When the librarian looks at the page on the server itself (localhost), the QR code would send
+    kiosks to an address they can't reach: the page then names the server's LAN addresses to use."""
+    try:
+        loopback = ip_address(urlsplit(request.host_url).hostname or "").is_loopback
+    except ValueError:
+        loopback = urlsplit(request.host_url).hostname == "localhost"
+    if not loopback:
+        return []
+    return [a for a in local_names()[1] if ":" not in a and not ip_address(a).is_loopback]
+
+
 @bp.post("/devices")
 @login_required
 def add_device():
@@ -92,8 +109,9 @@ def add_device():
     # The librarian reads the expiry on the school's clock; the database keeps UTC.
     expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
         ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
+    server = request.host_url.rstrip("/")
     pairing = {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
-               "server": request.host_url.rstrip("/")}
+               "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
     return render_template("server/devices.html", status=service.status(), pairing=pairing)
 
 
@@ -140,5 +158,5 @@ def loans():
         query = query.where((Copy.code == text.upper()) | (Patron.code == text.upper())
                             | Patron.name.contains(text) | Title.title.contains(text))
     if only_open:
-        query = query.where(Loan.returned_at.is_null())
+        query = query.where(Loan.is_open())
     return render_template("server/loans.html", loans=list(query.limit(200)), q=text, only_open=only_open)

@@ -183,7 +183,7 @@ _CONTROLS_JS = """([minTarget, scope]) => {
     if (!el.getClientRects().length || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
     if (el.closest('details:not([open]) > :not(summary)')) continue; // folded away, not on screen
     window.scrollTo(0, 0);
-    el.scrollIntoView({block: 'center', inline: 'center'});
+    el.scrollIntoView({block: 'nearest', inline: 'nearest'}); // as little scrolling as a person needs
     // Scrolling a box the page clips (overflow: hidden) is something no finger can do.
     let clipped = (window.scrollY !== 0 && root.some(clipsY)) || (window.scrollX !== 0 && root.some(clipsX));
     for (let box = el.parentElement; box; box = box.parentElement) {

@@ -48,7 +48,7 @@ def test_checkout_answers_the_loan_and_the_patron(client, school):
     body = answer.get_json()
     assert body["loan"] == {"item": "TN-0001", "title": "Dế Mèn phiêu lưu ký", "due": "2026-03-12"}
     assert (body["patron"]["holding"], body["patron"]["may_borrow"]) == (1, 2)
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+    assert Loan.open_loans().count() == 1
 
 
 def test_teacher_checkout_of_a_teachers_book(client, school):

@@ -26,8 +26,8 @@ from peewee import IntegrityError
 
 from kiosk import ledger
 from kiosk.db import db, init_database, write_transaction
-from kiosk.models import CATEGORIES, COPY_STATUSES, PATRON_KINDS
 from kiosk.store import database_path, open_store
+from kiosk.vocabulary import CATEGORIES, COPY_STATUSES, PATRON_KINDS
 from sync import kiosk_state
 
 TABLES = ("patron", "title", "copy", "loan", "setting")

@@ -374,7 +374,7 @@ def test_import_confirm_rechecks_the_file(admin, circ):
     answer = admin.post("/admin/import/confirm", data={"token": upload_token,
                                                        "csrf_token": CSRF.search(page).group(1)})
     assert answer.status_code == 422
-    assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+    assert Loan.open_loans().count() == 1
 
 
 def test_import_of_a_file_that_is_not_a_table_is_explained(admin):

@@ -102,7 +102,7 @@ def test_a_copy_returned_and_lent_again_between_two_syncs_reaches_the_server(kio
     summary = kiosk_a.sync()  # one push: the return, then the new loan of the same copy
     assert summary.complete and summary.sent == 2, summary
     with server.run():
-        assert [loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())] == [again]
+        assert [loan.uuid for loan in Loan.open_loans()] == [again]
         assert Loan.select().count() == 2
 
 
@@ -131,7 +131,7 @@ def test_same_copy_lent_at_two_offline_kiosks_is_one_open_loan_and_a_conflict(ki
     summary_b = kiosk_b.sync()
     assert summary_b.complete and summary_b.conflicts == 1
     with server.run():
-        open_loans = list(Loan.select().where(Loan.returned_at.is_null()))
+        open_loans = list(Loan.open_loans())
         assert [loan.uuid for loan in open_loans] == [min(loan_a, loan_b)]
         conflict = Conflict.get(Conflict.kind == "double_checkout")
         assert {conflict.loan, conflict.other_loan} == {loan_a, loan_b}
@@ -139,7 +139,7 @@ def test_same_copy_lent_at_two_offline_kiosks_is_one_open_loan_and_a_conflict(ki
     assert kiosk_a.sync().complete
     for kiosk in (kiosk_a, kiosk_b):
         with kiosk.run():
-            assert [loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())] == [min(loan_a, loan_b)]
+            assert [loan.uuid for loan in Loan.open_loans()] == [min(loan_a, loan_b)]
 
 
 SMALL, LARGE = "11111111-0000-4000-8000-000000000000", "22222222-0000-4000-8000-000000000000"
@@ -147,7 +147,7 @@ SMALL, LARGE = "11111111-0000-4000-8000-000000000000", "22222222-0000-4000-8000-
 
 def _open_loans(handle) -> set[str]:
     with handle.run():
-        return {loan.uuid for loan in Loan.select().where(Loan.returned_at.is_null())}
+        return {loan.uuid for loan in Loan.open_loans()}
 
 
 def test_a_return_of_the_loan_kept_open_reopens_the_one_held_closed(kiosk_a, kiosk_b, server, sclock):
@@ -208,7 +208,7 @@ def test_checkin_before_its_checkout_arrives_closes_it(kiosk_a, kiosk_b, server)
     assert kiosk_b.sync().complete  # the return arrives first
     assert kiosk_a.sync().complete
     with server.run():
-        assert Loan.select().where(Loan.returned_at.is_null()).count() == 0
+        assert Loan.open_loans().count() == 0
         assert Copy.get(Copy.code == "TN-0003").status == "available"
         assert Conflict.get(Conflict.kind == "returned_elsewhere").status == "resolved"
     assert kiosk_a.sync().complete
@@ -223,7 +223,7 @@ def test_loan_to_patron_deactivated_meanwhile_is_kept_and_flagged(kiosk_a, serve
     summary = kiosk_a.sync()
     assert summary.complete and summary.conflicts == 1
     with server.run():
-        assert Loan.select().where(Loan.returned_at.is_null()).count() == 1
+        assert Loan.open_loans().count() == 1
         assert Conflict.get().kind == "patron_inactive"
     with kiosk_a.run():
         assert not Patron.get(Patron.code == "HS003").active

@@ -114,7 +114,7 @@ def _server_applied_count(server: ServerHandle) -> int:
 
 def _state(handle) -> tuple[set, dict]:
     with handle.run():
-        loans = {(loan.uuid, loan.copy.code, loan.patron.code) for loan in Loan.select().where(Loan.returned_at.is_null())}
+        loans = {(loan.uuid, loan.copy.code, loan.patron.code) for loan in Loan.open_loans()}
         statuses = {copy.code: copy.status for copy in Copy.select()}
     return loans, statuses
 
@@ -125,7 +125,7 @@ def _check_invariants(server: ServerHandle, kiosks: list[KioskHandle]) -> None:
         for row in AppliedEvent.select().order_by(AppliedEvent.device, AppliedEvent.seq):
             applied.setdefault(row.device, []).append((row.seq, row.uuid))
         open_per_copy = {}
-        for loan in Loan.select().where(Loan.returned_at.is_null()):
+        for loan in Loan.open_loans():
             open_per_copy[loan.copy_id] = open_per_copy.get(loan.copy_id, 0) + 1
         server_loans = {loan.uuid for loan in Loan.select()}
         conflict_closed = [loan.uuid for loan in Loan.select().where(Loan.checkin_device == "conflict")]
@@ -219,5 +219,5 @@ def _lend_or_take_back(kiosk: KioskHandle, action: str, patron: str, item: str) 
     if action == "checkout":
         with contextlib.suppress(CirculationError):  # refused here (limit, on loan): nothing recorded
             kiosk.circ.checkout(patron, item)
-    elif Loan.select().join(Copy).where((Copy.code == item) & Loan.returned_at.is_null()).exists():
+    elif Loan.select().join(Copy).where((Copy.code == item) & Loan.is_open()).exists():
         kiosk.circ.checkin(item)  # a return that names the loan this kiosk sees

@@ -39,7 +39,7 @@ def _mirror(handle) -> tuple:
     with handle.run():
         return ({p.code for p in Patron.select().where(Patron.active)},
                 {c.code: c.status for c in Copy.select().where(Copy.status != "withdrawn")},
-                {(loan.uuid, loan.copy.code, loan.patron.code) for loan in Loan.select().where(Loan.returned_at.is_null())})
+                {(loan.uuid, loan.copy.code, loan.patron.code) for loan in Loan.open_loans()})
 
 
 def test_a_kiosk_mirrors_a_replaced_server_once_it_has_read_the_whole_snapshot(tmp_path):

@@ -6,8 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from kiosk.models import Copy, Loan
-from kiosk.workflows.models import RotationBatch, RotationItem
+from kiosk.models import Copy, Loan, RotationBatch, RotationItem
 from kiosk.workflows.services import Workflows
 from sync.server import service
 from tests.conftest import copy_fact, patron_fact

@@ -65,9 +65,9 @@ def test_pages_need_the_pin_and_show_devices_conflicts_and_loans(tmp_path):
     with server.run():
         from kiosk.models import Loan
 
-        open_loans = {(loan.uuid, loan.patron.code) for loan in Loan.select().where(Loan.returned_at.is_null())}
+        open_loans = {(loan.uuid, loan.patron.code) for loan in Loan.open_loans()}
     assert open_loans == {(conflict.loan, "HS002")}
     with kiosks[0].run():
         from kiosk.models import Loan
 
-        assert {(loan.uuid, loan.patron.code) for loan in Loan.select().where(Loan.returned_at.is_null())} == open_loans
+        assert {(loan.uuid, loan.patron.code) for loan in Loan.open_loans()} == open_loans

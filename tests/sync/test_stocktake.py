@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.models import Copy
+from kiosk.models import Copy, StocktakeScan, StocktakeSession
 from kiosk.workflows import rules
-from kiosk.workflows.models import StocktakeScan, StocktakeSession
 from kiosk.workflows.services import Workflows
 from tests.conftest import copy_fact, patron_fact
 from tests.sync.conftest import paired_kiosks, school_with_kiosks, utc

@@ -9,8 +9,7 @@ import pytest
 from kiosk import ledger
 from kiosk.db import db, init_database
 from kiosk.migrations import KIOSK, migrate
-from kiosk.models import Copy, Event
-from kiosk.workflows.models import RotationItem, StocktakeScan, StocktakeSession
+from kiosk.models import Copy, Event, RotationItem, StocktakeScan, StocktakeSession
 from tests.kiosk.workflows.conftest import shelve, workflows
 from tests.sync.conftest import fresh_postgres_database
 
