@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from .codes import BadCheckDigit, book_number
 from .errors import N_, BadInput
@@ -45,8 +46,14 @@ class TitleResult:
     item: str | None = None  # a label of one of its copies: how a reservation names the title
 
 
-def _matches(key: str, title: Title) -> bool:
-    return key in fold(title.title) or key in fold(title.author) or bool(title.isbn and key in title.isbn)
+@lru_cache(maxsize=1 << 16)
+def _folded(text: str) -> str:
+    # Search-as-you-type folds every title on each key: remembered, a catalogue's titles cost a lookup.
+    return fold(text)
+
+
+def _matches(key: str, title: str, author: str, isbn: str | None) -> bool:
+    return key in _folded(title) or key in _folded(author) or bool(isbn and key in isbn)
 
 
 def search(text: str, limit: int = SEARCH_RESULTS) -> list[TitleResult]:
@@ -61,10 +68,11 @@ def search(text: str, limit: int = SEARCH_RESULTS) -> list[TitleResult]:
     key = isbn or fold(text)
     if len(key) < 2:
         return []
-    titles = [t for t in Title.select(Title.id, Title.title, Title.author, Title.isbn) if _matches(key, t)]
+    rows = Title.select(Title.id, Title.title, Title.author, Title.isbn).tuples()
+    found = [row for row in rows if _matches(key, row[1], row[2], row[3])]
     # Titles starting with the words typed first, then the rest alphabetically.
-    titles.sort(key=lambda t: (not fold(t.title).startswith(key), fold(t.title)))
-    titles = titles[:limit]
+    found.sort(key=lambda row: (not _folded(row[1]).startswith(key), _folded(row[1])))
+    titles = [Title(id=i, title=t, author=a, isbn=n) for i, t, a, n in found[:limit]]
     if not titles:
         return []
     copies = list(

@@ -49,7 +49,8 @@ class ServerBusy(SyncFailed):
 
 class ServerUnreachable(SyncFailed):
     code = "server_unreachable"
-    message = N_("No answer from the server at %(url)s (%(reason)s). Check the address, the network, "
+    # ``reason`` (the exception's class) stays in the params for logs; the librarian reads words.
+    message = N_("No answer from the server at %(url)s. Check the address, the network, "
                  "and that the server is running.")
 
 

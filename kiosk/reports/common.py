@@ -142,10 +142,13 @@ class Period:
 
 
 def _parse_day(value: str, hint: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise BadPeriod(value=value, hint=hint) from exc
+    # dd/mm/yyyy as people write it in Vietnam, or yyyy-mm-dd: whatever a browser's locale shows.
+    from ..importer import parse_date
+
+    day = parse_date(value.strip())
+    if day is None:
+        raise BadPeriod(value=value, hint=hint)
+    return day
 
 
 def school_year_of(day: date) -> str:

@@ -50,7 +50,7 @@ from ..exporter import FORMATS as EXPORT_FORMATS
 from ..exporter import export
 from ..i18n import translate
 from ..import_plan import MAX_FILE_BYTES, MAX_LISTED_PROBLEMS
-from ..importer import KINDS, ImportPlan, apply_plan, changes_fingerprint, plan_import
+from ..importer import KINDS, ImportPlan, apply_plan, changes_fingerprint, parse_amount, plan_import
 from ..marc import parse_type_map
 from ..models import Patron
 from ..reports import overdue as overdue_report
@@ -345,11 +345,6 @@ def copy_status(code: str) -> str:
                              circulation().clean(replacement)[:64] if replacement else "")
     return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200], settled)
 
-
-def parse_amount(text: str) -> int | None:
-    """An amount in đồng as people write it: "45000", "45.000", "45 000 đ" → 45000; None otherwise."""
-    digits = re.sub(r"[\s.,đĐdVNvn₫]", "", text)
-    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
 
 
 @bp.post("/copies/<path:code>/checkin")

@@ -67,7 +67,10 @@ def classes() -> list[str]:
 
 
 def period_from_args() -> Period:
-    args = request.args
+    args = request.args.to_dict()
+    if not any(args.get(name) for name in ("year", "from", "to", "month")):
+        # No period chosen: this school year (a page, unlike the command line, has a sensible default).
+        args["year"] = school_year_of(circulation().today())
     term = args.get("term", "")
     return stats.period_from(
         args.get("year") or None, int(term) if term in ("1", "2") else None, args.get("month") or None,

@@ -192,10 +192,13 @@ def _today() -> date:
 
 
 def _day(text: str | None) -> date:
-    try:
-        return date.fromisoformat(text or "")
-    except ValueError as exc:
-        raise BadDate() from exc
+    """dd/mm/yyyy (or yyyy-mm-dd): never the browser's locale order."""
+    from ..importer import parse_date
+
+    day = parse_date((text or "").strip())
+    if day is None:
+        raise BadDate()
+    return day
 
 
 @bp.post("/rotation")

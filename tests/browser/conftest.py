@@ -49,7 +49,7 @@ SCHOOL_FACTS = [
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
     patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher", gender="female"),
     patron_fact("GV002", "Vũ Minh Tuấn", "", kind="teacher"),  # gender not known: "Thầy/Cô"
-    # Two Hiếu in 6A1: only the full name tells them apart. Lê Thị Hiếu has a book 3 days overdue.
+    # Two Hiếu in 6A1: only the full name tells them apart (earlier_loans gives Lê Thị Hiếu an overdue book).
     patron_fact("HS006", "Lê Thị Hiếu", "6A1"),
     patron_fact("HS007", "Nguyễn Minh Hiếu", "6A1"),
     copy_fact("TN-0009", "Dế Mèn phiêu lưu ký", author="Tô Hoài"),
@@ -57,6 +57,15 @@ SCHOOL_FACTS = [
     copy_fact("TN-0011", "Bí mật của Nashira", author="Đặng Thị Lạ"),
 ]
 OVERDUE_DAYS = 3
+
+
+def earlier_loans() -> list[tuple[str, dict]]:
+    """Lê Thị Hiếu has a book 3 days overdue and one due in 5 days; teacher Tuấn one overdue
+    (for `school_kiosk` and the screen walk; other modules keep the school without them)."""
+    today = local_today()
+    return [loan_fact("TN-0009", "HS006", today - timedelta(days=OVERDUE_DAYS)),
+            loan_fact("TN-0010", "HS006", today + timedelta(days=5)),
+            loan_fact("TN-0011", "GV002", today - timedelta(days=OVERDUE_DAYS))]
 
 
 def local_today() -> date:
@@ -84,10 +93,6 @@ def seed_school(data: Path, extra_facts: list[tuple[str, dict]] = ()) -> None:
     with opened(data) as circ:
         circ.record_facts([*SCHOOL_FACTS, *extra_facts])
         circ.checkout("HS001", "TN-0006")  # An already holds one book: two more reach the limit of 3
-        today = local_today()
-        circ.record_facts([loan_fact("TN-0009", "HS006", today - timedelta(days=OVERDUE_DAYS)),
-                           loan_fact("TN-0010", "HS006", today + timedelta(days=5)),
-                           loan_fact("TN-0011", "GV002", today - timedelta(days=OVERDUE_DAYS))])
 
 
 @pytest.fixture(scope="module", name="browser")
@@ -133,7 +138,7 @@ def new_page(browser, viewport=LARGE):
 @pytest.fixture(scope="module", name="school_kiosk")
 def school_kiosk_fixture(tmp_path_factory) -> Iterator[KioskProcess]:
     """One seeded kiosk process for a test module (import it as ``school_kiosk_fixture``)."""
-    with kiosk(tmp_path_factory.mktemp("kiosk")) as process:
+    with kiosk(tmp_path_factory.mktemp("kiosk"), extra_facts=earlier_loans()) as process:
         yield process
 
 
@@ -182,7 +187,7 @@ _CONTROLS_JS = """([minTarget, scope]) => {
     if (!el.getClientRects().length || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
     if (el.closest('details:not([open]) > :not(summary)')) continue; // folded away, not on screen
     window.scrollTo(0, 0);
-    el.scrollIntoView({block: 'center', inline: 'center'});
+    el.scrollIntoView({block: 'nearest', inline: 'nearest'}); // as little scrolling as a person needs
     // Scrolling a box the page clips (overflow: hidden) is something no finger can do.
     let clipped = (window.scrollY !== 0 && root.some(clipsY)) || (window.scrollX !== 0 && root.some(clipsX));
     for (let box = el.parentElement; box; box = box.parentElement) {

@@ -39,6 +39,7 @@ def usb_scan(page, code: str) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_the_menu_is_one_row_and_every_item_can_be_tapped(browser, school_kiosk, size):
     page = signed_in_librarian(browser, school_kiosk, size)
+    page.wait_for_load_state("load")  # measured once the page has its styles, on a busy machine too
     nav = page.locator(".admin-nav").bounding_box()
     assert nav["height"] < 60, nav  # one row, not three
     assert trapped_controls(page, ".topbar") == []
@@ -113,3 +114,26 @@ def test_no_english_or_technical_words_on_any_vietnamese_page(browser, school_ki
             found[path] = hits
     assert found == {}
     page.context.close()
+
+
+def test_dates_are_entered_and_shown_as_dd_mm_yyyy_whatever_the_browser_locale(browser, school_kiosk):
+    context = browser.new_context(viewport=SIZES["1280x800"], locale="en-US")  # a browser set to English (US)
+    page = context.new_page()
+    page.goto(school_kiosk.url + "/staff/")
+    page.fill("#pin", "1234")
+    page.click(".pin-form button")
+    page.goto(school_kiosk.url + "/staff/rotation")
+    due = page.locator("[name=due]")
+    expect(due).to_have_value(re.compile(r"^\d\d/\d\d/\d{4}$"))
+    due.fill("30/01/2027")
+    page.fill("[name=class_name]", "7A2")
+    page.fill("[name=teacher]", "GV001")
+    page.click("#open-batch button")
+    expect(page.locator(".batch-head")).to_contain_text("30/01/2027")
+    # The statistics with no period chosen: this school year, not a command-line hint.
+    page.goto(school_kiosk.url + "/admin/reports/stats")
+    expect(page.locator("body")).not_to_contain_text("--year")
+    expect(page.locator("table").first).to_be_visible()
+    page.goto(school_kiosk.url + "/admin/reports/stats?from=01/09/2026&to=31/12/2026")
+    expect(page.locator("body")).to_contain_text("01/09/2026")
+    context.close()

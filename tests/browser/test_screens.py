@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import (  # noqa: F401 (fixtures)
     SIZES,
     browser_fixture,
+    earlier_loans,
     kiosk,
     new_page,
     scan,
@@ -126,7 +127,7 @@ def staff_screens(page, url: str):
 @pytest.mark.parametrize("size", SIZES)
 def test_every_kiosk_and_helper_screen_is_reachable(browser, tmp_path, size):
     problems = {}
-    with kiosk(tmp_path) as server:
+    with kiosk(tmp_path, extra_facts=earlier_loans()) as server:
         page = new_page(browser, SIZES[size])
         for screen in chain(kiosk_screens(page, server.url, size, "HS002", ("TN-0002", "TN-0003")),
                             staff_screens(page, server.url)):

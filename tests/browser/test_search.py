@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import (  # noqa: F401 (fixture)
     SIZES,
     browser_fixture,
+    earlier_loans,
     kiosk,
     new_page,
     screenshot,
@@ -27,7 +28,7 @@ CLASS_LIBRARY = [("copy.move", {"item": "TN-0001", "location": "lop-6A1", "shelf
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with kiosk(tmp_path_factory.mktemp("search"), extra_facts=CLASS_LIBRARY) as process:
+    with kiosk(tmp_path_factory.mktemp("search"), extra_facts=[*CLASS_LIBRARY, *earlier_loans()]) as process:
         yield process
 
 

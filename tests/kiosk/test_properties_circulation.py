@@ -65,6 +65,8 @@ class Model:
     def checkout_refusal(self, patron: str, item: str) -> str | None:
         if patron == INACTIVE:
             return "inactive_patron"
+        if self.status[item] == "on_loan" and self.holder.get(item) == patron:
+            return "already_yours"  # their own book scanned again: said kindly, not refused
         if self.status[item] != "available":
             return REFUSED_BY_STATUS[self.status[item]]
         if CATEGORY[item] == "periodical":
@@ -181,6 +183,8 @@ def run_step(model: Model, kiosk: Circulation, desk: Circulation, clock: FakeClo
         assert refused == (None if model.status[item] in sources else "bad_transition"), (action, item)
         if new_status:
             model.status[item] = "on_loan" if target == "available" and item in model.holder else target
+            if target in ("lost", "damaged"):
+                model.holder.pop(item, None)  # a lost or damaged book's loan ends (đền sách)
             assert new_status == model.status[item]
 
 

@@ -178,6 +178,7 @@ def test_each_failure_is_a_clear_message_and_leaves_the_kiosk_unpaired(case, ser
         assert messages[lang] == error.message_in(lang)
         assert f'value="{address}"' in page and f'value="{code}"' in page  # nothing typed is lost
     assert messages["vi"] != messages["en"]
+    assert "Error" not in messages["vi"]  # words for the librarian, not "(ConnectionError)"
     assert librarian.pairing() is None and not librarian.status()["paired"]
 
 
