@@ -154,6 +154,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RECEIPT_PRINTER", "", "text", 'Thermal receipt printer: "usb:VID:PID" (hex) or "file:/dev/usb/lp0"; '
             '"" prints through the browser. See docs/network.md.', "kiosk"),
     Setting("RECEIPT_WIDTH_MM", 58, "int", "Paper width of the receipt printer: 58 or 80 (mm).", "kiosk"),
+    Setting("DISCOVERY_SECONDS", 1.5, "number",
+            "Seconds the pairing form listens for school servers announcing themselves (mDNS).", "kiosk"),
     Setting("SYNC_INTERVAL", 60, "number", "Seconds between background syncs with the server (0: no background sync).",
             "kiosk"),
     Setting("SYNC_MAX_BACKOFF", 900, "number", "Longest wait in seconds between retries while the server is away.",

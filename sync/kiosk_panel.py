@@ -86,7 +86,7 @@ def pair() -> ResponseReturnValue:
 def servers() -> ResponseReturnValue:
     """School servers announcing themselves on the LAN (mDNS), for the pairing form to offer."""
     try:
-        found = discovery.browse(float(current_app.config.get("DISCOVERY_SECONDS", 1.5)))
+        found = discovery.browse(float(current_app.config["DISCOVERY_SECONDS"]))
     except OSError as exc:  # no multicast on this network: the form still takes a typed address
         current_app.logger.warning("server discovery failed: %s", exc)
         found = []
