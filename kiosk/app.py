@@ -34,6 +34,13 @@ def init_web(app: Flask, database: Database) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     babel.init_app(app, locale_selector=select_language)
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Before CSRFProtect reads the form: only the import page takes large files.
+        if request.endpoint == "admin.check_import" and "IMPORT_MAX_CONTENT_LENGTH" in app.config:
+            request.max_content_length = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+
     csrf.init_app(app)
 
     @app.before_request

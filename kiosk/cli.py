@@ -89,7 +89,7 @@ def migrate(data: str) -> None:
                    'or "" for none (or set MUONTRA_CAMERA). See docs/camera.md.')
 @click.option("--https-port", type=int, default=None, envvar="MUONTRA_HTTPS_PORT",
               help="Also serve HTTPS on this port with the school's own certificate (tablets' cameras "
-                   "need it). See docs/deployment.md.")
+                   "need it). See docs/network.md.")
 def kiosk(data: str, host: str, port: int, threads: int, camera: str | None, https_port: int | None) -> None:
     """Serve the kiosk on an existing data directory (production WSGI server)."""
     import waitress
@@ -110,7 +110,14 @@ def kiosk(data: str, host: str, port: int, threads: int, camera: str | None, htt
         start_https(app, host, https_port, files, threads)
         click.echo(say(N_("Secure address for tablets: %(url)s (certificate: %(ca)s)"),
                        url=f"https://{host}:{https_port}/", ca=files.ca_cert))
-    waitress.serve(app, host=host, port=port, threads=threads, ident="muontra")
+    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="muontra")
+    # The port is open: a systemd unit of Type=notify is ready now (the kiosk browser waits for it).
+    from .store import data_dir, database_path
+    from .watchdog import database_check, decoder_check, start_for_systemd
+
+    start_for_systemd([database_check(database_path(data_dir(data))),
+                       decoder_check(app.extensions.get("camera"))])
+    server.run()
 
 
 @main.command("set-pin")

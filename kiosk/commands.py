@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "labels": "kiosk.reports.cli:labels_command",
     "cards": "kiosk.reports.cli:cards_command",
     "import": "kiosk.importer_cli:import_group",
+    "export": "kiosk.exporter_cli:export_command",
     "demo": "kiosk.demo_cli:demo_command",
     "rotation": "kiosk.workflows.cli:rotation",
     "stocktake": "kiosk.workflows.cli:stocktake",
@@ -21,4 +22,7 @@ COMMANDS: dict[str, str] = {
     "sync": "sync.cli:sync",
     "scan-image": "scanner.cli:scan_image",
     "scan-camera": "scanner.cli:scan_camera",
+    "backup": "kiosk.backup_cli:backup_command",
+    "restore": "kiosk.backup_cli:restore_command",
+    "appliance": "kiosk.appliance.cli:appliance",
 }

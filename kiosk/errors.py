@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .i18n import DEFAULT_LANGUAGE, N_, translate
+from .i18n import DEFAULT_LANGUAGE, N_, translate_for
 
 __all__ = ["MuontraError", "N_"]
 
@@ -17,13 +17,15 @@ class MuontraError(Exception):
     aliases: tuple[str, ...] = ()
     message: str = N_("Something went wrong.")
     http_status: int = 400
+    # Who the message speaks to (kiosk.i18n.AUDIENCES); the service that knows the reader sets it.
+    audience: str | None = None
 
     def __init__(self, **params: Any) -> None:
         self.params = params
         super().__init__(self.message_in("en"))
 
     def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        return translate(self.message, lang, **self.params)
+        return translate_for(self.message, lang, self.audience, **self.params)
 
     def to_dict(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
         answer: dict[str, Any] = {"code": self.code, "message": self.message_in(lang)}

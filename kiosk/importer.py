@@ -1,249 +1,101 @@
-"""Loading a real school: patrons, catalogue and open loans from CSV or Excel files.
+"""Loading a real school: patrons, catalogue and open loans from CSV or Excel files (MARC: :mod:`kiosk.marc`).
 
 Two steps, so nothing is written until the librarian has seen the result:
-:func:`plan_import` reads and checks every row and turns the file into ledger
-facts (or a list of bad rows); :func:`apply_plan` records a clean plan in ONE
-transaction. A file with a single bad row writes nothing.
+:func:`plan_import` reads and checks every row, turns the file into ledger facts (or a
+list of bad rows) and compares them with what is stored ("N new, M changed, K unchanged",
+each change old → new); :func:`apply_plan` records a clean plan in ONE transaction, and
+only with ``accept_changes`` when it changes existing rows. A file with a single bad
+row writes nothing.
 
-Files: ``.xlsx`` (first sheet) or CSV in any of Excel's flavours (UTF-8 with or
-without BOM, UTF-16 "Unicode text", comma/semicolon/tab, CRLF, quoted fields).
-A CSV that is not UTF-8 is read as Windows-1258 (what Vietnamese Windows Excel
-writes for "CSV") and the plan carries a warning asking the librarian to check
-the names. MARC 21 catalogue files are handled by :mod:`kiosk.marc`.
-
-Line numbers are the ones the librarian sees in Excel: the sheet's row number,
-header row included (a header under a title row keeps its real row number).
+Line numbers are the ones the librarian sees in Excel: the sheet's row number, header
+row included (a header under title rows keeps its real row number). Every visible sheet
+whose header names the required columns is read (one sheet per class); hidden sheets and
+sheets without such a header are named in a warning.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 import uuid as uuidlib
-import zipfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from peewee import IntegrityError
+from peewee import IntegrityError, chunked
 
-from .codes import clean, isbn13
+from . import marc
+from .codes import clean
 from .db import write_transaction
-from .errors import N_, MuontraError
-from .i18n import DEFAULT_LANGUAGE, translate
-from .ledger import record_many
-from .models import PATRON_KINDS, Copy, Loan, Patron
+from .errors import MuontraError
+from .import_plan import (  # noqa: F401  (re-exported: the importer's public names)
+    CATEGORY_WORDS,
+    MAX_FILE_BYTES,
+    WRITE_CHUNK,
+    BadCode,
+    BadDate,
+    BadNumber,
+    BadYear,
+    BadYesNo,
+    Change,
+    ChangesNeedConfirmation,
+    CheckProgress,
+    CopyAlreadyOnLoan,
+    DueBeforeCheckout,
+    DuplicateCode,
+    EmptyFile,
+    FileTooLarge,
+    GenderNotStored,
+    IgnoredColumns,
+    IgnoredFooter,
+    IgnoredNumberRows,
+    ImportPlan,
+    ImportProblem,
+    InvalidIsbn,
+    IsbnTitleClash,
+    MissingColumn,
+    MissingValue,
+    NoHeader,
+    PlanHasErrors,
+    PlanOutdated,
+    RowError,
+    SheetOtherColumns,
+    SheetWithoutHeader,
+    TitleClashes,
+    UnknownCategory,
+    UnknownCopyCode,
+    UnknownGender,
+    UnknownImportKind,
+    UnknownPatronCode,
+    UnknownPatronKind,
+    UnreadableFile,
+    WriteProgress,
+    fold,
+    nfc,
+    normalize_isbn,
+    parse_amount,
+)
+from .ledger import IN_CHUNK, PATRON_FIELDS, _title_key, _title_values, _titles, record_many
+from .models import Copy, Loan, Patron, Title
 from .services import Circulation
+from .spreadsheet import Sheet, Workbook, megabytes, read_workbook, text_of
+from .vocabulary import PATRON_KINDS
 
 KINDS = ("patrons", "catalog", "loans")
-# Progress while checking rows: (rows done, rows in the file).
-CheckProgress = Callable[[int, int], None]
-# Progress while writing: how many more facts were recorded (click's ``bar.update``).
-WriteProgress = Callable[[int], None]
-
-WRITE_CHUNK = 500
-# How far down a header row may sit under a title row ("DANH SÁCH HỌC SINH LỚP 6A1").
-HEADER_SEARCH_ROWS = 10
+# How far down a header row may sit under title rows ("SỞ GD&ĐT…", "DANH SÁCH HỌC SINH LỚP 6A1").
+HEADER_SEARCH_ROWS = 15
 IMPORT_DEVICE = "import"
-
-
-# ---------------------------------------------------------------- problems
-
-
-class ImportProblem(MuontraError):
-    """A problem with one row (``line``), or with the whole file (``line`` None).
-
-    ``unit`` says what ``line`` counts: a sheet row ("line") or a MARC record ("record").
-    """
-
-    code = "import_problem"
-
-    def __init__(self, line: int | None = None, unit: str = "line", **params: Any) -> None:
-        self.line, self.unit = line, unit
-        super().__init__(**params)
-
-    def where_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        if self.line is None:
-            return translate(N_("File"), lang)
-        if self.unit == "record":
-            return translate(N_("Record %(number)s"), lang, number=self.line)
-        return translate(N_("Line %(number)s"), lang, number=self.line)
-
-    def describe_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        """One line for a report: where, then why."""
-        return f"{self.where_in(lang)}: {self.message_in(lang)}"
-
-    def to_dict(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
-        return {**super().to_dict(lang), "line": self.line, "unit": self.unit}
-
-
-class RowError(ImportProblem):
-    code = "bad_row"
-
-
-class UnknownImportKind(MuontraError):
-    code = "unknown_import_kind"
-    message = N_("Unknown kind of import '%(kind)s': use patrons, catalog or loans.")
-
-
-class EmptyFile(RowError):
-    code = "empty_file"
-    message = N_("The file is empty.")
-
-
-class UnsupportedFile(RowError):
-    code = "unsupported_file"
-    message = N_(
-        "This kind of file cannot be imported. Use .xlsx or .csv "
-        "(an old .xls file: open it in Excel and save it as .xlsx)."
-    )
-
-
-class UnreadableFile(RowError):
-    code = "unreadable_file"
-    message = N_("The file could not be read as %(format)s. Is it damaged, or saved in another format?")
-
-
-class NoHeader(RowError):
-    code = "no_header"
-    message = N_("No header row was found. The first row must name the columns, for example: %(expected)s.")
-
-
-class MissingColumn(RowError):
-    code = "missing_column"
-    message = N_("The column '%(column)s' is missing. Columns found: %(found)s.")
-
-
-class MissingValue(RowError):
-    code = "missing_value"
-    message = N_("'%(column)s' is empty.")
-
-
-class BadCode(RowError):
-    code = "bad_code"
-    message = N_("The code '%(value)s' in '%(column)s' is too long for a card or label.")
-
-
-class DuplicateCode(RowError):
-    code = "duplicate_code"
-    message = N_("The code '%(value)s' also appears on line %(first)s.")
-
-
-class UnknownPatronKind(RowError):
-    code = "unknown_kind"
-    message = N_("'%(value)s' is not a kind of reader: use học sinh, giáo viên or cộng tác viên "
-                 "(student, teacher, helper).")
-
-
-class UnknownCategory(RowError):
-    code = "unknown_category"
-    message = N_("'%(value)s' is not a category: use SGK, STK, SNV, TN, báo/tạp chí or khác.")
-
-
-class InvalidIsbn(RowError):
-    code = "invalid_isbn"
-    message = N_("'%(value)s' is not a valid ISBN (the check digit is wrong or it has too few digits).")
-
-
-class BadDate(RowError):
-    code = "bad_date"
-    message = N_("'%(value)s' in '%(column)s' is not a date: write it as dd/mm/yyyy.")
-
-
-class BadYear(RowError):
-    code = "bad_year"
-    message = N_("'%(value)s' in '%(column)s' is not a year.")
-
-
-class BadNumber(RowError):
-    code = "bad_number"
-    message = N_("'%(value)s' in '%(column)s' is not a number.")
-
-
-class BadYesNo(RowError):
-    code = "bad_yes_no"
-    message = N_("'%(value)s' in '%(column)s' should be có or không (yes or no).")
-
-
-class UnknownPatronCode(RowError):
-    code = "unknown_patron"
-    message = N_("No reader has the code '%(value)s'. Import the readers first.")
-
-
-class UnknownCopyCode(RowError):
-    code = "unknown_copy"
-    aliases = ("unknown_item",)
-    message = N_("No copy has the label '%(value)s'. Import the catalogue first.")
-
-
-class CopyAlreadyOnLoan(RowError):
-    code = "copy_on_loan"
-    aliases = ("item_on_loan",)
-    message = N_("The copy '%(value)s' is already on loan.")
-
-
-class DueBeforeCheckout(RowError):
-    code = "due_before_checkout"
-    message = N_("The due date %(due)s is before the checkout date %(checked_out)s.")
-
-
-class ImportWarning(ImportProblem):
-    code = "import_warning"
-
-
-class IgnoredColumns(ImportWarning):
-    code = "ignored_columns"
-    message = N_("These columns are not used and were ignored: %(columns)s.")
-
-
-class NotUtf8(ImportWarning):
-    code = "not_utf8"
-    message = N_(
-        "The file is not in UTF-8, so it was read as Windows-1258 (Vietnamese). Check that names look "
-        "right, or save it from Excel as \"CSV UTF-8\"."
-    )
-
-
-class PlanHasErrors(MuontraError):
-    code = "import_has_errors"
-    message = N_("The file has %(count)s bad rows: nothing was imported. Correct them and import again.")
-
-
-class PlanOutdated(MuontraError):
-    code = "import_outdated"
-    message = N_("The data changed since the file was checked (a copy was lent meanwhile?). "
-                 "Nothing was imported: check the file again.")
-    http_status = 409
-
-
-# ---------------------------------------------------------------- the plan
-
-
-@dataclass
-class ImportPlan:
-    kind: str
-    rows: int = 0
-    errors: list[ImportProblem] = field(default_factory=list)
-    warnings: list[ImportProblem] = field(default_factory=list)
-    facts: list[tuple[str, dict]] = field(default_factory=list)
-    unit: str = "line"
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-# ---------------------------------------------------------------- columns
-
-
-def fold(text: str) -> str:
-    """Header key: no diacritics, case, spaces or punctuation ("Mã HS" → "mahs", "Số ĐKCB" → "sodkcb")."""
-    text = unicodedata.normalize("NFD", str(text).replace("đ", "d").replace("Đ", "D"))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+_text = text_of
+
+
+# ---------------------------------------------------------------- the alias table
+# THE place where column headers are known (docs/import.md lists it). A header matches an alias
+# whatever its case, diacritics, spaces and punctuation. When several headers of a file name the
+# same field, the one earlier in the alias list wins and the others are listed as ignored, so a
+# national-database export with both "Mã học sinh" and "Mã định danh" uses the school's code.
+# Sources: the national school database (CSDL ngành, csdl.moet.gov.vn) student list, the exports
+# of SMAS, VnEdu and QLTH-style school-management software, and the paper registers (sổ đăng ký
+# cá biệt, sổ mượn) as schools type them in Excel.
 
 
 @dataclass(frozen=True)
@@ -256,80 +108,109 @@ class Column:
     def label(self) -> str:
         return f"{self.name} / {self.aliases[0]}"
 
-    def keys(self) -> set[str]:
-        return {fold(self.name), *(fold(alias) for alias in self.aliases)}
+    def keys(self) -> list[str]:
+        return [fold(self.name), *(fold(alias) for alias in self.aliases)]
 
 
 COLUMNS: Mapping[str, tuple[Column, ...]] = {
     "patrons": (
-        Column("code", ("Mã HS", "Mã học sinh", "Mã số", "Mã thẻ", "Mã bạn đọc", "Mã độc giả", "Số thẻ",
-                        "Mã", "student code", "card"), required=True),
-        Column("name", ("Họ và tên", "Họ tên", "Tên", "Họ và tên học sinh", "full name"), required=True),
+        Column("code", ("Mã HS", "Mã học sinh", "Mã số học sinh", "Mã số HS", "Mã số", "Mã thẻ", "Mã bạn đọc",
+                        "Mã độc giả", "Số thẻ", "Mã", "Mã cán bộ", "Mã giáo viên", "Mã định danh",
+                        "Mã định danh Bộ GD&ĐT", "Mã định danh Bộ GD&ĐT (trên CSDL ngành)", "Mã định danh học sinh",
+                        "Mã định danh cá nhân", "Mã ĐDCN", "Số ĐDCN", "student code", "card"),
+               required=True),
+        Column("name", ("Họ và tên", "Họ tên", "Họ tên học sinh", "Họ và tên học sinh", "Tên học sinh",
+                        "Họ và tên giáo viên", "Họ tên giáo viên", "Họ tên cán bộ", "full name"), required=True),
+        # Split name columns (VnEdu, SMAS, CSDL ngành's two-level header): joined in this order.
+        Column("family", ("Họ", "family name", "last name")),
+        Column("middle", ("Họ đệm", "Họ và đệm", "Họ lót", "Họ và tên đệm", "Tên đệm", "Đệm", "middle name")),
+        Column("given", ("Tên", "given name", "first name")),
         # Not required as a column: a file of teachers has no class; a student row without one is an error.
-        Column("class", ("Lớp", "class name")),
-        Column("kind", ("Loại", "Đối tượng", "Loại bạn đọc", "type")),
+        Column("class", ("Lớp", "Tên lớp", "Lớp học", "Lớp hiện tại", "Mã lớp", "class name")),
+        Column("kind", ("Loại", "Đối tượng", "Loại bạn đọc", "Chức vụ", "type")),
         Column("school_year", ("Năm học", "school year", "year")),
-        Column("active", ("Hoạt động", "Còn học", "Trạng thái")),
+        Column("active", ("Hoạt động", "Còn học", "Trạng thái", "Trạng thái học sinh", "Tình trạng")),
+        Column("gender", ("Giới tính", "Phái", "Nam/Nữ", "Nam, nữ", "sex")),
+        Column("female", ("Nữ",)),  # a column ticked "x" for girls, as hand-made lists have it
     ),
     "catalog": (
-        Column("barcode", ("Số ĐKCB", "ĐKCB", "Số đăng ký cá biệt", "Mã vạch", "Mã sách", "code", "item",
-                           "accession number", "accession"), required=True),
-        Column("isbn", ("Mã ISBN",)),
-        Column("title", ("Nhan đề", "Tên sách", "Tên tài liệu", "Tên"), required=True),
-        Column("author", ("Tác giả",)),
+        Column("barcode", ("Số ĐKCB", "ĐKCB", "Số đăng ký cá biệt", "Đăng ký cá biệt", "Mã vạch", "Mã sách",
+                           "Mã cá biệt", "code", "item", "accession number", "accession"), required=True),
+        Column("isbn", ("Mã ISBN", "Chỉ số ISBN", "Số ISBN")),
+        Column("title", ("Nhan đề", "Tên sách", "Tên tài liệu", "Nhan đề sách", "Tên"), required=True),
+        Column("author", ("Tác giả", "Tác giả chính")),
         Column("category", ("Loại sách", "Môn loại", "Loại", "Loại tài liệu", "Kho sách")),
         Column("publisher", ("Nhà xuất bản", "NXB")),
         Column("year", ("Năm xuất bản", "Năm XB", "Năm")),
         Column("location", ("Kho", "Vị trí", "Thư viện lớp")),
-        Column("classification", ("Ký hiệu phân loại", "Phân loại", "Ký hiệu", "DDC")),
+        Column("classification", ("Ký hiệu phân loại", "Phân loại", "Ký hiệu", "Môn loại DDC", "DDC")),
         Column("shelf", ("Kệ", "Kệ sách", "Giá sách")),
         Column("price", ("Giá tiền", "Giá bìa", "Đơn giá", "Giá")),
         Column("added_on", ("Ngày nhập", "Ngày vào sổ", "Ngày nhập kho", "added")),
     ),
     "loans": (
         Column("patron", ("Mã HS", "Mã học sinh", "Mã bạn đọc", "Mã độc giả", "Mã thẻ", "Người mượn",
-                          "Số thẻ"), required=True),
+                          "Số thẻ", "patron"), required=True),
         Column("item", ("Số ĐKCB", "ĐKCB", "Mã vạch", "Mã sách", "barcode"), required=True),
         Column("checked_out", ("Ngày mượn", "checkout", "checked out on"), required=True),
         Column("due", ("Hạn trả", "Ngày hẹn trả", "Ngày phải trả", "due date"), required=True),
     ),
 }
+NAME_PARTS = ("family", "middle", "given")
+# The row-number column every list has: read for nothing, and not worth a warning.
+ROW_NUMBER_HEADERS = {fold(header) for header in ("STT", "TT", "Số TT", "Số thứ tự", "No.")}
+
 
 def _header_map(kind: str, header: list[Any]) -> tuple[dict[str, int], list[str]]:
-    """Field name → cell index, and the headers no field claims."""
-    claimed: dict[str, str] = {}
+    """Field name → cell index, and the headers no field claims (or another header of the field beat)."""
+    claimed: dict[str, tuple[str, int]] = {}
     for column in COLUMNS[kind]:
-        for key in column.keys():
-            claimed.setdefault(key, column.name)
-    found: dict[str, int] = {}
-    ignored = []
+        for rank, key in enumerate(column.keys()):
+            claimed.setdefault(key, (column.name, rank))
+    found: dict[str, tuple[int, int]] = {}
+    ignored: list[str] = []
     for index, cell in enumerate(header):
         text = _text(cell)
         if not text:
             continue
-        name = claimed.get(fold(text))
-        if name and name not in found:
-            found[name] = index
+        name, rank = claimed.get(fold(text), ("", 0))
+        if not name:
+            if fold(text) not in ROW_NUMBER_HEADERS:
+                ignored.append(text)
+        elif name not in found or rank < found[name][1]:
+            if name in found:
+                ignored.append(_text(header[found[name][0]]))
+            found[name] = (index, rank)
         else:
             ignored.append(text)
-    return found, ignored
+    columns = {name: index for name, (index, _rank) in found.items()}
+    if kind == "patrons":
+        _settle_name_columns(columns, header, ignored)
+    return columns, ignored
 
 
-# ---------------------------------------------------------------- cells
+def _settle_name_columns(columns: dict[str, int], header: list[Any], ignored: list[str]) -> None:
+    """"Tên" alone is the full name; next to "Họ đệm" or "Họ" it is the given name; a full name column wins."""
+    parts = [part for part in NAME_PARTS if part in columns]
+    if "name" in columns:
+        ignored.extend(_text(header[columns.pop(part)]) for part in parts)
+    elif parts == ["given"] or parts == ["family"]:
+        columns["name"] = columns.pop(parts[0])
 
 
-def _text(value: Any) -> str:
-    """A cell as text; a code Excel stored as a number stays "1001", not "1001.0"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    return unicodedata.normalize("NFC", str(value)).strip()
+def _satisfied(kind: str, columns: Mapping[str, int]) -> set[str]:
+    """The fields a header provides, a name made of parts counting as the name."""
+    fields = set(columns)
+    if kind == "patrons" and "given" in fields:
+        fields.add("name")
+    return fields
 
+
+def _required(kind: str) -> list[Column]:
+    return [column for column in COLUMNS[kind] if column.required]
+
+
+# ---------------------------------------------------------------- values
 
 _DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
 _YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})")
@@ -354,119 +235,40 @@ def parse_date(value: Any) -> date | None:
     return None
 
 
-def parse_amount(text: str) -> int | None:
-    """Whole đồng from "45.000", "45,000 đ", "45000" or "45000.00"; None if it is not an amount.
-
-    A separator followed by three digits groups thousands; one followed by one or two
-    digits at the end starts the cents (Koha, English Excel), which are dropped.
-    """
-    compact = re.sub(r"vnđ|vnd|đ|\s", "", text.lower())
-    compact = re.sub(r"[.,]\d{1,2}$", "", compact)
-    digits = re.sub(r"[.,]", "", compact)
-    return int(digits) if digits.isdigit() else None
+def class_name(text: str) -> str:
+    """Classes as the kiosk files them: "6a1 " → "6A1", "Lớp 6A1" → "6A1", "lop 10 a2" → "10A2"."""
+    compact = "".join(text.split())
+    compact = re.sub(r"^(?:lớp|lop|LỚP|LOP|Lớp|Lop)", "", compact, flags=re.IGNORECASE)
+    return compact.upper()
 
 
-def normalize_isbn(text: str) -> str:
-    """ISBN-13 digits for an ISBN-10 or -13 with a valid check digit; ValueError otherwise."""
-    number = isbn13(text)
-    if number is None:
-        raise ValueError(text)
-    return number
+def unescape_formula(text: str) -> str:
+    """Undo the quote our exports put before a cell starting with = + - @ (spreadsheet formula injection)."""
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+        return text[1:]
+    return text
 
 
 PATRON_KIND_WORDS = {
     **{fold(word): "student" for word in ("student", "học sinh", "HS", "sinh viên")},
-    **{fold(word): "teacher" for word in ("teacher", "giáo viên", "GV", "cán bộ", "nhân viên", "staff")},
+    **{fold(word): "teacher" for word in ("teacher", "giáo viên", "GV", "cán bộ", "nhân viên", "staff",
+                                          "hiệu trưởng", "phó hiệu trưởng", "tổng phụ trách", "thư viện")},
     **{fold(word): "helper" for word in ("helper", "cộng tác viên", "CTV")},
 }
-
-CATEGORY_WORDS = {
-    **{fold(word): "SGK" for word in ("SGK", "sách giáo khoa", "textbook")},
-    **{fold(word): "STK" for word in ("STK", "sách tham khảo", "reference")},
-    **{fold(word): "SNV" for word in ("SNV", "sách nghiệp vụ", "sách giáo viên", "SGV", "teachers")},
-    **{fold(word): "TN" for word in ("TN", "thiếu nhi", "sách thiếu nhi", "truyện", "children")},
-    **{fold(word): "periodical" for word in ("báo", "tạp chí", "báo, tạp chí", "báo/tạp chí",
-                                             "periodical", "newspaper", "magazine")},
-    **{fold(word): "other" for word in ("other", "khác")},
+GENDER_WORDS = {
+    **{fold(word): "male" for word in ("nam", "male", "m", "trai")},
+    **{fold(word): "female" for word in ("nữ", "nu", "female", "f", "gái")},
 }
-
-YES_WORDS = {fold(word) for word in ("1", "yes", "y", "true", "x", "có", "còn", "còn học", "hoạt động")}
+YES_WORDS = {fold(word) for word in ("1", "yes", "y", "true", "x", "có", "còn", "còn học", "hoạt động",
+                                     "đang học", "đang làm việc")}
 NO_WORDS = {fold(word) for word in ("0", "no", "n", "false", "không", "nghỉ", "nghỉ học", "đã nghỉ",
-                                    "ra trường", "chuyển trường")}
-
-
-# ---------------------------------------------------------------- reading files
-
-
-@dataclass
-class Table:
-    rows: list[tuple[int, list[Any]]]  # (line as the librarian sees it, cells)
-    warnings: list[ImportProblem] = field(default_factory=list)
-
-
-def _decode(data: bytes) -> tuple[str, list[ImportProblem]]:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16 with a BOM
-        return data.decode("utf-16"), []
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        # Windows-1258 writes many Vietnamese letters as base letter + combining mark: NFC joins them.
-        text = data.decode("cp1258", errors="replace")
-        return unicodedata.normalize("NFC", text), [NotUtf8()]
-
-
-def _delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:
-        first = text.splitlines()[0] if text else ""
-        return max(",;\t", key=first.count)
-
-
-def read_csv(data: bytes) -> Table:
-    text, warnings = _decode(data)
-    # Excel honours (and hides) a first line "sep=;" naming the delimiter: the header is then row 1.
-    hint = re.match(r"sep=(.)\r?\n", text)
-    if hint:
-        delimiter, text = hint.group(1), text[hint.end():]
-    else:
-        delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return Table([(line, row) for line, row in enumerate(reader, start=1)], warnings)
-
-
-def read_xlsx(data: bytes) -> Table:
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        return Table([(line, list(row)) for line, row in enumerate(sheet.iter_rows(values_only=True), start=1)])
-    finally:
-        workbook.close()
-
-
-def read_table(filename: str, data: bytes) -> Table:
-    """The rows of a CSV or .xlsx file; raises an :class:`ImportProblem` for an unreadable file."""
-    if not data.strip():
-        raise EmptyFile()
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm")) or data.startswith(b"PK\x03\x04"):
-        try:
-            return read_xlsx(data)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-            raise UnreadableFile(format="Excel (.xlsx)") from exc
-    if name.endswith((".xls", ".ods", ".pdf", ".doc", ".docx")) or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UnsupportedFile()
-    try:
-        return read_csv(data)
-    except csv.Error as exc:
-        raise UnreadableFile(format="CSV") from exc
-
-
-def _is_blank(cells: Iterable[Any]) -> bool:
-    return all(_text(cell) == "" for cell in cells)
+                                    "ra trường", "chuyển trường", "chuyển đi", "đã chuyển đi", "thôi học",
+                                    "bỏ học", "đã tốt nghiệp", "nghỉ hưu")}
+# Lines under a list: "Người lập biểu", "(Ký, ghi rõ họ tên)", "Ngày 15 tháng 9 năm 2025", "Tổng số: 45".
+# Matched at the start of a folded cell, so a name like "Tống Sơn" ("tongson") is never a footer.
+FOOTER = re.compile(r"^(?:nguoilap|(?:pho)?hieutruong|ky(?:va)?(?:ghiro)?(?:ho)?ten|kyghiro|tongcong|"
+                    r"tongso(?:\d|hs|hocsinh|sach|ban|cuon)|xacnhan|ngay\d*thang\d*nam|nguoighi|thuthu|"
+                    r"giaovienchunhiem|ketoan|\(ky)")
 
 
 # ---------------------------------------------------------------- checking rows
@@ -476,8 +278,9 @@ class Row:
     """One data row, read through the header map; problems are collected, not raised."""
 
     def __init__(self, line: int, cells: list[Any], header: list[Any], columns: Mapping[str, int],
-                 errors: list[ImportProblem]):
+                 errors: list[ImportProblem], sheet: str = ""):
         self.line, self.cells, self.header, self.columns, self.errors = line, cells, header, columns, errors
+        self.sheet = sheet
 
     def label(self, name: str) -> str:
         """The column as the librarian's file names it ("Lớp", not "class")."""
@@ -492,10 +295,10 @@ class Row:
         return self.cells[index] if index is not None and index < len(self.cells) else None
 
     def text(self, name: str) -> str:
-        return _text(self.raw(name))
+        return nfc(unescape_formula(_text(self.raw(name))))
 
     def fail(self, problem: type[RowError], **params: Any) -> None:
-        self.errors.append(problem(self.line, **params))
+        self.errors.append(problem(self.line, sheet=self.sheet, **params))
 
     def required(self, name: str) -> str:
         value = self.text(name)
@@ -540,18 +343,22 @@ class Row:
             return None
         return value
 
+    def where(self) -> str:
+        return f"{self.line} ({self.sheet})" if self.sheet else str(self.line)
+
 
 class Check:
-    """Row checks for one kind of import; ``seen`` spots duplicate codes within the file."""
+    """Row checks for one kind of import; ``seen`` spots duplicate codes within the file (all sheets)."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, str] = {}
+        self.warnings: list[ImportProblem] = []
 
     def unique(self, row: Row, code: str | None) -> None:
         if code is None:
             return
-        first = self.seen.setdefault(code, row.line)
-        if first != row.line:
+        first = self.seen.setdefault(code, row.where())
+        if first != row.where():
             row.fail(DuplicateCode, value=code, first=first)
 
     def fact(self, row: Row) -> tuple[str, dict] | None:
@@ -559,19 +366,41 @@ class Check:
 
 
 class PatronCheck(Check):
+    def __init__(self) -> None:
+        super().__init__()
+        self.genders: dict[str, str] = {}
+
+    def name(self, row: Row) -> str:
+        if row.has("name"):
+            return row.required("name")
+        parts = [row.text(part) for part in NAME_PARTS if row.has(part)]
+        if not row.text("given"):
+            row.fail(MissingValue, column=row.label("given"))
+        return " ".join(part for part in parts if part)
+
+    def gender(self, row: Row) -> str | None:
+        if row.has("gender") and row.text("gender"):
+            gender = GENDER_WORDS.get(fold(row.text("gender")))
+            if gender is None:
+                row.fail(UnknownGender, value=row.text("gender"), column=row.label("gender"))
+            return gender
+        if row.has("female"):
+            return "female" if fold(row.text("female")) in YES_WORDS else "male"
+        return None
+
     def fact(self, row: Row) -> tuple[str, dict] | None:
         code = row.code("code")
         self.unique(row, code)
-        name = " ".join(row.required("name").split())
-        class_name = row.text("class").replace(" ", "").upper()
+        name = self.name(row)
+        klass = class_name(row.text("class"))
         kind = "student"
         if row.text("kind"):
             kind = PATRON_KIND_WORDS.get(fold(row.text("kind")), "")
             if kind not in PATRON_KINDS:
                 row.fail(UnknownPatronKind, value=row.text("kind"))
-        if kind == "student" and not class_name:
+        if kind == "student" and not klass:
             row.fail(MissingValue, column=row.label("class"))
-        payload: dict[str, Any] = {"code": code, "name": name, "class_name": class_name, "kind": kind}
+        payload: dict[str, Any] = {"code": code, "name": name, "class_name": klass, "kind": kind}
         if row.has("school_year"):
             payload["school_year"] = row.text("school_year")
         if row.has("active") and row.text("active"):
@@ -579,10 +408,17 @@ class PatronCheck(Check):
             if word not in YES_WORDS | NO_WORDS:
                 row.fail(BadYesNo, value=row.text("active"), column=row.label("active"))
             payload["active"] = word in YES_WORDS
+        gender = self.gender(row)
+        if gender and code:
+            self.genders[code] = gender
         return "patron.upsert", payload
 
 
 class CatalogCheck(Check):
+    def __init__(self) -> None:
+        super().__init__()
+        self.titles = TitleClashes()
+
     def fact(self, row: Row) -> tuple[str, dict] | None:
         code = row.code("barcode")
         self.unique(row, code)
@@ -591,16 +427,16 @@ class CatalogCheck(Check):
             try:
                 isbn = normalize_isbn(row.text("isbn"))
             except ValueError:
-                row.fail(InvalidIsbn, value=row.text("isbn"))
-        category = "other"
+                row.fail(InvalidIsbn, value=row.text("isbn"), column=row.label("isbn"))
+        category = None  # no column, or empty: an existing title keeps its category (see compare)
         if row.text("category"):
-            category = CATEGORY_WORDS.get(fold(row.text("category")), "")
+            category = CATEGORY_WORDS.get(fold(row.text("category")))
             if not category:
-                row.fail(UnknownCategory, value=row.text("category"))
+                row.fail(UnknownCategory, value=row.text("category"), column=row.label("category"))
         payload: dict[str, Any] = {
             "item": code,
             "isbn": isbn,
-            "title": " ".join(row.required("title").split()),
+            "title": row.required("title"),
             "author": row.text("author"),
             "publisher": row.text("publisher"),
             "year": row.year("year"),
@@ -617,6 +453,7 @@ class CatalogCheck(Check):
         if row.has("added_on"):
             added = row.day("added_on")
             payload["added_on"] = added.isoformat() if added else None
+        self.titles.check(payload, row.where(), lambda **params: row.fail(IsbnTitleClash, **params))
         return "catalog.upsert", payload
 
 
@@ -634,12 +471,12 @@ class LoanCheck(Check):
     def fact(self, row: Row) -> tuple[str, dict] | None:
         patron, item = row.code("patron"), row.code("item")
         if patron is not None and patron not in self.patrons:
-            row.fail(UnknownPatronCode, value=patron)
+            row.fail(UnknownPatronCode, value=patron, column=row.label("patron"))
         if item is not None:
             if item not in self.copies:
-                row.fail(UnknownCopyCode, value=item)
+                row.fail(UnknownCopyCode, value=item, column=row.label("item"))
             elif item in self.on_loan:
-                row.fail(CopyAlreadyOnLoan, value=item)
+                row.fail(CopyAlreadyOnLoan, value=item, column=row.label("item"))
             else:
                 self.unique(row, item)
         checked_out = row.day("checked_out", required=True)
@@ -663,77 +500,279 @@ class LoanCheck(Check):
 CHECKS: Mapping[str, type[Check]] = {"patrons": PatronCheck, "catalog": CatalogCheck, "loans": LoanCheck}
 
 
-def _find_header(kind: str, table: Table) -> tuple[int, dict[str, int], list[str]] | None:
-    """The first row (of the first few) that names at least one required column."""
-    required = {column.name for column in COLUMNS[kind] if column.required}
-    for position, (_line, cells) in enumerate(table.rows[:HEADER_SEARCH_ROWS]):
-        found, ignored = _header_map(kind, cells)
-        if required & found.keys():
-            return position, found, ignored
-    return None
+# ---------------------------------------------------------------- headers and sheets
 
 
-def check_rows(kind: str, table: Table, progress: CheckProgress | None = None) -> ImportPlan:
-    plan = ImportPlan(kind, warnings=list(table.warnings))
-    header = _find_header(kind, table)
-    if header is None:
-        expected = ", ".join(column.label for column in COLUMNS[kind] if column.required)
-        plan.errors.append(NoHeader(1, expected=expected))
+@dataclass
+class Header:
+    position: int  # index in the sheet's rows of the first data row
+    line: int
+    cells: list[Any]
+    columns: dict[str, int]
+    ignored: list[str]
+
+
+def _is_blank(cells: Iterable[Any]) -> bool:
+    return all(_text(cell) == "" for cell in cells)
+
+
+def _looks_like_header(kind: str, cells: list[Any]) -> bool:
+    """A second header row: names at least one column, holds no number (data rows have codes, STT)."""
+    columns, _ignored = _header_map(kind, cells)
+    numbers = any(isinstance(cell, int | float) and not isinstance(cell, bool) for cell in cells)
+    return bool(columns) and not numbers
+
+
+def find_header(kind: str, rows: list[tuple[int, list[Any]]]) -> Header | None:
+    """The row (among the first few) naming the most columns, at least one of them required.
+
+    A header over two rows ("Họ và tên" merged over "Họ đệm" | "Tên", as the national database
+    exports it) is read as one: a cell of the second row names its column, else the cell above does.
+    """
+    required = {column.name for column in _required(kind)}
+    best: tuple[int, int] | None = None  # (columns named, position)
+    for position, (_line, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        columns, _ignored = _header_map(kind, cells)
+        if required & _satisfied(kind, columns) and (best is None or len(columns) > best[0]):
+            best = (len(columns), position)
+    if best is None:
+        return None
+    position = best[1]
+    line, cells = rows[position]
+    cells = list(cells)
+    if position + 1 < len(rows) and _looks_like_header(kind, rows[position + 1][1]):
+        below = rows[position + 1][1]
+        width = max(len(cells), len(below))
+        cells = [(below[i] if i < len(below) and _text(below[i]) else (cells[i] if i < len(cells) else None))
+                 for i in range(width)]
+        position += 1
+    columns, ignored = _header_map(kind, cells)
+    return Header(position + 1, line, cells, columns, ignored)
+
+
+@dataclass
+class SheetOutcome:
+    sheet: Sheet
+    header: Header | None
+
+
+def _footer_or_number(row_cells: list[Any], columns: Mapping[str, int], kind: str) -> str:
+    """"footer", "number" (a row holding only its STT) or "" for a row whose required cells are empty."""
+    # The codes decide: a footer may write in the name column ("Tổng số: 45", the signer's name).
+    keys = {"patrons": ("code",), "catalog": ("barcode",), "loans": ("patron", "item")}[kind]
+    if any(_text(row_cells[columns[key]]) for key in keys if key in columns and columns[key] < len(row_cells)):
+        return ""
+    texts = [_text(cell) for cell in row_cells if _text(cell)]
+    if any(FOOTER.match(fold(text)) for text in texts):
+        return "footer"
+    if len(texts) == 1 and texts[0].isdigit():
+        return "number"
+    return ""
+
+
+def check_workbook(kind: str, book: Workbook, progress: CheckProgress | None = None) -> ImportPlan:
+    plan = ImportPlan(kind, warnings=list(book.warnings))
+    expected = ", ".join(column.label for column in _required(kind))
+    outcomes = [SheetOutcome(sheet, find_header(kind, sheet.rows)) for sheet in book.sheets]
+    read = [outcome for outcome in outcomes if outcome.header is not None]
+    if not read:
+        first = next((sheet for sheet in book.sheets if sheet.rows), None)
+        plan.errors.append(NoHeader(1, sheet=first.name if first and len(book.sheets) > 1 else "",
+                                    expected=expected))
         return plan
-    position, columns, ignored = header
-    header_line, header_cells = table.rows[position]
-    missing = [column.label for column in COLUMNS[kind] if column.required and column.name not in columns]
-    if missing:
-        found = ", ".join(_text(cell) for cell in header_cells if _text(cell)) or "—"
-        plan.errors.extend(MissingColumn(header_line, column=label, found=found) for label in missing)
-        return plan
-    if ignored:
-        plan.warnings.append(IgnoredColumns(header_line, columns=", ".join(ignored)))
+    several = len([sheet for sheet in book.sheets if sheet.rows]) > 1
     check = CHECKS[kind]()
-    body = table.rows[position + 1:]
-    for done, (line, cells) in enumerate(body, start=1):
-        if not _is_blank(cells):
+    total = sum(len(outcome.sheet.rows) for outcome in read)
+    done = 0
+    for outcome in outcomes:
+        sheet, header = outcome.sheet, outcome.header
+        sheet_name = sheet.name if several else ""
+        if header is None:
+            if sheet.rows:
+                plan.warnings.append(SheetWithoutHeader(name=sheet.name, expected=expected))
+            continue
+        fields = _satisfied(kind, header.columns)
+        missing = [column.label for column in _required(kind) if column.name not in fields]
+        if missing:
+            found = ", ".join(_text(cell) for cell in header.cells if _text(cell)) or "—"
+            if outcome is read[0]:
+                plan.errors.extend(MissingColumn(header.line, sheet=sheet_name, column=label, found=found)
+                                   for label in missing)
+                return plan
+            plan.warnings.append(SheetOtherColumns(name=sheet.name, found=found))
+            continue
+        if header.ignored:
+            plan.warnings.append(IgnoredColumns(header.line, sheet=sheet_name, columns=", ".join(header.ignored)))
+        numbers = 0
+        for line, cells in sheet.rows[header.position:]:
+            done += 1
+            if _is_blank(cells):
+                continue
+            shape = _footer_or_number(cells, header.columns, kind)
+            if shape == "footer":
+                plan.warnings.append(IgnoredFooter(line, sheet=sheet_name))
+                break
+            if shape == "number":
+                numbers += 1
+                continue
             plan.rows += 1
             errors_before = len(plan.errors)
-            fact = check.fact(Row(line, cells, header_cells, columns, plan.errors))
+            fact = check.fact(Row(line, cells, header.cells, header.columns, plan.errors, sheet_name))
             if fact is not None and len(plan.errors) == errors_before:
-                plan.facts.append(fact)
-        if progress and (done % WRITE_CHUNK == 0 or done == len(body)):
-            progress(done, len(body))
+                plan.add(fact, line, sheet_name)
+            if progress and done % WRITE_CHUNK == 0:
+                progress(done, total)
+        if numbers:
+            plan.warnings.append(IgnoredNumberRows(sheet=sheet_name, count=numbers))
+    if progress:
+        progress(total, total)
+    if isinstance(check, PatronCheck) and check.genders:
+        column = next(outcome.header for outcome in read)
+        label = _text(column.cells[column.columns.get("gender", column.columns.get("female", 0))])
+        plan.warnings.append(GenderNotStored(column=label))
+        plan.genders = check.genders
     return plan
 
 
-def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgress | None = None,
-                prefix: str | None = None, category: str | None = None) -> ImportPlan:
-    """Read and check a whole file; nothing is written.
+# ---------------------------------------------------------------- comparing with what is stored
 
-    ``kind`` is "patrons", "catalog" or "loans". A catalogue may also be a MARC 21
-    file (binary or MARCXML, see :mod:`kiosk.marc`): records without a copy barcode
-    get accession numbers after the highest of ``prefix``, filed under ``category``
-    (default: the prefix's). Loans and MARC are checked against the database, which
-    must be bound.
+
+def _diff(stored: Mapping[str, Any], wanted: Mapping[str, Any], names: Iterable[str]) -> list[tuple[str, Any, Any]]:
+    return [(name, stored.get(name), wanted[name]) for name in names if name in wanted
+            and _comparable(stored.get(name)) != _comparable(wanted[name])]
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
+
+
+def _compare_patrons(plan: ImportPlan) -> None:
+    codes = [payload["code"] for _type, payload in plan.facts]
+    stored: dict[str, dict] = {}
+    for chunk in chunked(codes, IN_CHUNK):
+        stored.update((row["code"], row) for row in Patron.select().where(Patron.code.in_(chunk)).dicts())
+    for (_type, payload), (line, sheet) in zip(plan.facts, plan.origins, strict=True):
+        row = stored.get(payload["code"])
+        if row is None:
+            plan.new += 1
+            continue
+        fields = _diff(row, payload, PATRON_FIELDS)
+        if fields:
+            plan.changes.append(Change("patron", payload["code"], line, plan.unit, fields, sheet))
+        else:
+            plan.unchanged += 1
+
+
+TITLE_DIFF_FIELDS = ("title", "author", "publisher", "year", "category", "classification")
+COPY_DIFF_FIELDS = ("location", "shelf", "price", "added_on")
+
+
+def _compare_catalog(plan: ImportPlan) -> None:
+    """Copies new or changed, titles retitled or recategorised; an unspecified category keeps the stored one."""
+    payloads = [payload for _type, payload in plan.facts]
+    keys = [_title_key(_title_values(payload)) for payload in payloads]
+    titles = _titles(list(dict.fromkeys(keys)))
+    copies: dict[str, dict] = {}
+    for chunk in chunked([payload["item"] for payload in payloads], IN_CHUNK):
+        copies.update((row["code"], row) for row in Copy.select().where(Copy.code.in_(chunk)).dicts())
+    title_names = {}
+    copy_title_ids = list({row["title"] for row in copies.values()})
+    for chunk in chunked(copy_title_ids, IN_CHUNK):
+        title_names.update(Title.select(Title.id, Title.title).where(Title.id.in_(chunk)).tuples())
+    shown_titles: set = set()
+    for payload, key, (line, sheet) in zip(payloads, keys, plan.origins, strict=True):
+        stored_title = titles.get(key)
+        if payload.get("category") is None:
+            payload["category"] = stored_title["category"] if stored_title else "other"
+        changed = False
+        if stored_title is not None and key not in shown_titles:
+            shown_titles.add(key)
+            fields = _diff(stored_title, _title_values(payload), TITLE_DIFF_FIELDS)
+            if fields:
+                plan.changes.append(Change("title", stored_title["title"], line, plan.unit, fields, sheet))
+                changed = True
+        copy = copies.get(payload["item"])
+        if copy is None:
+            plan.new += 1
+            continue
+        fields = _diff(copy, payload, COPY_DIFF_FIELDS)
+        if stored_title is None or copy["title"] != stored_title["id"]:
+            fields.insert(0, ("title", title_names.get(copy["title"], ""), payload["title"]))
+        if fields:
+            plan.changes.append(Change("copy", payload["item"], line, plan.unit, fields, sheet))
+        elif not changed:
+            plan.unchanged += 1
+
+
+def compare(plan: ImportPlan) -> ImportPlan:
+    """Fill in what the plan's facts would do to the stored rows: new, changed (old → new), unchanged."""
+    if not plan.ok:
+        return plan
+    if plan.kind == "patrons":
+        _compare_patrons(plan)
+    elif plan.kind == "catalog":
+        _compare_catalog(plan)
+    else:
+        plan.new = len(plan.facts)
+    return plan
+
+
+def changes_fingerprint(plan: ImportPlan) -> str:
+    """Names the changes a librarian saw, so a confirmation covers those and no others."""
+    import hashlib
+
+    text = "\n".join(f"{change.what}|{change.key}|{change.fields!r}" for change in plan.changes)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- planning and writing
+
+
+def plan_import(kind: str, filename: str, data: bytes, *, progress: CheckProgress | None = None,
+                prefix: str | None = None, category: str | None = None,
+                type_map: Mapping[str, str] | None = None, encoding: str | None = None) -> ImportPlan:
+    """Read, check and compare a whole file; nothing is written.
+
+    ``kind`` is "patrons", "catalog" or "loans". A catalogue may also be a MARC 21 file
+    (binary or MARCXML, recognised by its content, see :mod:`kiosk.marc`): copies without a
+    barcode are numbered after the highest of ``prefix``; ``category`` files titles whose
+    record names no item type, ``type_map`` maps item types (942$c/952$y) to categories.
+    The database must be bound.
     """
     if kind not in KINDS:
         raise UnknownImportKind(kind=kind)
-    from . import marc  # here, not at the top: kiosk.marc builds on this module
-
+    if len(data) > MAX_FILE_BYTES:
+        return ImportPlan(kind, errors=[FileTooLarge(size=megabytes(len(data)), limit=megabytes(MAX_FILE_BYTES))])
     if kind == "catalog" and marc.is_marc(filename, data):
-        return marc.plan_marc(data, prefix=prefix, category=category, progress=progress)
+        plan = marc.plan_marc(data, prefix=prefix, category=category, type_map=type_map, encoding=encoding,
+                              progress=progress)
+        return compare(plan)
     try:
-        table = read_table(filename, data)
+        book = read_workbook(filename, data)
     except ImportProblem as problem:
         return ImportPlan(kind, errors=[problem])
-    return check_rows(kind, table, progress)
+    plan = check_workbook(kind, book, progress)
+    if kind == "catalog" and category:  # rows without a category, as for MARC records without an item type
+        default = marc.check_category(category)
+        for _type, payload in plan.facts:
+            payload["category"] = payload["category"] or default
+    return compare(plan)
 
 
-def apply_plan(circ: Circulation, plan: ImportPlan, progress: WriteProgress | None = None) -> int:
+def apply_plan(circ: Circulation, plan: ImportPlan, progress: WriteProgress | None = None, *,
+               accept_changes: bool = False) -> int:
     """Record every fact of a clean plan in one transaction; returns how many were recorded.
 
-    ``circ`` is the :class:`~kiosk.services.Circulation` of this device (its id and
-    clock stamp the facts). A plan with errors is refused and nothing is written.
+    ``circ`` is the :class:`~kiosk.services.Circulation` of this device (its id and clock stamp
+    the facts). A plan with errors is refused, and so is one changing existing rows unless
+    ``accept_changes`` (the librarian saw the changes and confirmed them); nothing is written then.
     """
     if not plan.ok:
         raise PlanHasErrors(count=len(plan.errors))
+    if plan.changes and not accept_changes:
+        raise ChangesNeedConfirmation(count=len(plan.changes))
     try:
         with write_transaction():
             now = circ.now()

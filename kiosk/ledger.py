@@ -27,6 +27,7 @@ from .models import (
     Event,
     Hold,
     Loan,
+    LoanNote,
     Patron,
     PolicyRule,
     RotationBatch,
@@ -103,6 +104,26 @@ def apply_checkin(p: Payload) -> None:
     settle_copy_status([copy.id])
 
 
+def _note(kind: str, p: Payload, details: dict[str, Any]) -> None:
+    # The same fact twice (a replay) leaves one note.
+    LoanNote.insert(loan=p["loan"], kind=kind, item=p["item"], patron=p["patron"], at=parse_time(p["at"]),
+                    device=p["device"], details=details).on_conflict_ignore().execute()
+
+
+def apply_override(p: Payload) -> None:
+    """The librarian lent a book the rules refused, for a reason from the short list."""
+    _note("override", p, {"refusal": p["refusal"], "reason": p["reason"]})
+
+
+def apply_settle(p: Payload) -> None:
+    """A lost or damaged book's loan ends (đền sách: replaced by a copy, paid, or still owed);
+    the reader is no longer held to it."""
+    Loan.update(returned_at=parse_time(p["at"]), checkin_device=p["device"]).where(
+        (Loan.uuid == p["loan"]) & Loan.returned_at.is_null()).execute()
+    Copy.update(status=p["status"], status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
+    _note("settle", p, {name: p.get(name) for name in ("status", "how", "amount", "replacement", "note")})
+
+
 def apply_renew(p: Payload) -> None:
     Loan.update(due=parse_day(p["due"]), renewals=p["renewals"]).where(Loan.uuid == p["loan"]).execute()
 
@@ -136,7 +157,7 @@ def apply_copy_status(p: Payload) -> None:
     Copy.update(status=status, status_note=p.get("note", "")).where(Copy.code == p["item"]).execute()
 
 
-PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active")
+PATRON_FIELDS = ("name", "class_name", "kind", "school_year", "active", "gender")
 
 
 def _patron_values(p: Payload) -> dict[str, Any]:
@@ -359,6 +380,8 @@ APPLIERS: Mapping[str, Callable[[Payload], None]] = {
     "loan.checkout": apply_checkout,
     "loan.checkin": apply_checkin,
     "loan.renew": apply_renew,
+    "loan.override": apply_override,
+    "loan.settle": apply_settle,
     "copy.status": apply_copy_status,
     "patron.upsert": apply_patron,
     "catalog.upsert": apply_catalog,

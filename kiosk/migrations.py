@@ -155,6 +155,19 @@ def _title_lookup(database: Database) -> None:
     database.execute_sql("CREATE INDEX IF NOT EXISTS title_by_name ON title (title, author)")
 
 
+def _patron_gender(database: Database) -> None:
+    # Optional, for addressing a teacher as thầy or cô; 0001 on a fresh database already has it.
+    if "gender" not in {column.name for column in database.get_columns("patron")}:
+        database.execute_sql("ALTER TABLE patron ADD COLUMN gender VARCHAR(255) NOT NULL DEFAULT '' "
+                             "CHECK (gender IN ('','male','female'))")
+
+
+def _loan_notes(database: Database) -> None:
+    from .models import LoanNote
+
+    database.create_tables([LoanNote])  # IF NOT EXISTS: 0001 on a fresh database already made it
+
+
 def _holds(database: Database) -> None:
     from .models import Hold
 
@@ -165,5 +178,7 @@ KIOSK = Component("kiosk", [
     ("0001_initial", _kiosk_v1),
     ("0002_workflows", _workflows),
     ("0003_title_lookup", _title_lookup),
-    ("0004_holds", _holds),
+    ("0004_patron_gender", _patron_gender),
+    ("0005_loan_notes", _loan_notes),
+    ("0006_holds", _holds),
 ])

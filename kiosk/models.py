@@ -23,7 +23,7 @@ from .db import db
 
 # Re-exported for kiosk/importer.py and kiosk/marc.py (helper `imports` rewrites them); new code
 # imports the words from kiosk/vocabulary.py.
-from .vocabulary import CATEGORIES, COPY_STATUSES, MAIN_LIBRARY, PATRON_KINDS  # noqa: F401
+from .vocabulary import CATEGORIES, COPY_STATUSES, GENDERS, MAIN_LIBRARY, PATRON_KINDS  # noqa: F401
 
 
 class JSONField(TextField):
@@ -54,6 +54,7 @@ class Patron(BaseModel):
     kind = CharField(default="student", constraints=[SQL("CHECK (kind IN ('student','teacher','helper'))")])
     school_year = CharField(default="")
     active = BooleanField(default=True)
+    gender = CharField(default="", constraints=[SQL("DEFAULT ''"), SQL("CHECK (gender IN ('','male','female'))")])
 
     @property
     def first_name(self) -> str:
@@ -112,6 +113,22 @@ class Loan(BaseModel):
         return cls.select(*fields).where(cls.is_open())
 
 
+class LoanNote(BaseModel):
+    """What the librarian recorded about a loan besides its dates: an override of a refusal at the
+    desk, or how a lost or damaged book's loan ended (đền sách). One row per loan and kind."""
+
+    loan = CharField()  # the loan's uuid (a note may arrive before the loan on a server)
+    kind = CharField(constraints=[SQL("CHECK (kind IN ('override','settle'))")])
+    item = CharField()
+    patron = CharField()
+    at = DateTimeField()
+    device = CharField()
+    details = JSONField()  # override: {refusal, reason}; settle: {status, how, amount, replacement, note}
+
+    class Meta:
+        indexes = ((("loan", "kind"), True),)
+
+
 class PolicyRule(BaseModel):
     """Lending rule for one patron kind × category; category '*' covers the rest."""
 
@@ -151,7 +168,7 @@ class Event(BaseModel):
         indexes = ((("device", "seq"), True),)
 
 
-KIOSK_MODELS = [Setting, Patron, Title, Copy, Loan, PolicyRule, ClosedDay, Event]
+KIOSK_MODELS = [Setting, Patron, Title, Copy, Loan, LoanNote, PolicyRule, ClosedDay, Event]
 
 
 # ---------------------------------------------------------------- school workflows (kiosk/workflows)

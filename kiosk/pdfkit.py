@@ -6,6 +6,7 @@ installed by ``make run``) has them all and is embedded in every PDF.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import cache
 from pathlib import Path
@@ -31,9 +32,18 @@ class FontMissing(MuontraError):
     http_status = 500
 
 
+def _bundled_font_dir() -> tuple[str, ...]:
+    """matplotlib (a dependency) ships DejaVu Sans: a venv made from the wheel has the font even
+    on a machine without fonts-dejavu-core. Found without importing matplotlib (slow)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    return tuple(str(Path(folder) / "mpl-data" / "fonts" / "ttf") for folder in spec.submodule_search_locations)
+
+
 def _font_path(filename: str) -> Path:
     extra = os.environ.get("MUONTRA_FONT_DIR")
-    for folder in ((extra,) if extra else ()) + FONT_DIRS:
+    for folder in ((extra,) if extra else ()) + FONT_DIRS + _bundled_font_dir():
         candidate = Path(folder) / filename
         if candidate.is_file():
             return candidate

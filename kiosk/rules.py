@@ -40,8 +40,9 @@ class LoanLimitReached(CirculationError):
 
 
 class HasOverdue(CirculationError):
+    # Names the book (the borrower's own, on their own session): "which one?" is the next question.
     code = "has_overdue"
-    message = N_("You have an overdue book. Please return it before borrowing another.")
+    message = N_("Please return “%(title)s” (%(days)s day(s) overdue) before borrowing another.")
 
 
 class UnknownCopy(CirculationError):
@@ -56,6 +57,12 @@ class CopyOnLoan(CirculationError):
     code = "copy_on_loan"
     aliases = ("item_on_loan",)
     message = N_("This book is already on loan. Please take it to the librarian.")
+
+
+class AlreadyYours(CirculationError):
+    # Not a refusal: the reader scanned a book they already hold (often the one just borrowed).
+    code = "already_yours"
+    message = N_("You already have “%(title)s”. No need to scan it again.")
 
 
 class CopyNotForLoan(CirculationError):
@@ -306,6 +313,7 @@ class LoanView:
     category: str
     due: date
     renewals: int = 0
+    title: str = ""  # only for naming the book in a refusal
 
 
 @dataclass(frozen=True)
@@ -343,21 +351,53 @@ def checkout(
     open_loans: Iterable[LoanView],
     policy: Policy,
     today: date,
+    holder: str | None = None,
+    title: str = "",
 ) -> CheckoutDecision:
+    """``holder``: whose open loan the copy is on, when it is on loan (only to tell the reader it
+    is already theirs); ``title`` names it in that answer."""
     patron = check_patron(patron)
     if copy is None:
         raise UnknownCopy()
+    if copy.status == "on_loan" and holder == patron.code:
+        raise AlreadyYours(title=title or copy.code)
     transition(copy.status, "checkout")  # refuses a copy that is not on the shelf
     rule = policy.rule_for(patron.kind, copy.category)
     if not rule.loanable:
         raise CopyNotForLoan()
     loans = list(open_loans)
-    if policy.block_when_overdue and any(loan.due < today for loan in loans):
-        raise HasOverdue()
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        raise overdue
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
     return CheckoutDecision(due=policy.due_date(rule, today))
+
+
+def overdue_block(loans: Iterable[LoanView], policy: Policy, today: date) -> HasOverdue | None:
+    """The refusal an overdue loan causes (naming the most overdue book), or None."""
+    if not policy.block_when_overdue:
+        return None
+    late = sorted((loan for loan in loans if loan.due < today), key=lambda loan: (loan.due, loan.item))
+    if not late:
+        return None
+    return HasOverdue(title=late[0].title or late[0].item, days=(today - late[0].due).days)
+
+
+def borrow_block(patron_kind: str, loans: Iterable[LoanView], policy: Policy, today: date) -> CirculationError | None:
+    """Why this reader can borrow no ordinary book now (what :func:`checkout` would refuse for any
+    book counted under the reader's general rule), or None: the kiosk says it before the first scan
+    instead of showing a number of books the rules then refuse."""
+    loans = list(loans)
+    overdue = overdue_block(loans, policy, today)
+    if overdue is not None:
+        return overdue
+    general = policy.rule_for(patron_kind, "*")
+    held = sum(1 for loan in loans if _counts_against(policy, patron_kind, general, loan.category))
+    if held >= general.max_loans:
+        return LoanLimitReached(count=held)
+    return None
 
 
 def checkin(copy: CopyView | None, open_loan: LoanView | None, today: date) -> CheckinDecision:
@@ -390,3 +430,87 @@ def renew(
     if loan.renewals >= rule.max_renewals:
         raise RenewalLimit()
     return max(loan.due, policy.due_date(rule, today))
+
+
+# ---------------------------------------------------------------- the librarian's desk
+
+# Refusals the librarian may override at the desk. Not a copy on loan to someone else (check it in
+# first), nor an unknown card or label: those are facts, not rules.
+# Each with the words a register uses for it.
+OVERRIDABLE = {
+    "loan_limit": N_("book limit reached"),
+    "has_overdue": N_("an overdue book"),
+    "copy_not_for_loan": N_("not for loan"),
+    "copy_damaged": N_("damaged copy"),
+    "inactive_patron": N_("inactive card"),
+}
+# The short list of reasons recorded with an override.
+OVERRIDE_REASON_WORDS = {
+    "teacher_request": N_("A teacher asked for it"),
+    "class_work": N_("Needed for class work"),
+    "exam_revision": N_("Exam revision"),
+    "returned_on_paper": N_("The overdue book was returned (not yet recorded)"),
+    "librarian_decision": N_("The librarian's decision"),
+}
+OVERRIDE_REASONS = tuple(OVERRIDE_REASON_WORDS)
+# How a lost or damaged book's loan ends (đền sách).
+SETTLEMENTS = ("replaced", "paid", "owed")
+MAX_AMOUNT = 10_000_000  # VND: more than any book; a typo of extra zeros is refused
+
+
+class NotOverridable(CirculationError):
+    code = "not_overridable"
+    message = N_("This refusal cannot be overridden: %(reason)s")
+
+    def message_in(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return translate(self.message, lang, reason=self.params["refusal"].message_in(lang))
+
+
+class BadOverrideReason(CirculationError):
+    code = "bad_override_reason"
+    message = N_("Please choose a reason for lending despite the rules.")
+    http_status = 400
+
+
+class BadSettlement(CirculationError):
+    code = "bad_settlement"
+    message = N_("Please say how the book is made good: replaced by a copy (its label), paid (an amount up to 10,000,000 đ), or still owed.")
+    http_status = 400
+
+
+def checkout_override(
+    patron: PatronView | None,
+    copy: CopyView | None,
+    open_loans: Iterable[LoanView],
+    policy: Policy,
+    today: date,
+    reason: str,
+) -> tuple[CheckoutDecision, str | None]:
+    """Lend at the desk despite a refusal in :data:`OVERRIDABLE`, for a reason from the list.
+
+    Returns the decision and the refusal's code that was overridden (None: nothing needed it).
+    """
+    if reason not in OVERRIDE_REASONS:
+        raise BadOverrideReason()
+    loans = list(open_loans)
+    try:
+        return checkout(patron, copy, loans, policy, today), None
+    except CirculationError as refusal:
+        if refusal.code not in OVERRIDABLE or patron is None or copy is None:
+            raise NotOverridable(refusal=refusal) from refusal
+        rule = policy.rule_for(patron.kind, copy.category)
+        if not rule.loanable or rule.loan_days <= 0:
+            rule = policy.rule_for(patron.kind, "*")  # a book not for loan goes home for the usual time
+        return CheckoutDecision(due=policy.due_date(rule, today)), refusal.code
+
+
+def settlement(how: str, amount: int | None, replacement: str) -> dict[str, object]:
+    """A checked đền sách: how the book is made good, with the amount or the replacement's label."""
+    if how not in SETTLEMENTS:
+        raise BadSettlement()
+    if how == "paid" and (amount is None or not 0 < amount <= MAX_AMOUNT):
+        raise BadSettlement()
+    if how == "replaced" and not replacement:
+        raise BadSettlement()
+    return {"how": how, "amount": amount if how == "paid" else None,
+            "replacement": replacement if how == "replaced" else None}

@@ -6,7 +6,8 @@ Each public method is one transaction (``write_transaction``); rules stay pure.
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -15,8 +16,19 @@ from . import holds, rules
 from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
+from .i18n import audience_of
 from .ledger import iso, record, record_many
 from .models import ClosedDay, Copy, Loan, Patron, PolicyRule, Setting, Title
+
+
+@dataclass(frozen=True)
+class LoanLine:
+    """One of the card holder's own loans, for "My books" on their own session."""
+
+    item: str
+    title: str
+    due: date
+    overdue_days: int
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,10 @@ class PatronSummary:
     holding: int
     may_borrow: int
     overdue: int
+    name: str = ""
+    audience: str = "student"  # how the kiosk addresses them (kiosk.i18n.audience_of)
+    loans: tuple[LoanLine, ...] = ()  # overdue first, then by due date
+    blocked: rules.CirculationError | None = None  # why no ordinary book can be lent now
 
 
 @dataclass(frozen=True)
@@ -119,14 +135,14 @@ def open_loan_views(patron: Patron) -> list[rules.LoanView]:
     It runs inside every checkout's write lock, where peewee building wide queries was the main cost.
     """
     rows = (
-        Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals)
+        Loan.select(Loan.uuid, Copy.code, Title.category, Loan.due, Loan.renewals, Title.title)
         .join(Copy)
         .join(Title)
         .where((Loan.patron == patron) & Loan.is_open())
         .tuples()
     )
-    return [rules.LoanView(uuid, item, patron.code, category, due, renewals)
-            for uuid, item, category, due, renewals in rows]
+    return [rules.LoanView(uuid, item, patron.code, category, due, renewals, title)
+            for uuid, item, category, due, renewals, title in rows]
 
 
 def open_loan_of(copy: Copy) -> Loan | None:
@@ -136,6 +152,17 @@ def open_loan_of(copy: Copy) -> Loan | None:
         .where((Loan.copy == copy) & Loan.is_open())
         .first()
     )
+
+
+@contextmanager
+def addressed_to(patron: Patron | None) -> Iterator[None]:
+    """A refusal raised inside speaks to this reader (em, thầy, cô): see kiosk.i18n.address."""
+    try:
+        yield
+    except rules.CirculationError as refusal:
+        if patron is not None:
+            refusal.audience = audience_of(patron.kind, patron.gender)
+        raise
 
 
 @dataclass
@@ -173,14 +200,27 @@ class Circulation:
         general = policy.rule_for(patron.kind, "*")
         held = sum(1 for loan in loans if policy.rule_for(patron.kind, loan.category).category == "*")
         today = self.today()
+        audience = audience_of(patron.kind, patron.gender)
+        blocked = rules.borrow_block(patron.kind, loans, policy, today)
+        if blocked is not None:
+            blocked.audience = audience
+        lines = sorted(
+            (LoanLine(loan.item, loan.title, loan.due, max(0, (today - loan.due).days)) for loan in loans),
+            key=lambda line: (-line.overdue_days, line.due, line.item),
+        )
         return PatronSummary(
             code=patron.code,
             first_name=patron.first_name,
             class_name=patron.class_name,
             kind=patron.kind,
             holding=len(loans),
-            may_borrow=max(0, general.max_loans - held),
+            # Never a number of books the rules would then refuse.
+            may_borrow=0 if blocked else max(0, general.max_loans - held),
             overdue=sum(1 for loan in loans if loan.due < today),
+            name=patron.name,
+            audience=audience,
+            loans=tuple(lines),
+            blocked=blocked,
         )
 
     def _resolve_copy(self, text: str, *, for_checkin: bool) -> Copy | None:
@@ -212,22 +252,36 @@ class Circulation:
 
     # -------------------------------------------------------------- transactions
 
-    def checkout(self, patron_code: str, item_code: str) -> LoanReceipt:
+    def checkout(self, patron_code: str, item_code: str, override: str | None = None) -> LoanReceipt:
+        """Lend a copy. ``override`` (the librarian's desk only): a reason from
+        rules.OVERRIDE_REASONS to lend despite an overridable refusal, recorded as its own fact."""
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
-                Patron.select(Patron.id, Patron.code, Patron.name, Patron.class_name, Patron.kind, Patron.active)
+                Patron.select(Patron.id, Patron.code, Patron.name, Patron.class_name, Patron.kind, Patron.active,
+                              Patron.gender)
                 .where(Patron.code == patron_text)
                 .first()
             )
-            rules.check_patron(_patron_view(patron))
-            copy = self._resolve_copy(item_text, for_checkin=False)
-            today = self.today()
-            loans, policy = open_loan_views(patron), load_policy()
-            decision = rules.checkout(
-                _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today
-            )
-            holds.check_checkout(copy, patron.code, today)  # a copy on the hold shelf waits for its reader
+            if override is None or patron is None:
+                rules.check_patron(_patron_view(patron))
+            overridden = None
+            with addressed_to(patron):
+                copy = self._resolve_copy(item_text, for_checkin=False)
+                today = self.today()
+                loans, policy = open_loan_views(patron), load_policy()
+                # A copy on loan is one of the reader's own when its loan is among theirs (no query).
+                holder = patron.code if copy and any(loan.item == copy.code for loan in loans) else None
+                if override is None:
+                    decision = rules.checkout(
+                        _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
+                        holder=holder, title=copy.title.title if copy else "",
+                    )
+                else:
+                    decision, overridden = rules.checkout_override(
+                        _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today, override)
+                if override is None:  # a copy on the hold shelf waits for its reader (the desk may override)
+                    holds.check_checkout(copy, patron.code, today)
             now = self.now()
             loan_uuid = str(uuidlib.uuid4())
             record(
@@ -244,8 +298,13 @@ class Circulation:
                 device=self.device,
                 device_time=now,
             )
+            if overridden:
+                record("loan.override", {"loan": loan_uuid, "item": copy.code, "patron": patron.code, "at": iso(now),
+                                         "refusal": overridden, "reason": override, "device": self.device},
+                       device=self.device, device_time=now)
         # The summary from what the rule already loaded: the kiosk shows it without another round of queries.
-        new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due)
+        new_loan = rules.LoanView(loan_uuid, copy.code, patron.code, copy.title.category, decision.due,
+                                  title=copy.title.title)
         summary = self._summary(patron, [*loans, new_loan], policy)
         return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due, summary)
 
@@ -287,10 +346,11 @@ class Circulation:
             if copy is None:
                 raise rules.UnknownCopy()
             loan = open_loan_of(copy)
-            due = rules.renew(
-                _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
-                load_policy(), self.today(),
-            )
+            with addressed_to(patron):
+                due = rules.renew(
+                    _patron_view(patron), _copy_view(copy), _loan_view(loan) if loan else None,
+                    load_policy(), self.today(),
+                )
             now = self.now()
             record(
                 "loan.renew",
@@ -300,8 +360,13 @@ class Circulation:
             )
         return RenewReceipt(copy.code, copy.title.title, due)
 
-    def set_copy_status(self, item_code: str, action: str, note: str = "") -> str:
-        """Librarian actions: mark lost, damaged, withdrawn, not for loan, or available again."""
+    def set_copy_status(self, item_code: str, action: str, note: str = "",
+                        settlement: dict[str, object] | None = None) -> str:
+        """Librarian actions: mark lost, damaged, withdrawn, not for loan, or available again.
+
+        A copy on loan marked lost or damaged ends its loan (đền sách, ``settlement`` from
+        rules.settlement: replaced, paid or still owed), so the reader is not blocked by it for ever.
+        """
         if action not in rules.ACTIONS or action in ("checkout", "checkin", "renew"):
             raise rules.BadTransition(status="?", action=action)
         item_text = self.clean(item_code)
@@ -309,10 +374,17 @@ class Circulation:
             copy = Copy.get_or_none(Copy.code == item_text)
             if copy is None:
                 raise rules.UnknownCopy()
-            status = rules.settled_status(rules.transition(copy.status, action), open_loan_of(copy) is not None)
+            loan = open_loan_of(copy)
+            status = rules.settled_status(rules.transition(copy.status, action), loan is not None)
             now = self.now()
-            record("copy.status", {"item": copy.code, "status": status, "note": note},
-                   device=self.device, device_time=now)
+            if loan is not None and status in ("lost", "damaged"):
+                record("loan.settle", {"loan": loan.uuid, "item": copy.code, "patron": loan.patron.code,
+                                       "at": iso(now), "device": self.device, "status": status, "note": note,
+                                       **(settlement or rules.settlement("owed", None, ""))},
+                       device=self.device, device_time=now)
+            else:
+                record("copy.status", {"item": copy.code, "status": status, "note": note},
+                       device=self.device, device_time=now)
         return status
 
     def record_facts(self, facts: list[tuple[str, dict]]) -> int:

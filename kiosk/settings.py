@@ -148,14 +148,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCAN_PAUSE_MS", 100, "int", "Milliseconds of silence that end a scan without an Enter key.", "kiosk"),
     Setting("SCANNER_PREFIXES", (), "list", "Texts a scanner adds before every code, stripped from scans.", "kiosk"),
     Setting("SCANNER_SUFFIXES", (), "list", "Texts a scanner adds after every code, stripped from scans.", "kiosk"),
+    Setting("IMPORT_MAX_CONTENT_LENGTH", 65 * KIB * KIB, "int",
+            "Largest upload to the librarian's import page, in bytes (a whole MARC catalogue; docs/import.md).",
+            "kiosk"),
     Setting("HTTPS_PORT", None, "int", "Also serve HTTPS on this port with the school's own certificate "
             "(tablets' cameras need it); LAN browsers on plain HTTP are sent there. Set by "
             "`muontra kiosk --https-port`. See docs/network.md.", "kiosk"),
     Setting("RECEIPT_PRINTER", "", "text", 'Thermal receipt printer: "usb:VID:PID" (hex) or "file:/dev/usb/lp0"; '
             '"" prints through the browser. See docs/network.md.', "kiosk"),
     Setting("RECEIPT_WIDTH_MM", 58, "int", "Paper width of the receipt printer: 58 or 80 (mm).", "kiosk"),
-    Setting("DISCOVERY_SECONDS", 1.5, "number",
-            "Seconds the pairing form listens for school servers announcing themselves (mDNS).", "kiosk"),
+    Setting("DISCOVERY_SECONDS", 1.5, "number", "Seconds the pairing form listens for school servers on the LAN "
+            "(mDNS).", "kiosk"),
     Setting("SYNC_INTERVAL", 60, "number", "Seconds between background syncs with the server (0: no background sync).",
             "kiosk"),
     Setting("SYNC_MAX_BACKOFF", 900, "number", "Longest wait in seconds between retries while the server is away.",

@@ -7,3 +7,5 @@ PATRON_KINDS = ("student", "teacher", "helper")
 CATEGORIES = ("SGK", "STK", "SNV", "TN", "periodical", "other")
 COPY_STATUSES = ("available", "on_loan", "lost", "damaged", "withdrawn", "not_for_loan")
 MAIN_LIBRARY = "main"
+# Optional: only how the kiosk addresses a teacher (thầy / cô); "" = not known, a neutral "Thầy/Cô".
+GENDERS = ("", "male", "female")

@@ -56,11 +56,18 @@ class ScanConfirmer:
         self.trust_agreement = trust_agreement
         self._sightings: dict[tuple[str, str], deque[float]] = {}
         self._scanned_seen: dict[tuple[str, str], float] = {}
+        # Every sighting of the last ``window`` seconds with where it was: (time, key, box).
+        self._places: deque[tuple[float, tuple[str, str], _Box]] = deque()
 
     def feed(self, decoded: Iterable[Decoded], timestamp: float) -> list[Scan]:
         """Account for one frame's decodes (possibly none); return the scans it completes."""
         scans: list[Scan] = []
         seen_now: set[tuple[str, str]] = set()
+        decoded = list(decoded)
+        while self._places and timestamp - self._places[0][0] > self.window:
+            self._places.popleft()
+        for d in decoded:
+            self._places.append((timestamp, (d.symbology, d.text), _box(d.polygon)))
         for d in decoded:
             key = (d.symbology, d.text)
             if key in seen_now:
@@ -75,20 +82,49 @@ class ScanConfirmer:
             while times and timestamp - times[0] > self.window:
                 times.popleft()
             trusted = self.trust_agreement and d.agreed and d.symbology in CHECKED_SYMBOLOGIES
-            if len(times) >= self.frames or trusted:
+            if (len(times) >= self.frames or trusted) and len(times) > self._rivals(key, _box(d.polygon)):
                 scans.append(Scan(d.symbology, d.text, d.polygon, timestamp))
                 self._scanned_seen[key] = timestamp
                 del self._sightings[key]
         self._expire(timestamp)
         return scans
 
+    def _rivals(self, key: tuple[str, str], box: _Box) -> int:
+        """Frames of the window that read another text at this place and not this one.
+
+        A sporadic misread recurs now and then while the real code is read in the frames
+        between (measured on clips of the public photos: an EAN misread twice in 0.3 s): it
+        must outnumber what the same place showed otherwise, which it never does."""
+        mine = {t for t, k, _ in self._places if k == key}
+        return len({t for t, k, b in self._places
+                    if k != key and t not in mine and _same_place(b, box)})
+
     def reset(self) -> None:
         """Forget everything (e.g. when the kiosk screen resets for the next student)."""
         self._sightings.clear()
         self._scanned_seen.clear()
+        self._places.clear()
 
     def _expire(self, now: float) -> None:
         for key in [k for k, t in self._sightings.items() if not t or now - t[-1] > self.window]:
             del self._sightings[key]
         for key in [k for k, t in self._scanned_seen.items() if now - t >= self.cooldown]:
             del self._scanned_seen[key]
+
+
+_Box = tuple[float, float, float, float]
+
+
+def _box(polygon: tuple[tuple[int, int], ...]) -> _Box:
+    xs = [p[0] for p in polygon] or [0]
+    ys = [p[1] for p in polygon] or [0]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _same_place(a: _Box, b: _Box) -> bool:
+    """One box holds the other's centre: one physical code seen twice (a misread often covers
+    only part of the code, so its box need not hold the whole code's centre)."""
+    def holds(box: _Box, other: _Box) -> bool:
+        cx, cy = (other[0] + other[2]) / 2, (other[1] + other[3]) / 2
+        return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+    return holds(a, b) or holds(b, a)

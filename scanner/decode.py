@@ -19,6 +19,7 @@ where the passes disagree is reported only when one text clearly wins, never a c
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from ctypes import c_void_p, cast
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ from .normalize import (
 )
 
 Point = tuple[int, int]
+_EYE = np.eye(3)
+_FULL_ASCII_PAIR = re.compile(r"[$%/+][A-Z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,16 @@ class Region:
     kind: str  # "1d" or "qr"
 
 
+@dataclass(slots=True)
+class _Look:
+    """What the localiser saw at work size."""
+
+    regions: list[Region]  # 1-D candidates that passed every check
+    two_d: int  # pixels with dense edges in no single orientation (QR-like)
+    busy: int  # pixels with dense, contrasted edges (anything code-like)
+    loose: list[tuple[float, float, float, float]]  # boxes of parallel-edge blobs that failed
+
+
 def to_gray(img: np.ndarray) -> np.ndarray:
     """Grey view of a BGR/BGRA/grey uint8 image (no copy when it is already grey)."""
     if img.ndim == 2:
@@ -157,6 +170,7 @@ class Decoder:
         edge_contrast: float = 12.0,
         edge_density: float = 0.35,
         qr_min_pixels: int = 150,
+        min_busy: int = 30,
     ) -> None:
         unknown = set(symbologies) - LIBRARY_SYMBOLOGIES
         if unknown:
@@ -168,6 +182,7 @@ class Decoder:
         self.edge_contrast = edge_contrast
         self.edge_density = edge_density
         self.qr_min_pixels = qr_min_pixels
+        self.min_busy = min_busy
         self._zbar_all = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies)]
         self._zbar_1d = [_ZBAR_SYMBOLS[s] for s in sorted(self.symbologies) if s != QRCODE]
         self._zx_all = tuple(f for s in sorted(self.symbologies) for f in _ZXING_FORMATS[s])
@@ -177,34 +192,120 @@ class Decoder:
     def decode(self, img: np.ndarray, *, still: bool = False) -> list[Decoded]:
         """Decode every code in ``img`` (BGR or grey uint8).
 
-        ``still=False`` is the camera path: localise, decode the candidate crops, fall back on
-        them only. ``still=True`` adds whole-image passes and a vote between all readings.
+        ``still=False`` is the camera path: zxing-cpp on the whole frame, ZBar where a code
+        or something code-like is (see :meth:`_decode_live`). ``still=True`` decodes the
+        localiser's crops thoroughly, adds whole-image passes of both decoders and puts every
+        reading to a vote.
         """
         gray = to_gray(img)
         if gray.size == 0 or min(gray.shape) < 1:
             return []
+        if not still:
+            return self._decode_live(gray) if min(gray.shape) >= 16 else []
         readings: list[_Reading] = []
         regions = self.locate(gray) if min(gray.shape) >= 16 else []
-        # Camera frames come 30 times a second: retry at most one failed region per frame,
-        # so a cluttered scene cannot blow the time budget (the next frame gets another go).
-        retries = len(regions) if still else 1
-        failed = False
         for i, region in enumerate(regions):
-            found = self._decode_region(gray, region, f"r{i}", thorough=still, retry=retries > 0)
-            if not found:
-                failed = True
-                retries -= 1
-            readings.extend(found)
-        if (failed or still) and min(gray.shape) >= 32:
-            # Something code-like did not decode: perhaps a close-up split into pieces.
+            readings.extend(self._decode_region(gray, region, f"r{i}", thorough=True))
+        if min(gray.shape) >= 32:
+            # A close-up's wide bars split it into pieces at work size: look coarser too.
             for i, region in enumerate(self.locate(gray, coarse=True)):
-                if any(_inside(tuple(r.polygon.mean(axis=0)), region) for r in readings):
+                if any(_inside(_mean(r.polygon), region) for r in readings):
                     continue
-                readings.extend(self._decode_region(gray, region, f"c{i}", thorough=still, retry=still))
-        if still:
-            readings.extend(self._whole_image_passes(gray))
-            return _vote(readings)
-        return _dedupe(readings)
+                readings.extend(self._decode_region(gray, region, f"c{i}", thorough=True))
+        readings.extend(self._whole_image_passes(gray))
+        return _vote(readings)
+
+    def _decode_live(self, gray: np.ndarray) -> list[Decoded]:
+        """The camera path: zxing-cpp on the whole frame, ZBar where something code-like is.
+
+        Measured on the public photos as 640x480 frames (bench/bench_live_frames.py): whole-frame
+        zxing-cpp restricted to the library formats reads everything raw zxing-cpp reads at a
+        third of its cost; ZBar is what costs, so it only looks where zxing found a code (for
+        the agreement that allows a one-frame scan) or where the localiser saw bars zxing left
+        unread.
+        """
+        h, w = gray.shape
+        scale = min(1.0, self.work_width / w)
+        small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA) if scale < 1.0 else gray
+        look = self._locate_1d(small, scale)
+        # No dense, contrasted edges anywhere: nothing a decoder could read (sensor noise, a
+        # blank desk). Empty frames cost the localiser only.
+        if look.busy < self.min_busy:
+            return []
+        # Rows first (codes held roughly level, and QR codes at any angle), columns only when
+        # the rows found nothing: half the cost on most frames with a code.
+        readings = self._zxing(gray, self._zx_all, _EYE, "w:zx", rotate=False, downscale=False)
+        if not readings:
+            readings = self._zxing(gray, self._zx_all, _EYE, "w:zx", rotate=True, downscale=False)
+        for i, r in enumerate(list(readings)):
+            readings += self._zbar_agreement(gray, r, f"a{i}")
+        # ZBar where the localiser saw bars that zxing left unread.
+        retry = True
+        for i, region in enumerate(look.regions):
+            if any(_inside(_mean(r.polygon), region) for r in readings):
+                continue
+            found = self._decode_region(gray, region, f"r{i}", thorough=False, retry=retry)
+            retry = retry and bool(found)  # at most one failed region tries harder per frame
+            readings += found
+        if not readings:
+            # Blobs of parallel edges that failed the localiser's strict checks (a code merged
+            # with its printed text, bearer bars): ZBar on their boxes, as they are.
+            for i, box in enumerate(look.loose):
+                crop, inverse = _box_crop(gray, box, 0.1)
+                readings += self._zbar(crop, self._zbar_1d, inverse, f"l{i}:zbar")
+        if not readings and QRCODE in self.symbologies and look.two_d >= self.qr_min_pixels:
+            for i, region in enumerate(self._locate_qr(small, scale)):
+                readings += self._decode_region(gray, region, f"q{i}", thorough=False, retry=False)
+        for r in readings:
+            if r.symbology != QRCODE:
+                r.polygon = _thicken(r.polygon)
+        return self._merge_live(gray, readings)
+
+    def _zbar_agreement(self, gray: np.ndarray, reading: _Reading, tag: str) -> list[_Reading]:
+        """ZBar around a code zxing-cpp read: the same text lets a single frame make a scan,
+        a different one exposes a misread. One good scan line is enough to agree, so ZBar
+        scans every 4th line along the code (a quarter of its cost)."""
+        crop, inverse = _box_crop(gray, _bbox(_thicken(reading.polygon)), 0.15)
+        if reading.symbology == QRCODE:
+            return self._zbar(crop, self._zbar_all, inverse, f"{tag}:zbar")
+        dx, dy = reading.polygon[1] - reading.polygon[0]
+        lines = (0, 4) if abs(dx) > 2 * abs(dy) else (4, 0) if abs(dy) > 2 * abs(dx) else (2, 2)
+        return self._zbar(crop, self._zbar_1d, inverse, f"{tag}:zbar", density=lines)
+
+    def _merge_live(self, gray: np.ndarray, readings: list[_Reading]) -> list[Decoded]:
+        """One text per place: a text both decoders read beats single-decoder rivals; rival
+        texts from one decoder each are settled by a thorough look at that place alone."""
+        out: list[Decoded] = []
+        for group in _groups(readings):
+            group = _prefer_zxing(group)
+            families: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for r in group:
+                families[(r.symbology, r.text)].add(_family(r.source))
+            both = [k for k, f in families.items() if len(f) == 2]
+            if len(both) == 1:
+                out.append(_as_decoded(*both[0], group))
+            elif len(families) == 1:
+                (sym, text), fams = next(iter(families.items()))
+                # ZBar reads Code 39 full ASCII literally ("A+A-1234" for "Aa-1234"): a text
+                # only ZBar read that has such pairs waits for a frame zxing-cpp reads too.
+                if not (sym == CODE39 and fams == {"zbar"} and _FULL_ASCII_PAIR.search(text)):
+                    out.append(_as_decoded(sym, text, group))
+            elif not both:
+                box = _union_box(group)
+                crop, inverse = _box_crop(gray, box, 0.2)
+                out += [d for d in _vote(self._thorough(crop, inverse)) if _in_box(_mean(np.array(d.polygon, float)), box)]
+        return out
+
+    def _thorough(self, crop: np.ndarray, inverse: np.ndarray) -> list[_Reading]:
+        """Every still-image pass on one crop: the rival texts' tie-break."""
+        out: list[_Reading] = []
+        for name, variant, f, *shift in _still_variants(crop):
+            dx, dy = shift[0] if shift else (0, 0)
+            back = inverse @ np.array([[1 / f[0], 0, dx], [0, 1 / f[1], dy], [0, 0, 1]])
+            out += self._zbar(variant, self._zbar_all, back, f"t{name}:zbar")
+            out += self._zxing(variant, self._zx_all, back, f"t{name}:zx", rotate=True)
+        return out
 
     # ----------------------------------------------------------------- localisation
     def locate(self, gray: np.ndarray, *, coarse: bool = False) -> list[Region]:
@@ -220,16 +321,19 @@ class Decoder:
                            interpolation=cv2.INTER_AREA) if scale < 1.0 else gray
         if coarse:
             half = cv2.resize(small, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-            return self._locate_1d(half, scale * 0.5)[0]
-        regions, two_d = self._locate_1d(small, scale)
+            return self._locate_1d(half, scale * 0.5).regions
+        look = self._locate_1d(small, scale)
+        regions, two_d = look.regions, look.two_d
         # A QR code big enough to decode covers a few hundred such pixels even at work size.
         if QRCODE in self.symbologies and two_d >= self.qr_min_pixels:
             regions.extend(self._locate_qr(small, scale))
         return regions
 
-    def _locate_1d(self, small: np.ndarray, scale: float) -> tuple[list[Region], int]:
+    def _locate_1d(self, small: np.ndarray, scale: float) -> _Look:
         """1-D candidates, and how many pixels look like a 2-D code (dense edges, no single
-        orientation) so that the QR finder search can be skipped when there are none."""
+        orientation) so that the QR finder search can be skipped when there are none; also
+        how many pixels look like any code at all, and the blobs of parallel edges that failed
+        the strict checks (for the camera path's ZBar crops)."""
         f = small.astype(np.float32)
         gx = cv2.Scharr(f, cv2.CV_32F, 1, 0)
         gy = cv2.Scharr(f, cv2.CV_32F, 0, 1)
@@ -249,11 +353,14 @@ class Decoder:
         # coherence = sqrt(diff² + 4 jxy²) / energy > 0.6, without the square root
         coherent = diff * diff + 4 * jxy * jxy > 0.36 * energy * energy
         mask = (busy & coherent).astype(np.uint8) * 255
-        two_d = int(np.count_nonzero(busy)) - int(np.count_nonzero(mask))
+        n_busy = int(np.count_nonzero(busy))
+        two_d = n_busy - int(np.count_nonzero(mask))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         regions: list[Region] = []
+        loose: list[tuple[float, float, float, float, float]] = []
+        inv = 1.0 / scale
         for c in contours:
             area = cv2.contourArea(c)
             if area < 120:
@@ -263,6 +370,7 @@ class Decoder:
                 continue
             # Bar direction from the tensor averaged over the blob: the gradient is across bars.
             bx, by, bw, bh = cv2.boundingRect(c)
+            box = (bx * inv, by * inv, (bx + bw) * inv, (by + bh) * inv, area)
             blob = np.zeros((bh, bw), np.uint8)
             cv2.drawContours(blob, [c - np.array([bx, by])], -1, 255, -1)
             inside = blob > 0
@@ -272,6 +380,7 @@ class Decoder:
             # Bars share one orientation across the whole code; textures (foliage, fabric,
             # text) are only locally coherent.
             if math.hypot(sxx - syy, 2 * sxy) < self.blob_coherence * (sxx + syy):
+                loose.append(box)
                 continue
             grad_angle = 0.5 * math.degrees(math.atan2(2 * sxy, sxx - syy))
             # Project the blob on the gradient direction and on the bars to get its extent.
@@ -282,14 +391,15 @@ class Decoder:
             length, height = float(u.max() - u.min()), float(v.max() - v.min())
             # Fewer than ~48 frame pixels across cannot hold the ~70+ modules of a library code.
             if length / scale < 48 or height < 4 or area < 0.5 * length * height:
+                loose.append(box)
                 continue
             uc, vc = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
             cx = uc * math.cos(t) - vc * math.sin(t)
             cy = uc * math.sin(t) + vc * math.cos(t)
-            inv = 1.0 / scale
             regions.append(Region((cx * inv, cy * inv), (length * inv, height * inv), grad_angle, "1d"))
         regions.sort(key=lambda r: -r.size[0] * r.size[1])
-        return regions[:6], two_d
+        loose.sort(key=lambda b: -b[4])
+        return _Look(regions[:6], two_d, n_busy, [b[:4] for b in loose[:3]])
 
     def _locate_qr(self, small: np.ndarray, scale: float) -> list[Region]:
         # A QR finder pattern is a dark square ring around a light ring around a dark core:
@@ -389,14 +499,14 @@ class Decoder:
         return out
 
     def _zbar(self, img: np.ndarray, symbols: list[ZBarSymbol], inverse: np.ndarray, source: str,
-              *, upright: bool = False) -> list[_Reading]:
+              *, upright: bool = False, density: tuple[int, int] | None = None) -> list[_Reading]:
         if not symbols or img.shape[0] < 2 or img.shape[1] < 2:
             return []
         out = []
         # An upright 1-D crop only needs horizontal scan lines: ZBar's cost is proportional to
         # the lines it scans, so this halves it. (Skipping every other row as well was faster
         # still, but let misreads through on the real photos.)
-        density = (0, 1) if upright else (1, 1)
+        density = density or ((0, 1) if upright else (1, 1))
         for r in _zbar_scan(img, symbols, *density):
             name = _ZBAR_NAMES.get(r.type)
             if name is None:
@@ -415,12 +525,13 @@ class Decoder:
         return out
 
     def _zxing(self, img: np.ndarray, formats: tuple, inverse: np.ndarray, source: str, *,
-               rotate: bool) -> list[_Reading]:
+               rotate: bool, downscale: bool | None = None) -> list[_Reading]:
         if not formats or img.shape[0] < 2 or img.shape[1] < 2:
             return []
         out = []
         for b in zxingcpp.read_barcodes(np.ascontiguousarray(img), formats=formats, try_rotate=rotate,
-                                        try_downscale=rotate, try_invert=False):
+                                        try_downscale=rotate if downscale is None else downscale,
+                                        try_invert=False):
             name = _ZXING_NAMES.get(b.format)
             if name is None or not b.valid:
                 continue
@@ -492,6 +603,48 @@ def _inside(point: tuple[float, float], region: Region) -> bool:
     u = dx * math.cos(t) + dy * math.sin(t)
     v = -dx * math.sin(t) + dy * math.cos(t)
     return abs(u) <= region.size[0] / 2 and abs(v) <= region.size[1] / 2
+
+
+def _thicken(poly: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """Both decoders outline a 1-D code by the scan lines they read: a sliver. Grow it across
+    the bars by ``fraction`` of its length each side, so that ZBar's crop holds whole bars and
+    readings of one code on different lines fall into one place."""
+    (cx, cy), (w, h), angle = cv2.minAreaRect(poly.astype(np.float32))
+    length = max(w, h)
+    if length < 1 or min(w, h) >= 2 * fraction * length:
+        return poly
+    size = (w, h + 2 * fraction * length) if w >= h else (w + 2 * fraction * length, h)
+    return cv2.boxPoints(((cx, cy), size, angle)).astype(float)
+
+
+def _bbox(poly: np.ndarray) -> tuple[float, float, float, float]:
+    (x0, y0), (x1, y1) = poly.min(axis=0), poly.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _mean(poly: np.ndarray) -> tuple[float, float]:
+    x, y = poly.mean(axis=0)
+    return float(x), float(y)
+
+
+def _in_box(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def _union_box(readings: list[_Reading]) -> tuple[float, float, float, float]:
+    boxes = np.array([r.bbox() for r in readings])
+    return (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+
+
+def _box_crop(gray: np.ndarray, box: tuple[float, float, float, float], margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned crop of ``box`` grown by ``margin`` of its size plus a quiet zone of 16 px;
+    and the matrix mapping crop pixels back to frame pixels."""
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin + 16, (y1 - y0) * margin + 16
+    h, w = gray.shape
+    a, b = int(max(0, x0 - mx)), int(max(0, y0 - my))
+    c, d = int(min(w, x1 + mx + 1)), int(min(h, y1 + my + 1))
+    return gray[b:d, a:c], np.array([[1, 0, a], [0, 1, b], [0, 0, 1]], dtype=float)
 
 
 def _cut(gray: np.ndarray, region: Region) -> tuple[np.ndarray | None, np.ndarray]:
@@ -623,19 +776,6 @@ def _as_decoded(sym: str, text: str, members: list[_Reading]) -> Decoded:
     hull = cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2)
     agreed = len({_family(m.source) for m in same}) == 2
     return Decoded(sym, text, tuple((int(round(x)), int(round(y))) for x, y in hull), agreed)
-
-
-def _dedupe(readings: list[_Reading]) -> list[Decoded]:
-    out: list[Decoded] = []
-    for group in _groups(readings):
-        group = _prefer_zxing(group)
-        texts = {(r.symbology, r.text) for r in group}
-        # Two different texts at one spot: at least one is a misread. The camera will offer
-        # another frame, so report neither.
-        if len(texts) == 1:
-            sym, text = next(iter(texts))
-            out.append(_as_decoded(sym, text, group))
-    return out
 
 
 def _family(source: str) -> str:

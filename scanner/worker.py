@@ -163,6 +163,27 @@ class DecoderWorker:
             return []
         return payload
 
+    def check(self) -> bool:
+        """True if the worker process is alive, after replacing a dead one (for a service's watchdog).
+
+        A worker busy on a frame is alive; one that holds the lock far beyond a frame's deadline,
+        or that cannot be started again, is not.
+        """
+        if not self._lock.acquire(timeout=self.timeout * 3):
+            return False
+        try:
+            if self._closed:
+                return False
+            if self._proc is None or not self._proc.is_alive():
+                try:
+                    self._restart(f"was found dead (exit code {self._proc.exitcode if self._proc else None})")
+                except WorkerError:
+                    log.exception("decoder worker could not be started again")
+                    return False
+            return True
+        finally:
+            self._lock.release()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -15,7 +15,7 @@ from typing import Any
 
 from kiosk.db import db
 
-from .client import NotPaired, SyncSummary, client_for
+from .client import NotPaired, SyncAlreadyRunning, SyncSummary, client_for
 
 
 class BackgroundSync:
@@ -42,15 +42,20 @@ class BackgroundSync:
     def _on_progress(self, phase: str, done: int, total: int | None) -> None:
         self.progress = {"phase": phase, "done": done, "total": total}
 
-    def run_once(self) -> SyncSummary | None:
-        """One sync in this thread; None when the kiosk isn't paired."""
+    def run_once(self, lock_wait: float = 0.0) -> SyncSummary | None:
+        """One sync in this thread; None when the kiosk isn't paired.
+
+        The thread lock keeps this process's syncs in turn; the client's file lock keeps
+        out a `muontra sync` on the same data directory. ``lock_wait``: how long to wait
+        for that one (the timer doesn't: it skips a turn) before :class:`SyncAlreadyRunning`.
+        """
         with self._one_at_a_time:
             self.running = True
             self.progress = {"phase": "start", "done": 0, "total": None}
             database = db.obj
             database.connect(reuse_if_open=True)
             try:
-                summary = self.make_client(progress=self._on_progress).sync()
+                summary = self.make_client(progress=self._on_progress).sync(lock_wait=lock_wait)
             except NotPaired:
                 return None
             finally:
@@ -72,6 +77,8 @@ class BackgroundSync:
         while not self._stop.is_set():
             try:
                 summary = self.run_once()
+            except SyncAlreadyRunning:
+                summary = None  # `muontra sync` is doing it right now: our turn comes at the next tick
             except Exception:  # noqa: BLE001 — a bug here must not kill sync for the day
                 import logging
 

@@ -11,6 +11,8 @@ import click
 from kiosk.cli import data_option, language, say
 from kiosk.errors import N_
 
+EXIT_SYNC_RUNNING = 3  # `muontra sync`: another sync holds this data directory's lock
+
 db_option = click.option("--db", "db_url", envvar="MUONTRA_DB", default=None,
                          help="Database URL (postgresql://…); default: server.sqlite3 in the data directory.")
 
@@ -83,9 +85,15 @@ def _serve(config: dict, wsgi: str, host: str, port: int, workers: int) -> None:
     else:
         import waitress
 
-        from .server.app import create_app
+        from kiosk.watchdog import database_check, start_for_systemd
 
-        waitress.serve(create_app(config), host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        from .server.app import create_app
+        from .server.store import database_url
+
+        app = create_app(config)
+        wsgi_server = waitress.create_server(app, host=host, port=port, threads=max(4, workers * 2), ident="muontra")
+        start_for_systemd([database_check(database_url(config["DATA_DIR"], config["DB"]))])
+        wsgi_server.run()
 
 
 @server.command("migrate")
@@ -189,11 +197,12 @@ def pair(server_url: str, code: str, data: str, yes: bool) -> None:
 @data_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def sync(data: str, quiet: bool) -> None:
-    """Sync once with the school server; exit 0 only if everything was exchanged."""
+    """Sync once with the school server; exit 0 only if everything was exchanged (2: not all of it,
+    3: another sync of this data directory is running)."""
     from kiosk.store import open_kiosk
 
     from . import kiosk_state
-    from .client import client_for
+    from .client import SyncAlreadyRunning, client_for
 
     open_kiosk(data)
     bars: dict[str, click.progressbar] = {}
@@ -208,12 +217,21 @@ def sync(data: str, quiet: bool) -> None:
             bar.__enter__()
         bar.update(done - bar.pos)
 
-    summary = client_for(progress=progress).sync()
+    try:
+        summary = client_for(progress=progress).sync()
+    except SyncAlreadyRunning as exc:
+        # The kiosk's background sync (or another `muontra sync`) has this data directory:
+        # its own exit code, so a script can tell "try later" from "the server is not there".
+        click.echo(exc.message_in(language()), err=True)
+        sys.exit(EXIT_SYNC_RUNNING)
     for bar in bars.values():
         bar.__exit__(None, None, None)
     click.echo(say(N_("Sent %(sent)s, received %(received)s, conflicts %(conflicts)s, still waiting %(waiting)s"),
                    sent=summary.sent, received=summary.received, conflicts=summary.conflicts,
                    waiting=summary.waiting))
+    if summary.repaired:
+        click.echo(say(N_("Corrected from the server's records: %(count)s (see the sync page)"),
+                       count=summary.repaired))
     if not summary.complete:
         click.echo(kiosk_state.error_text(language()) or say(N_("Some events are still waiting to be sent.")), err=True)
         sys.exit(2)

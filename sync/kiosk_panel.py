@@ -101,5 +101,9 @@ def status():
 @bp.post("/now")
 def sync_now():
     """Sync in this request (the page polls /status meanwhile for the progress bar)."""
-    summary = _syncer().run_once()
+    try:
+        summary = _syncer().run_once(lock_wait=client.LOCK_WAIT)
+    except client.SyncAlreadyRunning as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message_in(g.lang)},
+                        "status": _status()}), exc.http_status
     return jsonify({"summary": summary.as_dict() if summary else None, "status": _status()})

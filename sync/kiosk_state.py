@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
 from typing import Any
@@ -33,6 +33,7 @@ from kiosk.models import (
     Title,
 )
 
+from . import digest
 from .protocol import keys_of, parse_cursor
 
 PAIRING = "sync.pairing"  # {"server", "device", "secret", "name"}
@@ -47,6 +48,9 @@ CONFLICTS = "sync.conflicts"  # this kiosk's recent facts the server flagged
 CONFLICTS_OPEN = "sync.conflicts_open"  # open conflicts of this kiosk, as the server counts them
 SNAPSHOT = "sync.snapshot"  # {"epoch", "until", "pages"}: a snapshot being read, page by page
 SNAPSHOT_PAGE = "sync.snapshot_page."  # + page number: the patrons, copies and loans that page named
+DIGEST_CHECKED = "sync.digest_checked"  # {"cursor", "newest", "at"}: the last digest comparison that ran
+REPAIRS = "sync.repairs"  # the last MAX_REPAIRS copies and cards the digest check made the server's again
+MAX_REPAIRS = 200
 MAX_LOCAL_CONFLICTS = 200
 MAX_MARKS = 64
 
@@ -414,6 +418,102 @@ def drop_what_the_server_lacks(known: set[tuple[str, str]], now: datetime) -> No
             remove(row)
 
 
+# ---------------------------------------------------------------- anti-entropy (see sync/digest.py)
+
+
+DIGEST_EVERY = timedelta(hours=24)  # compare at least this often, even when nothing moved
+DIGEST_GAP = timedelta(minutes=10)  # and, when something moved, at most this often (it reads every copy off the shelf)
+
+
+def digest_due(cursor: str | None, newest: int, now: datetime, gap: timedelta = DIGEST_GAP) -> bool:
+    """Compare digests when something moved on either side since the last comparison and ``gap`` has
+    passed, or when a day has passed; always when no comparison is on record."""
+    checked = get_setting(DIGEST_CHECKED)
+    try:
+        since = now - ledger.parse_time(checked["at"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    moved = [checked.get("cursor"), checked.get("newest")] != [cursor, newest]
+    return since >= DIGEST_EVERY or (moved and since >= gap)
+
+
+def digest_checked(cursor: str | None, newest: int, now: datetime) -> None:
+    put_setting(DIGEST_CHECKED, {"cursor": cursor, "newest": newest, "at": ledger.iso(now)})
+
+
+def _describe(leaf: str | None) -> str:
+    """A leaf of sync/digest.py as the librarian reads it: a copy's status and reader, a card's state."""
+    if leaf is None:
+        return "—"
+    kind, _code, *rest = leaf.split("|")
+    if kind == "c":
+        status, loans = rest
+        readers = [loan.split(":")[1] for loan in loans.split(",") if loan]
+        return status + (f" ({', '.join(readers)})" if readers else "")
+    name, class_name, patron_kind, active = rest
+    return f"{name} {class_name} {patron_kind} {'active' if active == '1' else 'inactive'}".replace("  ", " ")
+
+
+def _leaves(copies: Sequence[str], patrons: Sequence[str]) -> dict[tuple[str, str], str]:
+    found = {("copy", code): leaf for code, leaf in digest.copy_leaves(copies).items()}
+    found.update((("patron", code), leaf) for code, leaf in digest.patron_leaves(patrons).items())
+    return found
+
+
+def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, Any]], now: datetime,
+           at: str) -> int:
+    """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
+
+    Call in one write transaction. ``records`` are the server's whole truth for those
+    buckets: its cards in them, its copies off the shelf in them (any other copy of the
+    bucket is on the shelf there) and the open loans of those copies. What the
+    kiosk's unsent facts touch is left alone (the server hears of it next). Every copy
+    or card that changes is logged in ``sync.repairs`` (shown on the sync panel), with
+    what it was and what it is now. Returns how many changed.
+    """
+    wanted = set(buckets)
+    pending = pending_keys(device)
+    mine_copies, mine_patrons = digest.codes_in(wanted)
+    by_kind: dict[str, list[Mapping[str, Any]]] = {"patron": [], "copy": [], "loan": []}
+    for record in records:
+        if record["kind"] in by_kind and record["op"] == "upsert" and (record["kind"], record["key"]) not in pending:
+            by_kind[record["kind"]].append(record)
+    their_copies = {record["key"] for record in by_kind["copy"]}
+    their_patrons = {record["key"] for record in by_kind["patron"]}
+    open_there = {record["key"] for record in by_kind["loan"]}
+    copy_scope = [code for code in set(mine_copies) | their_copies if ("copy", code) not in pending]
+    patron_scope = [code for code in set(mine_patrons) | their_patrons if ("patron", code) not in pending]
+    before = _leaves(copy_scope, patron_scope)
+
+    for record in by_kind["patron"]:
+        ledger.apply("patron.upsert", record["payload"])
+    for row in Patron.select().where(Patron.code.in_([c for c in mine_patrons if c not in their_patrons
+                                                      and ("patron", c) not in pending])):
+        remove_patron(row)
+    # Loans open here but not there are closed, as after a snapshot: the server's word wins.
+    stale = (Loan.select(Loan.id, Loan.uuid).join(Copy)
+             .where(Loan.is_open() & Copy.code.in_(copy_scope) & Loan.uuid.not_in(list(open_there))))
+    for loan in list(stale):
+        if ("loan", loan.uuid) not in pending:
+            Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
+    for record in by_kind["copy"]:
+        ledger.apply("catalog.upsert", record["payload"])
+    # Off the shelf here, not there: on the shelf there (the digest leaves shelved copies out).
+    Copy.update(status="available").where(Copy.code.in_([c for c in mine_copies if c not in their_copies
+                                                          and ("copy", c) not in pending])).execute()
+    for record in by_kind["loan"]:
+        if ("copy", record["payload"].get("item")) not in pending:
+            apply_loan_state(record["payload"])
+
+    after = _leaves(copy_scope, patron_scope)
+    changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    log = [{"at": at, "kind": kind, "key": code, "before": _describe(before.get((kind, code))),
+            "after": _describe(after.get((kind, code)))} for kind, code in changed]
+    if log:
+        put_setting(REPAIRS, (get_setting(REPAIRS, []) + log)[-MAX_REPAIRS:])
+    return len(log)
+
+
 def remember_error(failure: MuontraError | None) -> None:
     """Kept as the message and its values, so the panel shows it in the reader's language."""
     put_setting(LAST_ERROR, {"message": failure.message, "params": failure.params} if failure else "")
@@ -439,5 +539,6 @@ def status(device: str | None, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
         "last_error": error_text(lang),
         "conflicts_open": get_setting(CONFLICTS_OPEN, 0),
         "recent_conflicts": get_setting(CONFLICTS, [])[-20:],
+        "recent_repairs": get_setting(REPAIRS, [])[-20:],
         "clock_offset": get_setting(CLOCK_OFFSET, 0),
     }

@@ -71,9 +71,10 @@ def circ(app) -> Iterator[Circulation]:
     db.close()
 
 
-def patron_fact(code: str, name: str, class_name: str = "6A1", kind: str = "student", active: bool = True):
+def patron_fact(code: str, name: str, class_name: str = "6A1", kind: str = "student", active: bool = True,
+                **extra):
     return ("patron.upsert", {"code": code, "name": name, "class_name": class_name, "kind": kind,
-                              "active": active, "school_year": "2025-2026"})
+                              "active": active, "school_year": "2025-2026", **extra})
 
 
 def copy_fact(item: str, title: str, category: str = "TN", isbn: str | None = None, **extra):
@@ -116,8 +117,8 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 def muontra(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    """Run the real CLI in a child process, from this checkout."""
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(),
+    """Run the real CLI in a child process, from this checkout (``env_extra``: more variables)."""
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], env=subprocess_env(**kwargs.pop("env_extra", {})),
                           capture_output=True, text=True, timeout=kwargs.pop("timeout", 120), **kwargs)
 
 
@@ -170,3 +171,26 @@ def kiosk_process(data_dir: Path) -> Iterator[KioskProcess]:
     proc = KioskProcess(data_dir)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """What systemd opens for a unit: a unix datagram socket named by $NOTIFY_SOCKET."""
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    yield sock, path
+    sock.close()
+
+
+def received(sock: socket.socket, seconds: float) -> list[str]:
+    """Every message that arrives within ``seconds``."""
+    messages, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+    return messages

@@ -16,7 +16,8 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from ..errors import N_
-from ..models import Copy, Loan, Patron, StocktakeSession, Title
+from ..models import Copy, Loan, LoanNote, Patron, StocktakeSession, Title
+from ..rules import OVERRIDABLE, OVERRIDE_REASON_WORDS
 from ..vocabulary import CATEGORIES
 from .common import Period, ReportError, Table, fmt_day, local_day, school_name, translator, write_xlsx
 from .labels import accession_key
@@ -106,17 +107,21 @@ def loan_book(period: Period, timezone: ZoneInfo, lang: str) -> list[Table]:
                _("Title"), _("Due date"), _("Returned on"), _("Note")]
     students: list[list] = []
     teachers: list[list] = []
+    loans = list(loans)
+    # The desk's notes are few (overrides, lost books): all of them, not an IN over a year's loans.
+    notes = {(note.loan, note.kind): note.details for note in LoanNote.select()}
     for loan in loans:
         book = students if loan.patron.kind in STUDENT_KINDS else teachers
         returned = local_day(loan.returned_at, timezone) if loan.returned_at else None
-        notes = []
+        lines = []
         if loan.renewals:
-            notes.append(_("renewed %(count)s×", count=loan.renewals))
+            lines.append(_("renewed %(count)s×", count=loan.renewals))
         if returned and returned > loan.due:
-            notes.append(_("%(days)s days late", days=(returned - loan.due).days))
+            lines.append(_("%(days)s days late", days=(returned - loan.due).days))
+        lines.extend(desk_notes(notes.get((loan.uuid, "override")), notes.get((loan.uuid, "settle")), _))
         book.append([len(book) + 1, local_day(loan.checked_out_at, timezone), loan.patron.code, loan.patron.name,
                      loan.patron.class_name, loan.copy.code, loan.copy.title.title, loan.due, returned,
-                     "; ".join(notes)])
+                     "; ".join(lines)])
     widths = [6, 11, 10, 20, 7, 11, 27, 11, 11, 14]
     return [
         Table(name=_("Students"), title=_("Loan book — students — %(period)s", period=period.label),
@@ -124,6 +129,26 @@ def loan_book(period: Period, timezone: ZoneInfo, lang: str) -> list[Table]:
         Table(name=_("Teachers"), title=_("Loan book — teachers — %(period)s", period=period.label),
               headers=headers, rows=teachers, widths=widths),
     ]
+
+
+def desk_notes(override: dict | None, settle: dict | None, _: Callable[..., str]) -> list[str]:
+    """The librarian's notes on a loan, for the loan book: an override, a lost book made good."""
+    lines = []
+    if override:
+        lines.append(_("lent despite the rules (%(refusal)s): %(reason)s",
+                       refusal=_(OVERRIDABLE.get(override["refusal"], override["refusal"])),
+                       reason=_(OVERRIDE_REASON_WORDS.get(override["reason"], override["reason"]))))
+    if settle:
+        status = _(STATUS_LABELS.get(settle.get("status"), STATUS_LABELS["lost"]))
+        if settle.get("how") == "paid":
+            lines.append(_("%(status)s, paid %(amount)s đ", status=status, amount=format(settle["amount"], ",").replace(",", ".")))
+        elif settle.get("how") == "replaced":
+            lines.append(_("%(status)s, replaced by %(copy)s", status=status, copy=settle.get("replacement")))
+        else:
+            lines.append(_("%(status)s, still owed", status=status))
+    return lines
+
+
 
 
 # ----------------------------------------------------------------- general register

@@ -6,11 +6,12 @@ every form carries a CSRF token (Flask-WTF checks it app-wide).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
@@ -25,6 +26,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -43,12 +45,18 @@ from ..admin_input import (
     parse_policy,
 )
 from ..errors import N_, MuontraError
-from ..importer import KINDS, ImportPlan, apply_plan, plan_import
+from ..exporter import FORMATS as EXPORT_FORMATS
+from ..exporter import export
+from ..i18n import translate
+from ..import_plan import MAX_FILE_BYTES, MAX_LISTED_PROBLEMS
+from ..importer import KINDS, ImportPlan, apply_plan, changes_fingerprint, plan_import
+from ..marc import parse_type_map
 from ..models import Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
-from ..rules import STATUS_WORDS
+from ..rules import OVERRIDABLE, OVERRIDE_REASON_WORDS, STATUS_WORDS, settlement
 from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy
+from ..spreadsheet import megabytes
 from ..vocabulary import CATEGORIES, PATRON_KINDS
 from . import circulation
 from .downloads import download
@@ -75,6 +83,39 @@ CATEGORY_WORDS = {"SGK": N_("SGK textbooks"), "STK": N_("STK reference"), "SNV":
                   "*": N_("all other books")}
 DUE_MODE_WORDS = {"days": N_("after the loan days"), "term_end": N_("at the end of the term"),
                   "year_end": N_("at the end of the school year")}
+# The kiosk's refusals speak to a child ("Em đang mượn 3 cuốn…"); at the desk the librarian reads
+# what the rules decided about the reader, and what she can do about it.
+STAFF_MESSAGES = {
+    "loan_limit": N_("The reader already has %(count)s books, the most allowed for this kind of book."),
+    "has_overdue": N_("The reader has “%(title)s” %(days)s day(s) overdue: no new loan until it is returned."),
+    "inactive_patron": N_("This card is not active."),
+    "unknown_patron": N_("No reader has this card code."),
+    "unknown_copy": N_("No copy has this label in the catalogue."),
+    "copy_on_loan": N_("This copy is on loan to another reader: check it in first."),
+    "already_yours": N_("The reader already has this copy."),
+    "copy_not_for_loan": N_("This copy is for reading in the library only."),
+    "copy_lost": N_("This copy is recorded as lost: check it in to mark it found."),
+    "copy_damaged": N_("This copy is marked as damaged."),
+    "copy_withdrawn": N_("This copy has been withdrawn from the collection."),
+    "renewal_limit": N_("This loan has been renewed as often as the rules allow."),
+    "renew_overdue": N_("This loan is overdue and cannot be renewed: check the book in."),
+    "not_your_loan": N_("This copy is on loan to another reader."),
+}
+SETTLEMENT_WORDS = {"replaced": N_("Replaced by a copy"), "paid": N_("Paid"), "owed": N_("Still owed")}
+OFFER_KEY = "override_offer"
+
+
+def staff_message(exc: MuontraError, lang: str) -> str:
+    """A refusal worded for the librarian at the desk (the child's wording where none is needed)."""
+    wording = STAFF_MESSAGES.get(exc.code)
+    if wording is None:
+        return exc.message_in(lang)
+    try:
+        return translate(wording, lang, **exc.params) if exc.params else translate(wording, lang)
+    except (KeyError, ValueError):
+        return exc.message_in(lang)
+
+
 WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
                  N_("Sunday"))
 
@@ -104,7 +145,11 @@ def _require_login() -> ResponseReturnValue | None:
 
 @bp.context_processor
 def _admin_layout() -> dict[str, Any]:
-    return {"pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
+    offer = session.get(OFFER_KEY)
+    if offer and offer.get("where") != request.path:
+        offer = None
+    return {"override_offer": offer, "override_reasons": OVERRIDE_REASON_WORDS, "settlement_words": SETTLEMENT_WORDS,
+            "pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
 
@@ -123,7 +168,11 @@ def acting(success_message_for: Callable[[Any], str], back: Callable[..., str]) 
                     flash(problem, "error")
                 return redirect(back(None, **kwargs))
             except MuontraError as exc:
-                flash(exc.message_in(g.lang), "error")
+                flash(staff_message(exc, g.lang), "error")
+                if exc.code in OVERRIDABLE and "item" in request.form and "override" not in request.form:
+                    # Offer the override on the page the librarian goes back to.
+                    session[OFFER_KEY] = {"item": request.form["item"][:64], "refusal": exc.code,
+                                          "where": back(None, **kwargs)}
                 return redirect(back(None, **kwargs))
             flash(success_message_for(outcome), "success")
             return redirect(back(outcome, **kwargs))
@@ -242,7 +291,9 @@ def save_patron() -> str:
 @acting(lambda receipt: _("Lent: %(title)s, due %(due)s.", title=receipt.title,
                           due=receipt.due.strftime("%d/%m/%Y")), to_patron)
 def checkout_for(code: str) -> LoanReceipt:
-    return circulation().checkout(code, request.form.get("item", ""))
+    session.pop(OFFER_KEY, None)
+    override = request.form.get("override") or None
+    return circulation().checkout(code, request.form.get("item", ""), override=override)
 
 
 @bp.post("/patrons/<path:code>/checkin")
@@ -291,7 +342,18 @@ def copy_status(code: str) -> str:
     action = request.form.get("action", "")
     if action not in COPY_ACTIONS:
         abort(400)
-    return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200])
+    settled = None
+    if action in ("mark_lost", "mark_damaged") and request.form.get("how"):
+        replacement = request.form.get("replacement", "").strip()
+        settled = settlement(request.form["how"], parse_amount(request.form.get("amount", "")),
+                             circulation().clean(replacement)[:64] if replacement else "")
+    return circulation().set_copy_status(code, action, request.form.get("note", "").strip()[:200], settled)
+
+
+def parse_amount(text: str) -> int | None:
+    """An amount in đồng as people write it: "45000", "45.000", "45 000 đ" → 45000; None otherwise."""
+    digits = re.sub(r"[\s.,đĐdVNvn₫]", "", text)
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
 
 
 @bp.post("/copies/<path:code>/checkin")
@@ -443,7 +505,7 @@ def _uploads() -> Path:
     return folder
 
 
-def _keep_upload(kind: str, filename: str, data: bytes) -> str:
+def _keep_upload(kind: str, filename: str, data: bytes, options: dict, fingerprint: str) -> str:
     """Keep a checked file until the librarian confirms it (the browser sends it only once)."""
     folder = _uploads()
     limit = time.time() - UPLOAD_MAX_AGE.total_seconds()
@@ -453,17 +515,19 @@ def _keep_upload(kind: str, filename: str, data: bytes) -> str:
             old.unlink(missing_ok=True)
     token = secrets.token_hex(16)
     (folder / f"{token}.bin").write_bytes(data)
-    (folder / f"{token}.json").write_text(json.dumps({"kind": kind, "filename": filename}))
+    (folder / f"{token}.json").write_text(json.dumps({"kind": kind, "filename": filename, "options": options,
+                                                      "changes": fingerprint}))
     return token
 
 
-def _load_upload(token: str) -> tuple[str, str, bytes] | None:
+def _load_upload(token: str) -> tuple[str, str, bytes, dict, str] | None:
     if not re.fullmatch(r"[0-9a-f]{32}", token or ""):
         return None
     folder = _uploads()
     try:
         meta = json.loads((folder / f"{token}.json").read_text())
-        return meta["kind"], meta["filename"], (folder / f"{token}.bin").read_bytes()
+        return (meta["kind"], meta["filename"], (folder / f"{token}.bin").read_bytes(), meta.get("options", {}),
+                meta.get("changes", ""))
     except (OSError, ValueError, KeyError):
         return None
 
@@ -474,13 +538,28 @@ def _drop_upload(token: str) -> None:
 
 
 def _render_import(plan: ImportPlan | None = None, kind: str = "patrons", filename: str = "",
-                   token: str | None = None, status: int = 200) -> tuple[str, int]:
+                   token: str | None = None, status: int = 200, options: dict | None = None) -> tuple[str, int]:
     preview = []
     if plan is not None and plan.ok:
         preview = [payload for _type, payload in plan.facts[:PREVIEW_ROWS]]
     return render_template("admin/import.html", plan=plan, kind=kind, kinds=KINDS, filename=filename,
-                           token=token, preview=preview, fields=PREVIEW_FIELDS[kind],
-                           import_words=IMPORT_KIND_WORDS), status
+                           token=token, preview=preview, fields=PREVIEW_FIELDS[kind], options=options or {},
+                           import_words=IMPORT_KIND_WORDS, listed=MAX_LISTED_PROBLEMS,
+                           categories=CATEGORIES, max_bytes=megabytes(MAX_FILE_BYTES),
+                           export_formats=EXPORT_FORMATS), status
+
+
+def _import_options(form: Mapping[str, str]) -> dict:
+    """The catalogue's options, as the CLI has them: prefix, default category, item-type map, encoding."""
+    options = {name: (form.get(name) or "").strip() or None for name in ("prefix", "category", "type_map", "encoding")}
+    return {name: value for name, value in options.items() if value}
+
+
+def _plan(kind: str, filename: str, data: bytes, options: dict) -> ImportPlan:
+    values = dict(options)
+    if "type_map" in values:
+        values["type_map"] = parse_type_map(values["type_map"])
+    return plan_import(kind, filename, data, **values)
 
 
 @bp.get("/import")
@@ -497,10 +576,15 @@ def check_import() -> ResponseReturnValue:
     if upload is None or not upload.filename:
         flash(_("Please choose a file."), "error")
         return redirect(url_for("admin.import_file"))
-    data = upload.read()
-    plan = plan_import(kind, upload.filename, data)
-    token = _keep_upload(kind, upload.filename, data) if plan.ok else None
-    return _render_import(plan, kind, upload.filename, token, 200 if plan.ok else 422)
+    data = upload.read(MAX_FILE_BYTES + 1)
+    options = _import_options(request.form) if kind == "catalog" else {}
+    try:
+        plan = _plan(kind, upload.filename, data, options)
+    except MuontraError as exc:  # a bad prefix, category or item-type map: the form says why
+        flash(exc.message_in(g.lang), "error")
+        return _render_import(None, kind, upload.filename, None, 422, options)
+    token = _keep_upload(kind, upload.filename, data, options, changes_fingerprint(plan)) if plan.ok else None
+    return _render_import(plan, kind, upload.filename, token, 200 if plan.ok else 422, options)
 
 
 @bp.post("/import/confirm")
@@ -509,17 +593,39 @@ def confirm_import() -> ResponseReturnValue:
     if kept is None:
         flash(_("That file is no longer waiting to be imported. Please choose it again."), "error")
         return redirect(url_for("admin.import_file"))
-    kind, filename, data = kept
+    kind, filename, data, options, seen = kept
     # Checked again: the data may have changed since the preview (a copy lent meanwhile).
-    plan = plan_import(kind, filename, data)
+    plan = _plan(kind, filename, data, options)
     if not plan.ok:
         _drop_upload(request.form["token"])
-        return _render_import(plan, kind, filename, None, 422)
+        return _render_import(plan, kind, filename, None, 422, options)
+    if changes_fingerprint(plan) != seen:
+        # What would change is not what the librarian saw: show the new changes, confirm again.
+        _drop_upload(request.form["token"])
+        token = _keep_upload(kind, filename, data, options, changes_fingerprint(plan))
+        flash(_("The stored data changed since the check: look at the changes again."), "error")
+        return _render_import(plan, kind, filename, token, 409, options)
     try:
-        count = apply_plan(circulation(), plan)
+        count = apply_plan(circulation(), plan, accept_changes=True)
     except MuontraError as exc:
         flash(exc.message_in(g.lang), "error")
         return redirect(url_for("admin.import_file"))
     _drop_upload(request.form["token"])
     flash(_("Imported %(count)s rows from %(filename)s.", count=count, filename=filename), "success")
     return redirect(url_for("admin.import_file"))
+
+
+# ---------------------------------------------------------------- export
+
+
+@bp.get("/export/<kind>.<fmt>")
+def export_file(kind: str, fmt: str) -> ResponseReturnValue:
+    """The catalogue (MARC 21, xlsx, csv), the readers or the open loans (xlsx, csv), as `muontra export` writes them."""
+    if kind not in EXPORT_FORMATS or fmt not in EXPORT_FORMATS[kind]:
+        abort(404)
+    if fmt != "marc":
+        return download(lambda out: export(kind, fmt, out), fmt, f"muontra-{kind}")
+    buffer = io.BytesIO()
+    export(kind, fmt, buffer)
+    buffer.seek(0)
+    return send_file(buffer, mimetype="application/marc", as_attachment=True, download_name=f"muontra-{kind}.mrc")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from .. import catalogue
 from ..db import db
 from ..errors import N_, ExpectedObject, FieldMustBeText, InvalidJson, PayloadTooLarge
 from ..i18n import translate
@@ -45,7 +46,12 @@ def json_body(*fields: str) -> dict[str, str]:
 
 
 def patron_json(summary: PatronSummary) -> dict[str, Any]:
-    return asdict(summary)
+    """The card holder's own summary, for their own session: their name, their loans, and why they
+    cannot borrow (worded for them), never anyone else's."""
+    data = {f.name: getattr(summary, f.name) for f in fields(summary) if f.name not in ("loans", "blocked")}
+    data["loans"] = [{**asdict(line), "due": line.due.isoformat()} for line in summary.loans]
+    data["blocked"] = summary.blocked.to_dict(g.lang) if summary.blocked else None
+    return data
 
 
 CHECKIN_MESSAGES = {
@@ -109,3 +115,18 @@ def renew():
     body = json_body("patron", "item")
     receipt = circulation().renew(body["patron"], body["item"])
     return jsonify({"loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()}})
+
+
+@bp.post("/api/search")
+def search():
+    """Tra cứu: the catalogue for anyone at the kiosk — where copies are, never who has them."""
+    from ..workflows.rules import location_label
+
+    body = json_body("q")
+    return jsonify({"results": [
+        {"title": r.title, "author": r.author, "isbn": r.isbn, "available": r.available, "item": r.item,
+         "places": [{"location": p.location, "where": location_label(p.location, g.lang), "shelf": p.shelf,
+                     "status": p.status, "count": p.count, "due": p.due.isoformat() if p.due else None}
+                    for p in r.places]}
+        for r in catalogue.search(body["q"])
+    ]})

@@ -10,15 +10,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from peewee import PeeweeException
 
-from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from ..errors import N_
+from ..i18n import AUDIENCES, DEFAULT_LANGUAGE, LANGUAGES, translate, translate_for
 from ..ledger import get_setting
 
 bp = Blueprint("pages", __name__)
 
-VIEWS = ("idle", "borrow", "return")
+VIEWS = ("idle", "borrow", "return", "search")
 
 
 @bp.app_context_processor
@@ -35,23 +35,53 @@ def _layout() -> dict[str, Any]:
     }
 
 
-def script_words() -> dict[str, str]:
-    """Words the kiosk script shows, translated for this request."""
-    return {
-        "greeting_student": _("Hello %(name)s!"),
-        "greeting_teacher": _("Welcome, %(name)s!"),
-        "class_label": _("Class %(class_name)s"),
-        "overdue_warning": _("You have %(count)s overdue book(s). Please return them soon."),
-        "scan_book": _("Now scan the label of each book."),
-        "due": _("Return by %(due)s"),
-        "borrowed_ok": _("Borrowed!"),
-        "returned_late": _("This book is %(days)s day(s) late. Please return books on time."),
-        "class_library": _("This book belongs to the class library %(location)s."),
-        "no_connection": _("The kiosk is not responding. Please try again or see the librarian."),
-        "scan_card_first": _("Please press Borrow or Return first."),
-        "same_card": _("You are already signed in. Scan a book label."),
-        "returning_in": _("Going back to the start in %(seconds)s s"),
-    }
+# Words the kiosk script shows. Those that speak to the reader come once per audience
+# (kiosk.i18n.address: em for a student, thầy / cô for a teacher); the script picks the reader's.
+SCRIPT_WORDS = {
+    "greeting": N_("Hello %(name)s!"),
+    "greeting_helper": N_("Hello %(name)s, library helper!"),
+    "class_label": N_("Class %(class_name)s"),
+    "overdue_warning": N_("You have %(count)s overdue book(s). Please return them soon."),
+    "scan_book": N_("Now scan the label of each book."),
+    "due": N_("Return by %(due)s"),
+    "borrowed_ok": N_("Borrowed!"),
+    "returned_late": N_("This book is %(days)s day(s) late. Please return books on time."),
+    "class_library": N_("This book belongs to the class library %(location)s."),
+    "no_connection": N_("The kiosk is not responding. Please try again or see the librarian."),
+    "same_card": N_("You are already signed in. Scan a book label."),
+    "returning_in": N_("Going back to the start in %(seconds)s s"),
+    "books_you_have": N_("Books you have"),
+    "may_borrow": N_("You may still borrow"),
+    "your_receipt": N_("Your receipt"),
+    "receipt_thanks": N_("Please look after the books and return them on time. Thank you!"),
+    "receipt_empty": N_("You did not borrow any books this time."),
+    "my_books": N_("Your books"),
+    "overdue_days": N_("%(days)s day(s) overdue"),
+    "renew": N_("Renew"),
+    "renewed": N_("Renewed: %(title)s"),
+    "return_this": N_("Return this book?"),
+    "search_none": N_("No book found for “%(q)s”. Try fewer words, or without accents."),
+    "search_available": N_("%(count)s on the shelf"),
+    "search_none_available": N_("All copies are out"),
+    "search_shelf": N_("shelf %(shelf)s"),
+    "search_copies": N_("%(count)s copies"),
+    "search_on_loan": N_("on loan, back by %(due)s"),
+    "search_read_here": N_("read in the library only"),
+    "search_repair": N_("being repaired"),
+    "yes_return": N_("Yes, return it"),
+    "hold_button": N_("Reserve"),
+    "hold_scan_card": N_("Scan your library card to reserve “%(title)s”."),
+    "hold_placed": N_("Reserved: %(title)s. You are number %(position)s in line."),
+    "hold_ready": N_("Your reserved book is here: %(title)s. Ask the librarian for it by %(until)s."),
+    "hold_waiting": N_("Reserved: %(title)s (number %(position)s in line)."),
+    "no": N_("No"),
+}
+
+
+def script_words(lang: str) -> dict[str, dict[str, str]]:
+    """The script's words in ``lang``, for each audience."""
+    return {audience: {key: translate_for(message, lang, audience) for key, message in SCRIPT_WORDS.items()}
+            for audience in AUDIENCES}
 
 
 def render_kiosk(view: str) -> ResponseReturnValue:
@@ -65,7 +95,7 @@ def render_kiosk(view: str) -> ResponseReturnValue:
         "doubleScanSeconds": float(current_app.config["DOUBLE_SCAN_SECONDS"]),
         "receiptSeconds": int(current_app.config["RECEIPT_SECONDS"]),
         "receiptPrinter": bool(current_app.config.get("RECEIPT_PRINTER")),
-        "words": script_words(),
+        "words": script_words(g.lang),
     }
     other = "en" if g.lang == "vi" else "vi"
     other_words = {"borrow": translate("Borrow books", other), "return": translate("Return books", other)}
@@ -85,6 +115,11 @@ def borrow() -> ResponseReturnValue:
 @bp.get("/return")
 def return_books() -> ResponseReturnValue:
     return render_kiosk("return")
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    return render_kiosk("search")
 
 
 @bp.get("/lang/<code>")

@@ -304,7 +304,8 @@ def shelving_scan():
 @bp.get("/stocktake")
 @staff_required()
 def stocktakes():
-    return render_template("workflows/stocktakes.html", sessions=service().stocktakes())
+    wf = service()
+    return render_template("workflows/stocktakes.html", sessions=wf.stocktakes(), locations=wf.locations())
 
 
 @bp.post("/stocktake")

@@ -349,6 +349,11 @@ class Workflows:
     def _scope(session: StocktakeSession) -> rules.Scope:
         return rules.Scope(session.location, session.shelf_from, session.shelf_to)
 
+    def locations(self) -> list[str]:
+        """Where copies are kept: the main library first, then the class libraries."""
+        found = {location for (location,) in Copy.select(Copy.location).distinct().tuples()}
+        return sorted(found, key=lambda location: (location != MAIN_LIBRARY, location))
+
     def open_stocktake(self, location: str | None, shelf_from: str, shelf_to: str, by: str) -> str:
         with write_transaction():
             uuid, now = str(uuidlib.uuid4()), self.circulation.now()

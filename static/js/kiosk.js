@@ -4,16 +4,18 @@
 
   const muontra = window.muontra;
   const S = JSON.parse(document.getElementById("muontra-settings").textContent);
-  const W = S.words;
+  // The words speak to the reader: em for a student, thầy / cô for a teacher (pages.SCRIPT_WORDS).
+  let W = S.words.student;
   const body = document.body;
   const $ = (selector) => document.querySelector(selector);
-  const PATHS = {idle: "/", borrow: "/borrow", return: "/return"};
+  const PATHS = {idle: "/", borrow: "/borrow", return: "/return", search: "/search"};
 
   const state = {
     view: S.view,
     step: S.view === "borrow" ? "card" : null,
     patron: null,
     borrowed: [],
+    reserving: null, // {item, title} while the search screen waits for a card to reserve a book
     returned: [],
     sounds: [],
     scans: [],
@@ -99,6 +101,37 @@
     }
   }
 
+  // Read aloud where the platform has a voice for the page's language (Web Speech API);
+  // silently nothing where it has none. The sound and the colour tell in any case.
+  function speak(text) {
+    const synth = window.speechSynthesis;
+    if (!synth || !window.SpeechSynthesisUtterance || !text) return;
+    try {
+      const voice = synth.getVoices().find((v) => (v.lang || "").toLowerCase().startsWith(S.lang));
+      if (!voice) return;
+      synth.cancel(); // the newest answer, not a queue of old ones
+      const utterance = new SpeechSynthesisUtterance(text);
+      utterance.voice = voice;
+      utterance.lang = voice.lang;
+      synth.speak(utterance);
+    } catch (error) {
+      // No speech here: nothing to do.
+    }
+  }
+
+  // Large text and high contrast, for this reader's session only: the next child starts plain.
+  const BIG = "muontra-big-text";
+  function setBigText(on) {
+    document.documentElement.classList.toggle("big-text", on);
+    const toggle = $("[data-action=big-text]");
+    if (toggle) toggle.setAttribute("aria-pressed", String(on));
+    try {
+      if (on) sessionStorage.setItem(BIG, "1"); else sessionStorage.removeItem(BIG);
+    } catch (error) {
+      // Storage off: the switch still works on this page.
+    }
+  }
+
   function icon(name) {
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "icon result-icon");
@@ -123,6 +156,7 @@
       small.textContent = sub;
       box.append(small);
     }
+    if (kind !== "prompt") speak(sub ? `${text}. ${sub}` : text);
     // Restart the flash so two refusals in a row are both noticed.
     box.classList.remove("flash");
     void box.offsetWidth;
@@ -159,20 +193,112 @@
   }
 
   function goIdle() {
+    setBigText(false);
     window.location.assign("/reset");
   }
 
+  function setAudience(audience) {
+    W = S.words[audience] || S.words.student;
+    document.querySelectorAll("[data-word]").forEach((el) => {
+      if (W[el.dataset.word]) el.textContent = W[el.dataset.word];
+    });
+  }
+
   function renderPatron(patron) {
-    const greeting = patron.kind === "teacher" ? W.greeting_teacher : W.greeting_student;
+    setAudience(patron.audience);
+    const greeting = patron.kind === "helper" ? W.greeting_helper : W.greeting;
     $("[data-patron=greeting]").textContent = fmt(greeting, {name: patron.first_name});
+    $("[data-patron=name]").textContent = patron.name || "";
     $("[data-patron=class]").textContent = patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : "";
     $("[data-patron=holding]").textContent = patron.holding;
     $("[data-patron=may_borrow]").textContent = patron.may_borrow;
+    // Never a green "you may still borrow" the rules will refuse: the reason instead, naming the book.
+    const blocked = $("[data-patron=blocked]");
+    blocked.hidden = !patron.blocked;
+    blocked.textContent = patron.blocked ? patron.blocked.message : "";
+    $("[data-tile=may_borrow]").className = `tile ${patron.blocked ? "bad" : "good"}`;
     const overdue = $("[data-patron=overdue]");
-    overdue.hidden = !patron.overdue;
+    overdue.hidden = !patron.overdue || !!patron.blocked;
     overdue.textContent = patron.overdue ? fmt(W.overdue_warning, {count: patron.overdue}) : "";
     // A helper's card also opens the helpers' work (batch return, shelving, stock-take).
     $("[data-patron=helper]").hidden = patron.kind !== "helper";
+    renderMyBooks(patron.loans || []);
+  }
+
+  // "My books": the reader's own loans other than those borrowed just now, overdue first, with Renew.
+  function renderMyBooks(loans) {
+    const now = new Set(state.borrowed.map((loan) => loan.item));
+    const list = $("[data-list=mine]");
+    list.replaceChildren();
+    for (const loan of loans) {
+      if (now.has(loan.item)) continue;
+      const item = document.createElement("li");
+      item.className = loan.overdue_days > 0 ? "late" : "mine";
+      item.dataset.item = loan.item;
+      const name = document.createElement("span");
+      name.className = "item-title";
+      name.textContent = loan.title;
+      const detail = document.createElement("span");
+      detail.className = "item-detail";
+      detail.textContent = loan.overdue_days > 0 ? fmt(W.overdue_days, {days: loan.overdue_days})
+        : fmt(W.due, {due: formatDate(loan.due)});
+      const renew = document.createElement("button");
+      renew.type = "button";
+      renew.className = "button secondary renew";
+      renew.dataset.action = "renew";
+      renew.dataset.item = loan.item;
+      renew.textContent = W.renew;
+      item.append(name, detail, renew);
+      list.append(item);
+    }
+    $("[data-list-section=mine]").hidden = list.children.length === 0;
+  }
+
+  // Reservations: the card holder's own, on the card screen (a book set aside for them first).
+  async function showHolds(patronCode) {
+    const list = $("[data-list=notices]");
+    list.replaceChildren();
+    const answer = await api("/api/holds", {patron: patronCode});
+    const holds = answer.ok ? answer.data.holds.filter((hold) => hold.state !== "expired") : [];
+    for (const hold of holds) {
+      const line = document.createElement("li");
+      line.className = `notice hold-${hold.state}`;
+      line.textContent = hold.state === "ready"
+        ? fmt(W.hold_ready, {title: hold.title, until: formatDate(hold.until)})
+        : fmt(W.hold_waiting, {title: hold.title, position: hold.position});
+      list.append(line);
+    }
+    list.hidden = holds.length === 0;
+  }
+
+  async function placeHold(cardCode) {
+    const wanted = state.reserving;
+    state.reserving = null;
+    const box = $("[data-result=search]");
+    const answer = await api("/api/hold", {patron: cardCode, item: wanted.item});
+    if (answer.ok) {
+      show(box, "ok", fmt(W.hold_placed, {title: answer.data.hold.title, position: answer.data.hold.position || 1}));
+      beep("ok");
+    } else {
+      show(box, "bad", answer.error.message);
+      beep("bad");
+    }
+  }
+
+  async function renewBook(code) {
+    const box = $("[data-result=books]");
+    const answer = await api("/api/renew", {patron: state.patron.code, item: code});
+    if (!answer.ok) {
+      show(box, "bad", answer.error.message);
+      beep("bad");
+      return;
+    }
+    const loan = answer.data.loan;
+    const due = fmt(W.due, {due: formatDate(loan.due)});
+    show(box, "ok", fmt(W.renewed, {title: loan.title}), due);
+    const line = document.querySelector(`[data-list=mine] li[data-item="${CSS.escape(loan.item)}"] .item-detail`);
+    if (line) line.textContent = due;
+    beep("ok");
   }
 
   function startBorrowing(patron) {
@@ -187,7 +313,7 @@
 
   function showReceipt() {
     const patron = state.patron;
-    const who = [patron.first_name, patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : ""];
+    const who = [patron.name || patron.first_name, patron.class_name ? fmt(W.class_label, {class_name: patron.class_name}) : ""];
     $("[data-receipt=who]").textContent = who.filter(Boolean).join(" · ");
     $("[data-receipt=date]").textContent = formatDate(todayIso());
     const rows = $("[data-receipt=rows]");
@@ -205,13 +331,120 @@
     setStep("receipt");
   }
 
+  // ------------------------------------------------------------ find a book (Tra cứu)
+
+  let searchTimer = null;
+  let searchAsked = 0;
+
+  function placeText(place) {
+    const parts = [place.where];
+    if (place.status === "on_loan") {
+      parts.push(place.due ? fmt(W.search_on_loan, {due: formatDate(place.due)}) : W.search_none_available);
+    } else {
+      if (place.shelf) parts.push(fmt(W.search_shelf, {shelf: place.shelf}));
+      if (place.status === "not_for_loan") parts.push(W.search_read_here);
+      if (place.status === "damaged") parts.push(W.search_repair);
+    }
+    parts.push(fmt(W.search_copies, {count: place.count}));
+    return parts.join(" · ");
+  }
+
+  function renderResults(query, results) {
+    const list = $("[data-list=search]");
+    list.replaceChildren();
+    const box = $("[data-result=search]");
+    if (!results.length) {
+      show(box, "info", fmt(W.search_none, {q: query}));
+      return;
+    }
+    box.hidden = true;
+    for (const found of results) {
+      const item = document.createElement("li");
+      item.className = `search-result ${found.available ? "in" : "out"}`;
+      const head = document.createElement("div");
+      head.className = "search-head";
+      const title = document.createElement("span");
+      title.className = "item-title";
+      title.textContent = found.title;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = found.available ? fmt(W.search_available, {count: found.available}) : W.search_none_available;
+      head.append(title, badge);
+      const author = document.createElement("span");
+      author.className = "item-detail";
+      author.textContent = found.author || "";
+      const places = document.createElement("ul");
+      places.className = "places";
+      for (const place of found.places) {
+        const line = document.createElement("li");
+        line.className = `place ${place.status}`;
+        line.textContent = placeText(place);
+        places.append(line);
+      }
+      item.append(head, author, places);
+      if (!found.available && found.item) {
+        // All copies out: the reader can reserve it, with their card.
+        const reserve = document.createElement("button");
+        reserve.type = "button";
+        reserve.className = "button secondary reserve";
+        reserve.dataset.action = "reserve";
+        reserve.dataset.item = found.item;
+        reserve.dataset.title = found.title;
+        reserve.textContent = W.hold_button;
+        item.append(reserve);
+      }
+      list.append(item);
+    }
+  }
+
+  async function runSearch(query) {
+    const asked = ++searchAsked;
+    const text = query.trim();
+    if (text.length < 2) return;
+    const answer = await api("/api/search", {q: text});
+    if (asked !== searchAsked) return; // a newer search was typed meanwhile
+    if (!answer.ok) {
+      show($("[data-result=search]"), "bad", answer.error.message);
+      return;
+    }
+    renderResults(text, answer.data.results);
+  }
+
+  const searchField = $("#search-q");
+  searchField.addEventListener("input", () => {
+    touch();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => runSearch(searchField.value), 350); // as the child types
+  });
+  document.querySelector("[data-search-form]").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(searchTimer);
+    runSearch(searchField.value);
+  });
+
   // ------------------------------------------------------------ scans
+
+  async function helperSignIn(code, fallback) {
+    const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+    try {
+      const response = await fetch("/staff/helper", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json"},
+        body: JSON.stringify({card: code, lang: S.lang}),
+      });
+      const data = await response.json();
+      window.location.assign(response.ok && data.next ? data.next : fallback);
+    } catch (error) {
+      window.location.assign(fallback);
+    }
+  }
 
   async function lookUpCard(code, resultBox) {
     const answer = await api("/api/patron", {patron: code});
     if (answer.ok) {
       startBorrowing(answer.data.patron);
       beep("ok");
+      await showHolds(answer.data.patron.code);
       return true;
     }
     if (resultBox) {
@@ -242,8 +475,23 @@
     }
     // A new student's card while the last one walked away without pressing Done.
     if (answer.error.code === "unknown_copy" && (await lookUpCard(code, null))) return;
-    show(box, "bad", answer.error.message);
-    beep("bad");
+    // A book the reader already holds (often the one just borrowed): a friendly note, not a buzz.
+    const kind = answer.error.code === "already_yours" ? "info" : "bad";
+    show(box, kind, answer.error.message);
+    beep(kind);
+  }
+
+  // The optional return receipt: only books whose loan ended here, printed on request.
+  function addReturnReceiptRow(title, item) {
+    const row = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = `${title} (${item})`;
+    const when = document.createElement("td");
+    when.textContent = formatDate(todayIso());
+    row.append(name, when);
+    $("[data-return-receipt=rows]").append(row);
+    $("[data-return-receipt=date]").textContent = formatDate(todayIso());
+    $("[data-action=print-return]").hidden = false;
   }
 
   async function returnBook(code) {
@@ -264,17 +512,37 @@
     show(box, kind, `${checkin.message}`, [title].concat(notes).join(" · "));
     addToList($("[data-list=returned]"), kind, title, checkin.message);
     state.returned.push(checkin);
+    if (checkin.outcome === "returned") addReturnReceiptRow(title, checkin.item);
     beep(kind);
+  }
+
+  // Not a card on the start screen: most likely a book someone brings back. Ask, then return it.
+  function askToReturn(code) {
+    const box = $("[data-result=idle]");
+    show(box, "info", W.return_this);
+    const actions = document.createElement("span");
+    actions.className = "result-actions";
+    const yes = document.createElement("button");
+    yes.type = "button";
+    yes.className = "button";
+    yes.dataset.action = "return-this";
+    yes.dataset.code = code;
+    yes.textContent = W.yes_return;
+    const no = document.createElement("button");
+    no.type = "button";
+    no.className = "button secondary";
+    no.dataset.action = "not-return";
+    no.textContent = W.no;
+    actions.append(yes, no);
+    box.append(actions);
+    beep("info");
   }
 
   async function onScan(code, source) {
     touch();
     state.scans.push([code, source]);
     if (state.view === "idle") {
-      if (!(await lookUpCard(code, null))) {
-        show($("[data-result=idle]"), "info", W.scan_card_first);
-        beep("info");
-      }
+      if (!(await lookUpCard(code, null))) askToReturn(code);
     } else if (state.view === "borrow" && state.step === "books") {
       await borrowBook(code);
     } else if (state.view === "borrow") {
@@ -282,17 +550,27 @@
       await lookUpCard(code, $("[data-result=card]"));
     } else if (state.view === "return") {
       await returnBook(code);
+    } else if (state.view === "search" && state.reserving) {
+      await placeHold(code);
+    } else if (state.view === "search") {
+      // A cover ISBN scanned on the search screen looks the book up.
+      searchField.value = code;
+      await runSearch(code);
     }
     touch();
   }
 
-  muontra.onScan((code, source) => {
+  // Scans and taps that ask the server run one after another: answers arrive in order, and the
+  // screen never resets under a reader's answer.
+  function enqueue(job) {
     state.busy += 1;
-    queue = queue.then(() => onScan(code, source)).catch(() => undefined).then(() => {
+    queue = queue.then(job).catch(() => undefined).then(() => {
       state.busy -= 1;
     });
     return queue;
-  });
+  }
+
+  muontra.onScan((code, source) => enqueue(() => onScan(code, source)));
 
   // ------------------------------------------------------------ idle reset
 
@@ -359,13 +637,38 @@
       }
     } else if (action === "print") {
       printReceipt();
+    } else if (action === "print-return") {
+      window.print();
+    } else if (action === "reserve") {
+      state.reserving = {item: button.dataset.item, title: button.dataset.title};
+      show($("[data-result=search]"), "prompt", fmt(W.hold_scan_card, {title: button.dataset.title}));
+      touch();
     } else if (action === "finish") {
       goIdle();
+    } else if (action === "big-text") {
+      setBigText(!document.documentElement.classList.contains("big-text"));
     } else if (action === "still-here") {
       touch();
+    } else if (action === "renew" && state.patron) {
+      enqueue(() => renewBook(button.dataset.item));
+    } else if (action === "return-this") {
+      $("[data-result=idle]").hidden = true;
+      setView("return");
+      enqueue(() => returnBook(button.dataset.code));
+    } else if (action === "not-return") {
+      $("[data-result=idle]").hidden = true;
+    } else if (action === "helper-work" && state.patron) {
+      // The helper's card was just scanned: it signs them in; no second scan on the staff page.
+      event.preventDefault();
+      enqueue(() => helperSignIn(state.patron.code, button.href));
     }
   });
 
+  try {
+    setBigText(sessionStorage.getItem(BIG) === "1");
+  } catch (error) {
+    setBigText(false);
+  }
   setView(state.view);
   setStep(state.step);
   body.dataset.ready = "true";

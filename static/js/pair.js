@@ -7,6 +7,10 @@
   if (!form || !configNode) return;
   const config = JSON.parse(configNode.textContent);
   const PREFIX = "muontra://pair?";
+  // The kiosk's scanner timing (SCAN_KEY_GAP_MS, SCAN_PAUSE_MS) holds here too.
+  if (window.muontra && window.muontra.configureScanning) {
+    window.muontra.configureScanning({keyGapMs: config.scanKeyGapMs, pauseMs: config.scanPauseMs});
+  }
 
   document.addEventListener("muontra:scan", function (event) {
     const text = String(event.detail.code || "");

@@ -30,7 +30,8 @@ from kiosk.models import (
     Title,
 )
 
-from ..protocol import rotation_item_key
+from .. import digest
+from ..protocol import parse_cursor, rotation_item_key
 from .models import Change, ServerState
 
 Key = tuple[str, str]
@@ -52,7 +53,8 @@ def patron_states(codes: list[str]) -> dict[str, dict[str, Any]]:
     for chunk in chunked(codes, IN_CHUNK):
         for patron in Patron.select().where(Patron.code.in_(chunk)):
             states[patron.code] = {"code": patron.code, "name": patron.name, "class_name": patron.class_name,
-                                   "kind": patron.kind, "school_year": patron.school_year, "active": patron.active}
+                                   "kind": patron.kind, "school_year": patron.school_year, "active": patron.active,
+                                   "gender": patron.gender}
     return states
 
 
@@ -280,3 +282,55 @@ def current_seq() -> int:
 
 def epoch() -> str:
     return ServerState.get_by_id(1).epoch
+
+
+# ---------------------------------------------------------------- anti-entropy (see sync/digest.py)
+
+_digests: dict[tuple[str, int], list[str]] = {}  # this process's digests, by (epoch, change number)
+
+
+def server_digests() -> tuple[ServerState, list[str]]:
+    """The server's bucket digests at its current change number.
+
+    Every change to copies, loans and cards is published, so the digests can only change
+    with the change number: each worker computes them once per change number. They are
+    kept only when the number did not move while they were computed (PostgreSQL reads
+    each statement at its own moment).
+    """
+    state = ServerState.get_by_id(1)
+    key = (state.epoch, state.change_seq)
+    if key not in _digests:
+        digests = digest.bucket_digests()
+        if current_seq() != state.change_seq:
+            return ServerState.get_by_id(1), []  # moved meanwhile: the caller says so
+        _digests.clear()
+        _digests[key] = digests
+    return state, _digests[key]
+
+
+def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -> dict[str, Any]:
+    """Which buckets differ from the kiosk's, with the server's rows for some of them (read-only).
+
+    Compared only when the kiosk has pulled up to the server's change number: otherwise
+    the difference may be news on its way, and the answer says ``moved``.
+    """
+    state, mine = server_digests()
+    cursor = parse_cursor(cursor_text)
+    answer: dict[str, Any] = {"change_seq": state.change_seq, "moved": True, "differs": [], "buckets": [],
+                              "records": []}
+    if (not mine or cursor is None or cursor.epoch != state.epoch or cursor.seq != state.change_seq
+            or cursor.snapshot_until):
+        return answer
+    differs = digest.differing(mine, theirs)
+    buckets = [number for number in differs if number not in set(skip)][:digest.BUCKETS_PER_REPLY]
+    copies, patrons = digest.codes_in(buckets)
+    loans = []
+    for chunk in chunked(copies, IN_CHUNK):
+        loans += [uuid for (uuid,) in Loan.select(Loan.uuid).join(Copy)
+                  .where(Copy.code.in_(chunk) & Loan.is_open()).tuples()]
+    records = []
+    for kind, keys in (("patron", patrons), ("copy", copies), ("loan", loans)):
+        fact_type, reader = PUBLISHERS[kind]
+        records += [{"seq": state.change_seq, "kind": kind, "key": key, "op": "upsert", "type": fact_type,
+                     "payload": value} for key, value in reader(keys).items()]
+    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records}

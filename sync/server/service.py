@@ -128,7 +128,11 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
         results = _duplicates(device.id, seen) + applier.apply(fresh)
         Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
             Device.id == device.id).execute()
-        publish(applier.touched)
+        # A resent event (its reply was lost) publishes its entities' current state again, as a
+        # new one does: a kiosk that held back pulled state for them while the event was unsent
+        # gets that state after this acknowledgement instead of never.
+        resent = {key for event in seen for key in keys_of(event["type"], event["payload"])}
+        publish(applier.touched | resent)
     return {"last_seq": last, "results": results, "stopped": stopped}
 
 

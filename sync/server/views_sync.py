@@ -11,8 +11,9 @@ from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.web.api import json_body
 from kiosk.web.errors import HTTP_MESSAGES
 
+from .. import digest
 from ..protocol import PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
-from . import service
+from . import changes, service
 from .auth import verify_request
 from .clock import now, now_unix
 
@@ -85,3 +86,19 @@ def pull():
         raise MalformedBody(reason="limit must be an integer")
     reply = service.pull(device, cursor, limit, now(), want_total=bool(document.get("total")))
     return jsonify({**reply, "server_time": now_unix()})
+
+
+@bp.post("/sync/digest")
+def digest_compare():
+    """Anti-entropy: the kiosk's bucket digests in, the buckets that differ and the server's rows out."""
+    _device, document = _signed_document()
+    cursor, buckets, skip = document.get("cursor"), document.get("buckets"), document.get("skip", [])
+    if cursor is not None and not isinstance(cursor, str):
+        raise MalformedBody(reason="cursor must be text")
+    if not (isinstance(buckets, list) and len(buckets) == digest.BUCKETS
+            and all(isinstance(value, str) and len(value) <= 64 for value in buckets)):
+        raise MalformedBody(reason=f"buckets must be {digest.BUCKETS} digests")
+    if not (isinstance(skip, list) and len(skip) <= digest.BUCKETS
+            and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < digest.BUCKETS for n in skip)):
+        raise MalformedBody(reason="skip must be bucket numbers")
+    return jsonify({**changes.digest_answer(cursor, buckets, skip), "server_time": now_unix()})

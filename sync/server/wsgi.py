@@ -24,8 +24,24 @@ class ServerApplication(BaseApplication):
         return create_app(self.config)
 
 
+def _when_ready(database_url: str):
+    def when_ready(_arbiter: Any) -> None:
+        # In gunicorn's master, which outlives its workers: it says "alive" while the database answers.
+        # (gunicorn itself sends READY=1 to a Type=notify unit.)
+        from kiosk.watchdog import Watchdog, database_check, watchdog_interval
+
+        interval = watchdog_interval()
+        if interval is not None:
+            Watchdog([database_check(database_url)], interval).start()
+
+    return when_ready
+
+
 def run_gunicorn(config: Mapping[str, Any], host: str, port: int, workers: int) -> None:
+    from .store import database_url
+
     ServerApplication(config, {
+        "when_ready": _when_ready(database_url(config["DATA_DIR"], config.get("DB"))),
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "sync",

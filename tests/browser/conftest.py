@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
+from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.db import db
 from kiosk.ledger import get_setting
 from kiosk.services import Circulation
@@ -24,6 +29,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = Path(os.environ.get("MUONTRA_SCREENSHOTS") or ROOT / "test-artifacts" / "screenshots")
 LARGE = {"width": 1280, "height": 800}
 SMALL = {"width": 800, "height": 480}
+SIZES = {"800x480": SMALL, "1280x800": LARGE}  # for @pytest.mark.parametrize("size", SIZES)
 
 SCHOOL_FACTS = [
     ("setting.set", {"key": "school_name", "value": "Trường THCS Nguyễn Du"}),
@@ -41,7 +47,27 @@ SCHOOL_FACTS = [
     patron_fact("HS005", "Bùi Minh Khôi", "7A2"),
     patron_fact("CTV01", "Đỗ Quang Huy", "7A2", kind="helper"),
     copy_fact("BAO-0001", "Báo Thiếu niên Tiền phong", category="periodical"),
+    patron_fact("GV001", "Phạm Thu Hà", "", kind="teacher", gender="female"),
+    patron_fact("GV002", "Vũ Minh Tuấn", "", kind="teacher"),  # gender not known: "Thầy/Cô"
+    # Two Hiếu in 6A1: only the full name tells them apart. Lê Thị Hiếu has a book 3 days overdue.
+    patron_fact("HS006", "Lê Thị Hiếu", "6A1"),
+    patron_fact("HS007", "Nguyễn Minh Hiếu", "6A1"),
+    copy_fact("TN-0009", "Dế Mèn phiêu lưu ký", author="Tô Hoài"),
+    copy_fact("TN-0010", "Góc sân và khoảng trời", author="Trần Đăng Khoa"),
+    copy_fact("TN-0011", "Bí mật của Nashira", author="Đặng Thị Lạ"),
 ]
+OVERDUE_DAYS = 3
+
+
+def local_today() -> date:
+    return datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+
+
+def loan_fact(item: str, patron: str, due: date) -> tuple[str, dict]:
+    """A loan made earlier (by the paper loan book or another kiosk), due on ``due``."""
+    return ("loan.checkout", {"loan": str(uuid.uuid4()), "item": item, "patron": patron,
+                              "at": (due - timedelta(days=10)).isoformat() + "T08:00:00", "due": due.isoformat(),
+                              "location": "main", "device": "paper"})
 
 
 @contextmanager
@@ -54,10 +80,14 @@ def opened(data: Path) -> Iterator[Circulation]:
         db.close()
 
 
-def seed_school(data: Path) -> None:
+def seed_school(data: Path, extra_facts: list[tuple[str, dict]] = ()) -> None:
     with opened(data) as circ:
-        circ.record_facts(SCHOOL_FACTS)
+        circ.record_facts([*SCHOOL_FACTS, *extra_facts])
         circ.checkout("HS001", "TN-0006")  # An already holds one book: two more reach the limit of 3
+        today = local_today()
+        circ.record_facts([loan_fact("TN-0009", "HS006", today - timedelta(days=OVERDUE_DAYS)),
+                           loan_fact("TN-0010", "HS006", today + timedelta(days=5)),
+                           loan_fact("TN-0011", "GV002", today - timedelta(days=OVERDUE_DAYS))])
 
 
 @pytest.fixture(scope="module", name="browser")
@@ -78,9 +108,10 @@ SCAN_TIMING = {"MUONTRA_SCAN_KEY_GAP_MS": "100", "MUONTRA_SCAN_PAUSE_MS": "400"}
 
 
 @contextmanager
-def kiosk(tmp: Path, env: dict[str, str] | None = None) -> Iterator[KioskProcess]:
+def kiosk(tmp: Path, env: dict[str, str] | None = None,
+          extra_facts: list[tuple[str, dict]] = ()) -> Iterator[KioskProcess]:
     data = tmp / "data"
-    seed_school(data)
+    seed_school(data, extra_facts)
     process = KioskProcess(data, env={**SCAN_TIMING, **(env or {})}).start()
     try:
         yield process
@@ -92,6 +123,22 @@ def new_page(browser, viewport=LARGE):
     context = browser.new_context(viewport=viewport, locale="vi-VN")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    return page
+
+
+@pytest.fixture(scope="module", name="school_kiosk")
+def school_kiosk_fixture(tmp_path_factory) -> Iterator[KioskProcess]:
+    """One seeded kiosk process for a test module (import it as ``school_kiosk_fixture``)."""
+    with kiosk(tmp_path_factory.mktemp("kiosk")) as process:
+        yield process
+
+
+def signed_in(browser, server: KioskProcess, card: str, viewport=SMALL, greeting: str | None = None):
+    """A page on the borrow screen after ``card`` was scanned (and greeted, when given)."""
+    page = new_page(browser, viewport)
+    page.goto(server.url + "/borrow")
+    scan(page, card)
+    expect(page.locator("[data-patron=greeting]")).to_have_text(greeting or re.compile(r"\S"))
     return page
 
 
@@ -110,3 +157,53 @@ def scan(page, code: str) -> None:
 def screenshot(page, name: str, full_page: bool = False) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), animations="disabled", full_page=full_page)
+
+
+# Every visible control of a screen, checked the way a finger meets it: inside the viewport (after
+# scrolling the page or a list the way a person can — never a box the page clips), the control
+# itself under its centre (not an idle banner or another box on top), and at least MIN_TARGET CSS
+# px each way. Returns one line per problem; [] means nothing traps anyone.
+MIN_TARGET = 44
+_CONTROLS_JS = """([minTarget, scope]) => {
+  const problems = [];
+  const controls = document.querySelector(scope).querySelectorAll(
+    'button, a[href], input:not([type=hidden]), select, textarea, [role=button], [data-action]');
+  const clipsY = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowY);
+  const clipsX = (el) => ['hidden', 'clip'].includes(getComputedStyle(el).overflowX);
+  const root = [document.body, document.documentElement];
+  const name = (el) => (el.id ? '#' + el.id : el.tagName.toLowerCase()) + ' "' +
+                       (el.innerText || el.value || el.getAttribute('aria-label') || '').trim().slice(0, 40) + '"';
+  for (const el of controls) {
+    const style = getComputedStyle(el);
+    if (!el.getClientRects().length || style.visibility === 'hidden' || el.closest('[hidden]')) continue;
+    if (el.closest('details:not([open]) > :not(summary)')) continue; // folded away, not on screen
+    window.scrollTo(0, 0);
+    el.scrollIntoView({block: 'center', inline: 'center'});
+    // Scrolling a box the page clips (overflow: hidden) is something no finger can do.
+    let clipped = (window.scrollY !== 0 && root.some(clipsY)) || (window.scrollX !== 0 && root.some(clipsX));
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      if ((clipsY(box) && box.scrollTop) || (clipsX(box) && box.scrollLeft)) {
+        clipped = true; box.scrollTop = 0; box.scrollLeft = 0;
+      }
+    }
+    const r = el.getBoundingClientRect();
+    if (clipped || r.top < 0 || r.left < 0 || r.bottom > innerHeight + 0.5 || r.right > innerWidth + 0.5) {
+      problems.push(`${name(el)} is outside the screen (${Math.round(r.left)},${Math.round(r.top)} ${Math.round(r.width)}x${Math.round(r.height)})`);
+      continue;
+    }
+    if (r.width < minTarget - 0.5 || r.height < minTarget - 0.5) {
+      problems.push(`${name(el)} is ${Math.round(r.width)}x${Math.round(r.height)} px, under ${minTarget}x${minTarget}`);
+    }
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(el === hit || el.contains(hit) || (el.labels && [...el.labels].some((l) => l.contains(hit))))) {
+      problems.push(`${name(el)} is covered by ${hit ? name(hit) : 'nothing'}`);
+    }
+  }
+  window.scrollTo(0, 0);
+  return problems;
+}"""
+
+
+def trapped_controls(page, root: str = "body") -> list[str]:
+    """What keeps a finger from a visible control on this screen, or in ``root`` (see _CONTROLS_JS)."""
+    return page.evaluate(_CONTROLS_JS, [MIN_TARGET, root])

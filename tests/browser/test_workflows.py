@@ -162,7 +162,7 @@ def test_shelving_shows_where_the_book_goes(browser, server):
 def test_stocktake_with_misplaced_unknown_and_missing_exported(browser, server, tmp_path):
     librarian = new_page(browser)
     sign_in_librarian(librarian, server, "/staff/stocktake")
-    librarian.fill("[name=location]", "main")
+    librarian.select_option("[name=location]", "main")
     librarian.fill("[name=shelf_from]", "A1")
     librarian.fill("[name=shelf_to]", "A2")
     librarian.click("#open-stocktake button")

@@ -25,15 +25,21 @@ def test_healthz(client, school):
     assert body["time"] == "2026-03-02T02:00:00Z"
 
 
-def test_patron_summary_shows_first_name_and_counts_only(client, school):
+def test_patron_summary_is_the_card_holders_own_session(client, school):
+    # Their full name (a class has two Hiếu), how to address them, their own loans and due dates.
     school.checkout("HS001", "TN-0001")
     school.checkout("HS001", "SGK-0001")
+    school.checkout("HS002", "TN-0002")
     answer = post(client, "/api/patron", {"patron": "hs001"})
     assert answer.status_code == 200
-    assert answer.get_json() == {"patron": {
-        "code": "HS001", "first_name": "An", "class_name": "6A1", "kind": "student",
-        "holding": 2, "may_borrow": 2, "overdue": 0}}
-    assert "Nguyễn" not in answer.get_data(as_text=True)
+    patron = answer.get_json()["patron"]
+    loans = patron.pop("loans")
+    assert patron == {
+        "code": "HS001", "first_name": "An", "name": "Nguyễn Văn An", "class_name": "6A1", "kind": "student",
+        "audience": "student", "holding": 2, "may_borrow": 2, "overdue": 0, "blocked": None}
+    assert sorted(line["item"] for line in loans) == ["SGK-0001", "TN-0001"]
+    assert all(set(line) == {"item", "title", "due", "overdue_days"} for line in loans)
+    assert "Bình" not in answer.get_data(as_text=True) and "TN-0002" not in answer.get_data(as_text=True)
 
 
 def test_checkout_answers_the_loan_and_the_patron(client, school):

@@ -9,7 +9,7 @@ import pytest
 from tests.kiosk.conftest import counts
 
 ENDPOINTS = {"/api/patron": ("patron",), "/api/checkout": ("patron", "item"),
-             "/api/checkin": ("item",), "/api/renew": ("patron", "item")}
+             "/api/checkin": ("item",), "/api/renew": ("patron", "item"), "/api/search": ("q",)}
 
 
 def assert_json_error(answer, status: int | None = None, code: str | None = None) -> dict:
@@ -27,7 +27,7 @@ def assert_json_error(answer, status: int | None = None, code: str | None = None
 
 
 def good_body(path: str) -> dict:
-    return {name: {"patron": "HS001", "item": "TN-0001"}[name] for name in ENDPOINTS[path]}
+    return {name: {"patron": "HS001", "item": "TN-0001", "q": "de men"}[name] for name in ENDPOINTS[path]}
 
 
 RAW_BODIES = {

@@ -83,7 +83,12 @@ def test_ten_thousand_copies_import_and_reimport_updates(tmp_path):
 
     # The librarian fixes the titles in Excel and imports the same file again.
     write_catalog(file, copies=10_000, titles=2_000, title_suffix=" (tái bản)")
-    again = muontra("import", "catalog", str(file), "--data", str(data), "--lang", "en")
+    refused = muontra("import", "catalog", str(file), "--data", str(data), "--lang", "en")
+    assert refused.returncode == 3, refused.stderr
+    assert "0 new, 2000 changed, 8000 unchanged." in refused.stdout
+    assert "Line 2 · Sách tham khảo số 0: Title: Sách tham khảo số 0 → Sách tham khảo số 0 (tái bản)" in refused.stdout
+    assert "run again with --yes" in refused.stderr and "… and 1900 more." in refused.stderr
+    again = muontra("import", "catalog", str(file), "--data", str(data), "--lang", "en", "--yes")
     assert again.returncode == 0, again.stderr
     assert (count(data, "copy"), count(data, "title")) == (10_000, 2_000)
     with sqlite3.connect(data / DB_FILENAME) as conn:

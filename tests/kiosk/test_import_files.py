@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from kiosk.importer import PlanHasErrors, apply_plan, parse_amount, plan_import
+from kiosk.importer import ChangesNeedConfirmation, PlanHasErrors, apply_plan, parse_amount, plan_import
 from kiosk.models import Copy, Event, Loan, Patron, Title
 
 
@@ -73,7 +73,7 @@ def test_xlsx_number_codes_title_row_and_excel_line_numbers(circ):
     assert plan.errors[1].describe_in("vi") == "Dòng 7: " + plan.errors[1].message_in("vi")
     assert "line 4" in plan.errors[1].message_in("en")
     assert [(w.line, w.code) for w in plan.warnings] == [(3, "ignored_columns")]
-    assert "STT" in plan.warnings[0].message_in("en") and "Ghi chú" in plan.warnings[0].message_in("en")
+    assert "STT" not in plan.warnings[0].message_in("en") and "Ghi chú" in plan.warnings[0].message_in("en")
     codes = [payload["code"] for _type, payload in plan.facts]
     assert codes == ["1001", "1002"]  # never "1001.0"
     with pytest.raises(PlanHasErrors):
@@ -98,9 +98,19 @@ def test_patron_kind_and_active_values(circ):
 def test_reimport_updates_patrons_instead_of_duplicating(circ):
     first = csv_bytes(["code,name,class", "HS1,Nguyễn An,6A1", "HS2,Trần Bình,6A1"])
     apply_plan(circ, plan_import("patrons", "p.csv", first))
-    second = csv_bytes(["code,name,class", "HS1,Nguyễn Văn An,7A1", "HS2,Trần Bình,7A1"])
-    apply_plan(circ, plan_import("patrons", "p.csv", second))
-    assert Patron.select().count() == 2
+    second = csv_bytes(["code,name,class", "HS1,Nguyễn Văn An,7A1", "HS2,Trần Bình,7A1", "HS3,Lê Chi,7A1"])
+    plan = plan_import("patrons", "p.csv", second)
+    # Every change to a stored reader is shown, old → new, before anything is written.
+    assert (plan.new, plan.unchanged) == (1, 0)
+    assert [(c.key, c.line, c.fields) for c in plan.changes] == [
+        ("HS1", 2, [("name", "Nguyễn An", "Nguyễn Văn An"), ("class_name", "6A1", "7A1")]),
+        ("HS2", 3, [("class_name", "6A1", "7A1")]),
+    ]
+    with pytest.raises(ChangesNeedConfirmation):
+        apply_plan(circ, plan)
+    assert Patron.get(Patron.code == "HS1").name == "Nguyễn An" and Patron.select().count() == 2
+    apply_plan(circ, plan, accept_changes=True)
+    assert Patron.select().count() == 3
     assert Patron.get(Patron.code == "HS1").name == "Nguyễn Văn An"
     assert {p.class_name for p in Patron.select()} == {"7A1"}
 
@@ -173,7 +183,7 @@ def test_catalog_xlsx_with_numbers_and_real_dates(circ):
 def test_reimporting_a_catalog_keeps_copy_status_and_location(school):
     school.checkout("HS001", "TN-0001")
     data = csv_bytes(["barcode,title,author,category", "TN-0001,Dế Mèn phiêu lưu ký (tái bản),Tô Hoài,TN"])
-    apply_plan(school, plan_import("catalog", "c.csv", data))
+    apply_plan(school, plan_import("catalog", "c.csv", data), accept_changes=True)
     copy = Copy.get(Copy.code == "TN-0001")
     assert (copy.status, copy.location, copy.title.title) == ("on_loan", "main", "Dế Mèn phiêu lưu ký (tái bản)")
 

@@ -57,7 +57,7 @@ def marcxml(records: list[Record]) -> bytes:
 
 
 def test_binary_marc_titles_copies_and_numbered_records(school):
-    plan = plan_import("catalog", "koha.mrc", binary(good_records()), prefix="tn")
+    plan = plan_import("catalog", "koha.mrc", binary(good_records()), prefix="tn", category="TN")
     assert plan.ok, [e.describe_in("en") for e in plan.errors]
     assert plan.rows == 3 and plan.unit == "record"
     apply_plan(school, plan)
@@ -71,9 +71,9 @@ def test_binary_marc_titles_copies_and_numbered_records(school):
     assert (prince.title, prince.author, prince.publisher, prince.year, prince.classification) == (
         "Hoàng tử bé : tiểu thuyết", "Saint-Exupéry, Antoine de", "Nhã Nam", 2018, "8(44)")
     assert [(c.code, c.shelf) for c in prince.copies] == [("TN-0103", "7A1")]
-    # No holdings: numbered after the school's highest TN- label (TN-0004), not after the file's TN-0103.
+    # No holdings: numbered after the highest TN- label of the school (TN-0004) and of the file (TN-0103).
     que_noi = Title.get(Title.title == "Quê nội")
-    assert [c.code for c in que_noi.copies] == ["TN-0005"]
+    assert [c.code for c in que_noi.copies] == ["TN-0104"]
     assert (que_noi.year, que_noi.author, que_noi.isbn) == (2005, "Võ Quảng", None)
 
 
@@ -126,7 +126,7 @@ def test_marc_through_the_cli(data_dir, tmp_path):
     assert "Imported 4 rows." in result.stdout
     with sqlite3.connect(data_dir / DB_FILENAME) as conn:
         codes = sorted(code for (code,) in conn.execute("SELECT code FROM copy"))
-    assert codes == ["TN-0001", "TN-0101", "TN-0102", "TN-0103"]
+    assert codes == ["TN-0101", "TN-0102", "TN-0103", "TN-0104"]
 
     bad = tmp_path / "bad.xml"
     bad.write_bytes(marcxml([record(("245", ("a", "Không có bản")),)]))

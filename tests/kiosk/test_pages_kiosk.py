@@ -58,10 +58,13 @@ def test_script_gets_its_settings_and_translated_words(data_dir, clock):
     settings = settings_of(client.get("/borrow").get_data(as_text=True))
     assert settings["idleSeconds"] == 7 and settings["doubleScanSeconds"] == 3
     assert settings["scanKeyGapMs"] == 30 and settings["scanPauseMs"] == 250
-    assert settings["words"]["due"] == translate("Return by %(due)s", "vi")
+    assert settings["words"]["student"]["due"] == translate("Return by %(due)s", "vi")
+    # The words that speak to the reader come worded for a teacher too (thầy / cô, not em).
+    assert settings["words"]["student"]["your_receipt"] == "Phiếu mượn sách của em"
+    assert settings["words"]["teacher_female"]["your_receipt"] == "Phiếu mượn sách của cô"
     client.get("/lang/en")
     settings = settings_of(client.get("/borrow").get_data(as_text=True))
-    assert settings["lang"] == "en" and settings["words"]["due"] == "Return by %(due)s"
+    assert settings["lang"] == "en" and settings["words"]["teacher"]["due"] == "Return by %(due)s"
 
 
 def test_idle_seconds_come_from_the_environment(data_dir, monkeypatch):

@@ -86,3 +86,12 @@ def test_escape_keeps_one_code_on_one_tab_separated_field(text: str) -> None:
             out.append(escaped[i])
             i += 1
     assert "".join(out) == text
+
+
+@given(st.sampled_from([8, 13]).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n)))
+def test_ean_check_digit_agrees_with_python_stdnum(digits: str) -> None:
+    from stdnum import ean
+
+    from scanner.normalize import _ean_valid
+
+    assert _ean_valid(digits) == ean.is_valid(digits)

@@ -93,3 +93,16 @@ def test_worker_reports_a_bad_frame_without_dying(worker: DecoderWorker) -> None
     assert worker.decode(np.zeros((0, 0), np.uint8)) == []
     assert worker.decode(cv2.cvtColor(label_frame("SGK-000005"), cv2.COLOR_BGR2BGRA))[0].text == "SGK-000005"
     assert worker.pid == pid and worker.restarts == 0
+
+
+def test_check_replaces_a_worker_that_died_while_idle(worker: DecoderWorker) -> None:
+    """The service watchdog's check: a decoder that died between frames is replaced at once."""
+    assert worker.check()
+    old_pid = worker.pid
+    os.kill(old_pid, signal.SIGKILL)
+    time.sleep(0.2)
+    assert worker.check()
+    assert worker.pid != old_pid and worker.restarts == 1
+    assert [d.text for d in worker.decode(label_frame("SGK-000005"))] == ["SGK-000005"]
+    worker.close()
+    assert not worker.check()  # a closed worker is not "alive"

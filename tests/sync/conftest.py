@@ -8,8 +8,10 @@ of each request and back at the kiosk's afterwards.
 from __future__ import annotations
 
 import contextlib
+import re
+import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,11 +23,14 @@ from peewee import Database
 from kiosk import services as kiosk_services
 from kiosk.db import db
 from kiosk.ledger import get_setting
+from kiosk.models import Event, Loan
 from kiosk.services import Circulation
 from kiosk.store import open_store
 from sync.client import SyncClient, pair
 from sync.server import service
 from sync.server.app import create_app as create_server_app
+from sync.server.models import AppliedEvent
+from tests.conftest import muontra
 
 
 @contextlib.contextmanager
@@ -92,7 +97,9 @@ class KioskHandle:
         code = server.new_code(name)
         with self.run():
             paired = pair("http://server", code, self.device, transport=server.transport)
-        self.client = SyncClient(server.transport, paired.device, paired.secret, clock=lambda: _unix_of(server))
+        # check_gap 0: the digest comparison runs whenever something moved, so every test exercises it.
+        self.client = SyncClient(server.transport, paired.device, paired.secret, clock=lambda: _unix_of(server),
+                                 check_gap=timedelta(0))
 
     def sync(self):
         with self.run():
@@ -164,12 +171,13 @@ class ServerProcess:
     """A real ``muontra server`` (gunicorn, several workers) on loopback."""
 
     def __init__(self, data: Path, port: int | None = None, db_url: str | None = None, workers: int = 2,
-                 env: dict[str, str] | None = None, announce: bool = False) -> None:
+                 env: dict[str, str] | None = None, log: Path | None = None, announce: bool = False) -> None:
         from tests.conftest import free_port
 
         self.data, self.port, self.db_url, self.workers = data, port or free_port(), db_url, workers
         self.announce = announce  # mDNS, on loopback only in tests (tests/conftest.py)
         self.env = env or {}  # MUONTRA_* settings for the server, e.g. its SQLite busy timeout
+        self.log = log  # the server's stderr is appended here (a test looks for tracebacks), else dropped
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
@@ -185,8 +193,13 @@ class ServerProcess:
             args += ["--db", self.db_url]
         if not self.announce:
             args.append("--no-announce")
-        self.proc = subprocess.Popen(args, env=subprocess_env(**self.env), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        stderr = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115 (the child keeps it)
+        try:
+            self.proc = subprocess.Popen(args, env=subprocess_env(**self.env), stdout=subprocess.DEVNULL,
+                                         stderr=stderr, start_new_session=True)
+        finally:
+            if self.log:
+                stderr.close()
         wait_for_http(self.url + "/healthz")
         return self
 
@@ -209,6 +222,19 @@ class ServerProcess:
                 self.proc.wait(15)
             except Exception:  # noqa: BLE001
                 self.kill()
+
+
+def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
+    """Pair the kiosk in ``data`` with a running server, through the real CLI."""
+
+    from tests.conftest import muontra
+
+    assert muontra("migrate", "--data", str(data)).returncode == 0
+    added = muontra("server", "add-device", name, "--data", str(server.data),
+                    *(["--db", server.db_url] if server.db_url else []))
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
+    paired = muontra("pair", url or server.url, code, "--data", str(data))
+    assert paired.returncode == 0, paired.stderr
 
 
 def seed_server(data: Path, facts, db_url: str | None = None) -> None:
@@ -285,3 +311,44 @@ def fresh_postgres_database() -> Iterator[str]:
     finally:
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+# ---------------------------------------------------------------- real kiosk and server processes
+
+def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+    return muontra("--lang", "en", "sync", "--data", str(data), "--quiet", timeout=timeout)
+
+
+def server_applied(server: ServerProcess) -> dict[str, list[tuple[int, str]]]:
+    database = server_database(server.data, server.db_url)
+    with bound(database):
+        rows = list(AppliedEvent.select().order_by(AppliedEvent.device, AppliedEvent.seq))
+    database.close()
+    applied: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        applied.setdefault(row.device, []).append((row.seq, row.uuid))
+    return applied
+
+
+def kiosk_events(data: Path) -> tuple[str, list[tuple[int, str]]]:
+    database = kiosk_database(data)
+    with bound(database):
+        device = get_setting("device_id")
+        events = [(e.seq, e.uuid) for e in Event.select().where(Event.device == device).order_by(Event.seq)]
+    database.close()
+    return device, events
+
+
+def open_loans(database) -> set[tuple[str, str, str]]:
+    with bound(database):
+        result = {(loan.uuid, loan.copy.code, loan.patron.code)
+                  for loan in Loan.open_loans()}
+    database.close()
+    return result
+
+
+def assert_exactly_once(server: ServerProcess, *kiosks: Path) -> None:
+    applied = server_applied(server)
+    for data in kiosks:
+        device, events = kiosk_events(data)
+        assert applied.get(device, []) == events  # every event, once, in seq order, same uuid

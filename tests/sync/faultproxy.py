@@ -3,27 +3,37 @@
 Each new connection takes the next fault from a schedule (then ``default``):
 ``pass``; ``drop_request`` (close after part of the request, nothing forwarded);
 ``drop_reply`` (forward the request, swallow the whole reply, close);
-``truncate`` (forward half the reply, close); ``reset`` (RST after the request
-is forwarded); ``delay`` (hold the reply back ``delay`` seconds).
+``truncate`` (forward half the reply, close); ``cut_headers`` (forward the status
+line and the first header line of the reply, close: ``requests`` then hands back
+a 200 with an empty body); ``reset`` (RST after the request is forwarded);
+``delay`` (hold the reply back ``delay`` seconds).
 """
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-FAULTS = ("pass", "drop_request", "drop_reply", "truncate", "reset", "delay")
+FAULTS = ("pass", "drop_request", "drop_reply", "truncate", "cut_headers", "reset", "delay")
 
 
 class FaultProxy:
-    def __init__(self, target_port: int, faults: Iterable[str] = (), default: str = "pass",
-                 delay: float = 1.0) -> None:
-        self.target_port, self.delay, self.default = target_port, delay, default
+    """``target_port`` may be several ports (app servers sharing one database): each connection goes
+    to one of them, chosen by ``choose`` (random by default). ``statuses`` collects the status code
+    of every reply an upstream server sent, whatever the fault then did with it."""
+
+    def __init__(self, target_port: int | Iterable[int], faults: Iterable[str] = (), default: str = "pass",
+                 delay: float = 1.0, choose: Callable[[list[int]], int] = random.choice) -> None:
+        ports = [target_port] if isinstance(target_port, int) else list(target_port)
+        self.target_ports, self.choose = ports, choose
+        self.target_port, self.delay, self.default = ports[0], delay, default
         self.schedule = list(faults)
         self.seen: list[str] = []
+        self.statuses: list[int] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -55,17 +65,27 @@ class FaultProxy:
             request = _read_http_message(client)
             if fault == "drop_request":
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=60)
+            with self._lock:
+                port = self.choose(self.target_ports) if len(self.target_ports) > 1 else self.target_port
+            upstream = socket.create_connection(("127.0.0.1", port), timeout=60)
             upstream.sendall(request)
             if fault == "reset":
                 time.sleep(0.05)
                 client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
             reply = _read_http_message(upstream)
+            status_line = reply.split(b"\r\n", 1)[0].split()
+            if len(status_line) > 1 and status_line[1].isdigit():
+                with self._lock:
+                    self.statuses.append(int(status_line[1]))
             if fault == "drop_reply":
                 return
             if fault == "truncate":
                 client.sendall(reply[: len(reply) // 2])
+                return
+            if fault == "cut_headers":
+                status_end = reply.find(b"\r\n")
+                client.sendall(reply[: reply.find(b"\r\n", status_end + 2) + 2])
                 return
             if fault == "delay":
                 time.sleep(self.delay)

@@ -21,7 +21,9 @@ def test_sync_now_runs_a_sync_and_the_panel_shows_it(tmp_path, data_dir):
     assert client.get("/admin/sync/").status_code == 302  # the librarian's PIN first
     assert client.post("/admin/sync/now").status_code == 302
     client.post("/admin/login", data={"pin": "1234"})
-    assert "muontra pair" in client.get("/admin/sync/").get_data(as_text=True)
+    unpaired = client.get("/admin/sync/").get_data(as_text=True)
+    # Said in words with the pairing form below it, not as a command line to type.
+    assert "Máy này chưa được ghép nối với máy chủ." in unpaired and "muontra pair" not in unpaired
 
     code = server.new_code("Bàn thủ thư")
     kiosk_db.connect(reuse_if_open=True)
@@ -108,3 +110,52 @@ def test_the_kiosks_own_settings_are_no_conflict_and_the_school_name_is_shared(t
 
         report = service.status()
         assert report["events_rejected"] == 0 and report["conflicts_open"] == 0
+
+
+def test_the_panel_lists_what_the_digest_corrected_and_says_when_a_sync_is_running(tmp_path, data_dir,
+                                                                                     monkeypatch):
+    import fcntl
+    import os
+    from datetime import timedelta
+
+    from kiosk.db import write_transaction
+    from kiosk.models import Copy
+    from sync.client import lock_path
+
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    server.facts([patron_fact("HS001", "Nguyễn Văn An"), copy_fact("TN-0001", "Dế Mèn phiêu lưu ký")])
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, "CLOCK": clock, "WTF_CSRF_ENABLED": False})
+    kiosk_db = db.obj
+    client = app.test_client()
+    client.post("/admin/login", data={"pin": "1234"})
+    kiosk_db.connect(reuse_if_open=True)
+    paired = pair("http://server", server.new_code("Bàn thủ thư"), get_setting("device_id"),
+                  transport=server.transport)
+    kiosk_db.close()
+    app.extensions["sync"].make_client = lambda progress: SyncClient(
+        server.transport, paired.device, paired.secret, clock=lambda: clock().timestamp(), progress=progress,
+        check_gap=timedelta(0))
+    assert client.post("/admin/sync/now").get_json()["summary"]["complete"]
+    kiosk_db.connect(reuse_if_open=True)
+    with write_transaction():
+        Copy.update(status="lost").where(Copy.code == "TN-0001").execute()  # drift, past the ledger
+    path = lock_path()
+    kiosk_db.close()
+    server.facts([patron_fact("HS002", "Trần Thị Bình")])  # the server moves: the next sync compares
+
+    monkeypatch.setattr("sync.client.LOCK_WAIT", 0.2)
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's sync holds this data directory
+    try:
+        response = client.post("/admin/sync/now?lang=en")
+    finally:
+        os.close(fd)
+    assert response.status_code == 409
+    assert response.get_json()["error"]["message"] == "A sync is already running on this kiosk. Wait for it to finish."
+
+    reply = client.post("/admin/sync/now").get_json()
+    assert reply["summary"]["complete"] and reply["summary"]["repaired"] == 1
+    page = client.get("/admin/sync/?lang=vi").get_data(as_text=True)
+    assert "Đã sửa theo dữ liệu của máy chủ (1)" in page
+    assert "TN-0001" in page and "lost" in page and "available" in page

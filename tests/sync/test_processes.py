@@ -21,17 +21,21 @@ import requests
 
 from kiosk.db import write_transaction
 from kiosk.ledger import get_setting
-from kiosk.models import Event, Loan
 from kiosk.services import Circulation
-from sync.server.models import AppliedEvent
 from tests.conftest import copy_fact, free_port, muontra, patron_fact, subprocess_env, wait_for_http
 from tests.sync.conftest import (
     ServerProcess,
+    assert_exactly_once,
     bound,
     fresh_postgres_database,
     kiosk_database,
+    kiosk_events,
+    open_loans,
+    pair_kiosk,
     seed_server,
+    server_applied,
     server_database,
+    sync_cli,
 )
 from tests.sync.faultproxy import FaultProxy
 
@@ -61,54 +65,6 @@ def any_server(request, tmp_path):
         proc = _running_server(tmp_path / "server", url)
         yield proc
         proc.stop()
-
-
-def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
-    assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data),
-                    *(["--db", server.db_url] if server.db_url else []))
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
-    paired = muontra("pair", url or server.url, code, "--data", str(data))
-    assert paired.returncode == 0, paired.stderr
-
-
-def sync_cli(data: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return muontra("--lang", "en", "sync", "--data", str(data), "--quiet", timeout=timeout)
-
-
-def server_applied(server: ServerProcess) -> dict[str, list[tuple[int, str]]]:
-    database = server_database(server.data, server.db_url)
-    with bound(database):
-        rows = list(AppliedEvent.select().order_by(AppliedEvent.device, AppliedEvent.seq))
-    database.close()
-    applied: dict[str, list[tuple[int, str]]] = {}
-    for row in rows:
-        applied.setdefault(row.device, []).append((row.seq, row.uuid))
-    return applied
-
-
-def kiosk_events(data: Path) -> tuple[str, list[tuple[int, str]]]:
-    database = kiosk_database(data)
-    with bound(database):
-        device = get_setting("device_id")
-        events = [(e.seq, e.uuid) for e in Event.select().where(Event.device == device).order_by(Event.seq)]
-    database.close()
-    return device, events
-
-
-def open_loans(database) -> set[tuple[str, str, str]]:
-    with bound(database):
-        result = {(loan.uuid, loan.copy.code, loan.patron.code)
-                  for loan in Loan.open_loans()}
-    database.close()
-    return result
-
-
-def assert_exactly_once(server: ServerProcess, *kiosks: Path) -> None:
-    applied = server_applied(server)
-    for data in kiosks:
-        device, events = kiosk_events(data)
-        assert applied.get(device, []) == events  # every event, once, in seq order, same uuid
 
 
 def start_kiosk(data: Path, server_interval: int = 1) -> subprocess.Popen:
@@ -250,3 +206,69 @@ def test_kiosk_killed_while_waiting_for_the_reply_resends_harmlessly(server, tmp
     assert_exactly_once(server, data)
     status = json.loads(muontra("server", "status", "--data", str(server.data), "--json").stdout)
     assert status["events_applied"] == 300 and status["devices"][0]["last_seq"] == 300
+
+
+def _point_at(data: Path, url: str) -> None:
+    """Send this kiosk's syncs to ``url`` (a fault proxy in front of its server)."""
+    database = kiosk_database(data)
+    with bound(database):
+        from kiosk.ledger import put_setting
+
+        with write_transaction():
+            put_setting("sync.pairing", {**get_setting("sync.pairing"), "server": url})
+    database.close()
+
+
+def test_a_reply_cut_inside_its_headers_is_no_answer_not_a_crash(server, tmp_path):
+    """Issue 11: requests hands back a 200 with an empty body; `muontra sync` crashed with KeyError."""
+    data = tmp_path / "k"
+    pair_kiosk(server, data, "K")
+    _make_events(data, 20)
+    proxy = FaultProxy(server.port, default="cut_headers")
+    _point_at(data, proxy.url)
+    try:
+        result = sync_cli(data)
+        assert result.returncode == 2, result.stderr
+        assert "cut off or unreadable" in result.stderr and "Traceback" not in result.stderr
+        assert set(proxy.seen) == {"cut_headers"}
+        database = kiosk_database(data)
+        with bound(database):
+            assert get_setting("sync.acked_seq", 0) == 0  # nothing believed, nothing acknowledged
+        database.close()
+        proxy.default = "pass"
+        result = sync_cli(data)
+        assert result.returncode == 0, result.stderr
+    finally:
+        proxy.close()
+    assert_exactly_once(server, data)
+
+
+def test_two_syncs_of_one_data_directory_take_turns_across_processes(server, tmp_path):
+    """`muontra sync` while another sync of the same data directory waits for its reply: the second
+    waits a few seconds, then says so and exits 3; the first finishes and nothing is sent twice."""
+    data = tmp_path / "k"
+    pair_kiosk(server, data, "K")
+    _make_events(data, 30)
+    proxy = FaultProxy(server.port, default="delay", delay=8)
+    _point_at(data, proxy.url)
+    first = subprocess.Popen([sys.executable, "-m", "kiosk", "--lang", "en", "sync", "--data", str(data), "--quiet"],
+                             env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not proxy.seen:
+            time.sleep(0.05)
+        assert proxy.seen, "the first sync never reached the network"
+        second = sync_cli(data)
+        assert second.returncode == 3, second.stderr
+        assert "A sync is already running" in second.stderr and "Traceback" not in second.stderr
+        vietnamese = muontra("sync", "--data", str(data), "--quiet")
+        assert vietnamese.returncode == 3 and "đang đồng bộ" in vietnamese.stderr
+        proxy.default, proxy.delay = "pass", 0
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+        proxy.close()
+    assert_exactly_once(server, data)
