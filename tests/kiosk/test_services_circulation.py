@@ -26,10 +26,24 @@ def test_librarian_status_changes_follow_the_table(school):
     assert (last.type, last.payload["status"]) == ("copy.status", "withdrawn")
 
 
+def _lost_while_on_loan(school, item: str) -> None:
+    """Lost with its loan still open: marked at another kiosk or on the server and synced here
+    (this kiosk's own desk ends the loan when it marks a lent copy lost: đền sách)."""
+    school.record_facts([("copy.status", {"item": item, "status": "lost", "note": ""})])
+
+
 def test_mark_available_of_a_book_still_on_loan_keeps_it_on_loan(school):
     school.checkout("HS001", "TN-0001")
-    assert school.set_copy_status("TN-0001", "mark_lost") == "lost"
+    _lost_while_on_loan(school, "TN-0001")
     assert school.set_copy_status("TN-0001", "mark_available") == "on_loan"
+
+
+def test_marking_a_lent_copy_lost_at_the_desk_ends_its_loan(school):
+    from kiosk.models import Copy, Loan
+
+    school.checkout("HS001", "TN-0001")
+    assert school.set_copy_status("TN-0001", "mark_lost") == "lost"
+    assert Loan.open_loans().count() == 0 and Copy.get(Copy.code == "TN-0001").status == "lost"
 
 
 @pytest.mark.parametrize("action", ["checkout", "checkin", "renew", "burn"])
@@ -52,7 +66,7 @@ def test_status_change_refusals_change_nothing(school):
 
 def test_renewing_a_lost_book_at_the_kiosk_says_so_in_vietnamese(client, school):
     school.checkout("HS001", "TN-0001")
-    school.set_copy_status("TN-0001", "mark_lost")
+    _lost_while_on_loan(school, "TN-0001")
     answer = client.post("/api/renew", json={"patron": "HS001", "item": "TN-0001"})
     assert answer.status_code == 409
     assert answer.get_json()["error"] == {"code": "bad_transition",
@@ -149,7 +163,7 @@ def test_checkin_of_a_lost_book_on_loan_closes_it_and_finds_it(school):
     from kiosk.models import Copy, Loan
 
     school.checkout("HS001", "TN-0001")
-    assert school.set_copy_status("TN-0001", "mark_lost") == "lost"
+    _lost_while_on_loan(school, "TN-0001")
     assert Loan.open_loans().count() == 1  # still owed by the student
     assert school.checkin("TN-0001").outcome == "returned"
     assert Copy.get(Copy.code == "TN-0001").status == "available"
