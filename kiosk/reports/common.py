@@ -143,7 +143,7 @@ class Period:
 
 def _parse_day(value: str, hint: str) -> date:
     # dd/mm/yyyy as people write it in Vietnam, or yyyy-mm-dd: whatever a browser's locale shows.
-    from ..importer import parse_date
+    from ..spreadsheet import parse_date
 
     day = parse_date(value.strip())
     if day is None:
