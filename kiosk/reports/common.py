@@ -21,6 +21,7 @@ from .. import stored_settings
 from ..errors import N_, MuontraError
 from ..i18n import translate
 from ..models import Patron
+from ..spreadsheet import parse_date
 
 Cell = str | int | float | date | datetime | None
 DATE_FORMAT = "%d/%m/%Y"
@@ -143,8 +144,6 @@ class Period:
 
 def _parse_day(value: str, hint: str) -> date:
     # dd/mm/yyyy as people write it in Vietnam, or yyyy-mm-dd: whatever a browser's locale shows.
-    from ..importer import parse_date
-
     day = parse_date(value.strip())
     if day is None:
         raise BadPeriod(value=value, hint=hint)
