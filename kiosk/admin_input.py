@@ -13,8 +13,9 @@ from datetime import date, timedelta
 
 from .errors import N_, BadInput, MuontraError
 from .i18n import DEFAULT_LANGUAGE, translate
-from .importer import normalize_isbn, parse_date
+from .importer import normalize_isbn
 from .rules import Rule
+from .spreadsheet import parse_date
 from .vocabulary import CATEGORIES, MAIN_LIBRARY, PATRON_KINDS
 
 DUE_MODES = ("days", "term_end", "year_end")

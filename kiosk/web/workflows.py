@@ -30,6 +30,7 @@ from flask import (
 from ..admin_auth import end_session, verify_admin_pin
 from ..errors import N_, BadInput, MuontraError
 from ..i18n import translate
+from ..spreadsheet import parse_date
 from ..webkit import SESSION_KEY as LIBRARIAN_KEY
 from ..webkit import (
     client_key,
@@ -193,8 +194,6 @@ def _today() -> date:
 
 def _day(text: str | None) -> date:
     """dd/mm/yyyy (or yyyy-mm-dd): never the browser's locale order."""
-    from ..importer import parse_date
-
     day = parse_date((text or "").strip())
     if day is None:
         raise BadDate()
