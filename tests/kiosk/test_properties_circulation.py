@@ -58,6 +58,12 @@ class Model:
     holder: dict[str, str] = field(default_factory=dict)
     due: dict[str, date] = field(default_factory=dict)
     renewals: dict[str, int] = field(default_factory=dict)
+    # (patron, copy) → the day that reader's last loan of it ended, and whether after its due date
+    last_return: dict[tuple[str, str], tuple[date, bool]] = field(default_factory=dict)
+
+    def end_loan(self, item: str) -> None:
+        self.last_return[(self.holder[item], item)] = (self.today, self.today > self.due[item])
+        del self.holder[item]
 
     def held_by(self, patron: str) -> list[str]:
         return [item for item, who in self.holder.items() if who == patron]
@@ -77,7 +83,12 @@ class Model:
         textbook = CATEGORY[item] == "SGK"
         same_limit = sum(1 for other in held if (CATEGORY[other] == "SGK") == textbook)
         limit = 30 if textbook and patron == TEACHER else 20 if textbook else 10 if patron == TEACHER else 3
-        return "loan_limit" if same_limit >= limit else None
+        if same_limit >= limit:
+            return "loan_limit"
+        returned, late = self.last_return.get((patron, item), (None, False))
+        if late and self.today < returned + timedelta(days=7):
+            return "returned_late"  # borrowing straight back would wipe the late return
+        return None
 
     def renew_refusal(self, patron: str, item: str) -> str | None:
         if patron == INACTIVE:
@@ -167,7 +178,7 @@ def run_step(model: Model, kiosk: Circulation, desk: Circulation, clock: FakeClo
         assert receipt.outcome == ("returned" if item in model.holder else "not_on_loan")
         if item in model.holder:
             assert receipt.overdue_days == max(0, (model.today - model.due[item]).days)
-            del model.holder[item]
+            model.end_loan(item)
         if model.status[item] in ("on_loan", "lost"):
             model.status[item] = "available"
     elif action == "renew":
@@ -183,8 +194,8 @@ def run_step(model: Model, kiosk: Circulation, desk: Circulation, clock: FakeClo
         assert refused == (None if model.status[item] in sources else "bad_transition"), (action, item)
         if new_status:
             model.status[item] = "on_loan" if target == "available" and item in model.holder else target
-            if target in ("lost", "damaged"):
-                model.holder.pop(item, None)  # a lost or damaged book's loan ends (đền sách)
+            if target in ("lost", "damaged") and item in model.holder:
+                model.end_loan(item)  # a lost or damaged book's loan ends (đền sách)
             assert new_status == model.status[item]
 
 
@@ -196,6 +207,11 @@ def lend_all(patron: str, items=GENERAL_ITEMS) -> list[tuple]:
 @given(steps=st.lists(step, min_size=10, max_size=60))
 # Histories random generation reaches only now and then, kept as fixed examples:
 @example(steps=lend_all("HS001"))  # the general limit
+# A book returned late can't be borrowed straight back by the same reader (the overdue would be
+# wiped), by another reader it can; a week later the first reader may borrow it again.
+@example(steps=[("checkout", "HS001", "TN-0001"), ("wait", 12, None), ("checkin", None, "TN-0001"),
+                ("checkout", "HS001", "TN-0001"), ("checkout", "HS002", "TN-0001"), ("checkin", None, "TN-0001"),
+                ("wait", 7, None), ("checkout", "HS001", "TN-0001")])
 @example(steps=[*lend_all("HS001", GENERAL_ITEMS[:2]), ("wait", 11, None), ("checkout", "HS001", "TN-0004"),
                 ("renew", "HS001", "TN-0001"), ("checkin", None, "TN-0001"), ("checkout", "HS001", "TN-0004"),
                 ("checkin", None, "TN-0002"), ("checkout", "HS001", "TN-0004")])  # overdue blocks, then clears
