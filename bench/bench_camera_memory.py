@@ -27,12 +27,13 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
+from bench.bench_camera import memory_kb  # noqa: E402
 from kiosk.db import db  # noqa: E402
 from kiosk.store import open_store  # noqa: E402
 from tests.conftest import KioskProcess  # noqa: E402
 from tests.kiosk.camera.conftest import footage, put_video  # noqa: E402
 
-WORKER_IMPORTS = ["numpy", "cv2", "zxingcpp", "pyzbar.pyzbar", "PIL.Image", "scanner.worker"]
+WORKER_IMPORTS = ["numpy", "cv2", "zxingcpp", "pyzbar.pyzbar", "scanner.worker"]
 
 _PROBE = """
 import importlib, sys
@@ -51,15 +52,7 @@ for m in sys.argv[1:]:
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
-    rss = pss = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                pss = int(line.split()[1])
+    rss, pss = memory_kb(pid)
     return rss / 1024, pss / 1024
 
 
@@ -119,25 +112,27 @@ def sample(kiosk: KioskProcess, seconds: float, camera: bool) -> dict[str, tuple
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the kiosk process")
     args = ap.parse_args()
+    extra = dict(e.split("=", 1) for e in args.env)
     print(f"Load average at start: {os.getloadavg()[0]:.1f} (nproc {os.cpu_count()})\n")
     import_table()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         video = put_video(work / "camera.avi", footage([(None, 20), ("TN-1000", 30), (None, 20), ("HS100", 30)]))
         rows = {}
-        for label, env in (("camera running", {"MUONTRA_CAMERA": str(video)}), ("no camera", {})):
+        for label, env in (("camera running", {"MUONTRA_CAMERA": str(video), **extra}), ("no camera", extra)):
             data = work / f"data-{len(rows)}"
             open_store(data, upgrade=True)
             db.close()
             kiosk = KioskProcess(data, env=env).start()
             try:
-                if env:
+                if "MUONTRA_CAMERA" in env:
                     deadline = time.monotonic() + 60
                     while not requests.get(kiosk.url + "/healthz", timeout=5).json()["camera"].get("worker_pid"):
                         assert time.monotonic() < deadline, "decoder worker did not start"
                         time.sleep(0.2)
-                rows[label] = sample(kiosk, args.seconds, bool(env))
+                rows[label] = sample(kiosk, args.seconds, "MUONTRA_CAMERA" in env)
             finally:
                 kiosk.stop()
     print(f"## Kiosk memory, peak over {args.seconds:.0f} s, MB\n")

@@ -6,52 +6,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, request, session
-from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
-from peewee import Database
+from flask import Flask
 
 from . import settings
-from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS_DIR
 from .ledger import get_setting
 from .store import open_kiosk
+from .throttle import DistinctLimiter, FailureLimiter
+from .webkit import csrf, init_web
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")
-
-csrf = CSRFProtect()
-babel = Babel()
-
-
-def select_language() -> str:
-    wanted = request.args.get("lang") or session.get("lang")
-    if wanted in LANGUAGES:
-        return wanted
-    return DEFAULT_LANGUAGE
-
-
-def init_web(app: Flask, database: Database) -> None:
-    """What every Mượn Trả web app shares: languages, CSRF, a connection per request."""
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
-    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
-    babel.init_app(app, locale_selector=select_language)
-
-    @app.before_request
-    def _upload_limit() -> None:
-        # Before CSRFProtect reads the form: only the import page takes large files.
-        if request.endpoint == "admin.check_import" and "IMPORT_MAX_CONTENT_LENGTH" in app.config:
-            request.max_content_length = app.config["IMPORT_MAX_CONTENT_LENGTH"]
-
-    csrf.init_app(app)
-
-    @app.before_request
-    def _connect() -> None:
-        database.connect(reuse_if_open=True)
-        g.lang = select_language()
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        if not database.is_closed():
-            database.close()
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -64,15 +27,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = get_setting("secret_key")
     opened.database.close()
     app.extensions["circulation"] = opened.circulation
-    init_web(app, opened.database)
+    init_web(app, opened.database, login_endpoint="admin.login")
+    # The public screen's limits (kiosk/throttle.py): different cards a minute, wrong cards per 10 minutes.
+    app.extensions["card_limiter"] = DistinctLimiter(int(app.config["CARD_LOOKUPS_PER_MINUTE"]),
+                                                     int(app.config["CARD_LOOKUPS_PER_MINUTE_ALL"]))
+    app.extensions["renew_failures"] = FailureLimiter(int(app.config["RENEW_WRONG_CARD_LIMIT"]), 600.0)
+    app.extensions["helper_failures"] = FailureLimiter(int(app.config["HELPER_WRONG_CARD_LIMIT"]), 600.0)
 
     from sync import kiosk_panel
 
-    from .web import admin, api, errors, pages
+    from .web import admin, api, pages
     from .web import receipt as receipt_api
     from .web import tls as tls_pages
 
-    errors.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
@@ -98,4 +65,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(camera_pages.bp)
     csrf.exempt(camera_pages.bp)
     return app
-

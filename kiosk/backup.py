@@ -17,6 +17,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import tarfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -170,11 +171,58 @@ def backup_postgres(url: str, folder: Path, now: datetime | None = None) -> Path
 
 def rotate(folder: Path, kind: str, keep: int) -> list[Path]:
     """Remove all but the ``keep`` newest backups of ``kind`` in ``folder``; returns the removed."""
-    backups = sorted(p for p in folder.glob(f"{kind}-*") if p.suffix in (".sqlite3", ".pgdump"))
-    removed = backups[:-keep] if keep > 0 else []
+    removed: list[Path] = []
+    for suffix in (".sqlite3", ".pgdump", KEYS_SUFFIX):
+        backups = sorted(p for p in folder.glob(f"{kind}-*{suffix}") if p.name.endswith(suffix))
+        removed += backups[:-keep] if keep > 0 else []
     for path in removed:
         path.unlink()
     return removed
+
+
+# Secrets kept beside the database: without server.key every kiosk must be paired again, without
+# the kiosk's CA every tablet must install a new certificate.
+KEY_FILES = ("server.key", "tls/ca.crt", "tls/ca.key")
+KEYS_SUFFIX = ".keys.tar"
+
+
+def _keys_name(backup: Path) -> Path:
+    return backup.with_name(backup.name.rsplit(".", 1)[0] + KEYS_SUFFIX)
+
+
+def backup_keys(data: Path, beside: Path) -> Path | None:
+    """The data directory's secrets in a 0600 tar next to the database backup ``beside``."""
+    present = [name for name in KEY_FILES if (data / name).is_file()]
+    if not present:
+        return None
+    target = _keys_name(beside)
+    partial = target.with_name(f".{target.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as tar:
+        for name in present:
+            tar.add(data / name, arcname=name)
+    os.replace(partial, target)
+    return target
+
+
+def restore_keys(backup: Path, data: Path) -> list[Path]:
+    """Put back the secrets saved beside ``backup`` that the data directory lacks (never replaces one)."""
+    keys = _keys_name(backup)
+    if not keys.is_file():
+        return []
+    restored = []
+    with tarfile.open(keys) as tar:
+        for member in tar.getmembers():
+            target = data / member.name
+            if member.name not in KEY_FILES or not member.isfile() or target.exists():
+                continue
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            content = tar.extractfile(member).read()
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+            restored.append(target)
+    return restored
 
 
 def usb_folders(roots: Sequence[str] | None = None) -> list[Path]:
@@ -239,6 +287,8 @@ def back_up(data: Path, *, db_url: str | None = None, keep: int = KEEP, usb_root
         made.append(backup_sqlite(data / SERVER_FILE, folder, "server", now))
     if not made:
         raise NothingToBackUp(data=str(data))
+    if keys := backup_keys(data, made[-1]):
+        made.append(keys)
     removed = [old for kind in {path.name.split("-", 1)[0] for path in made} for old in rotate(folder, kind, keep)]
     usb = copy_to(usb_folders(usb_roots), made, keep)
     return BackupReport(made, usb, removed)

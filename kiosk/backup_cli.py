@@ -9,6 +9,7 @@ import click
 
 from .backup import (
     KEEP,
+    KEYS_SUFFIX,
     KIOSK_FILE,
     SERVER_FILE,
     BackupDamaged,
@@ -16,6 +17,7 @@ from .backup import (
     back_up,
     inspect,
     restore,
+    restore_keys,
     usb_folders,
 )
 from .cli import data_option, language, say
@@ -35,7 +37,10 @@ def backup_command(data: str, db_url: str | None, keep: int, push: bool) -> None
     """Back up the databases of a data directory into DATA/backups (and onto a prepared USB stick)."""
     report = back_up(Path(data), db_url=db_url, keep=keep)
     for path in report.files:
-        click.echo(say(N_("Backup checked and saved: %(path)s"), path=path))
+        if path.name.endswith(KEYS_SUFFIX):
+            click.echo(say(N_("Its keys saved beside it: %(path)s"), path=path))
+        else:
+            click.echo(say(N_("Backup checked and saved: %(path)s"), path=path))
     for path in report.usb:
         click.echo(say(N_("Copied to the USB stick: %(path)s"), path=path))
     if not usb_folders():
@@ -103,6 +108,8 @@ def restore_command(backup_file: str, data: str, yes: bool) -> None:
 
         open_store(data, upgrade=True).close()
     click.echo(say(N_("Restored %(path)s."), path=target))
+    for key in restore_keys(Path(backup_file), Path(data)):
+        click.echo(say(N_("Restored the key %(path)s."), path=key))
     if aside is not None:
         click.echo(say(N_("The replaced database is kept as %(path)s."), path=aside))
 

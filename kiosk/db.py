@@ -9,6 +9,7 @@ checkout survive a power cut.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
@@ -29,6 +30,27 @@ SQLITE_PRAGMAS = {
 }
 
 
+PRIVATE_MODE = 0o600  # database files, their backups and key files: readable by their owner only
+
+
+def make_private(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` (empty) readable only by its owner, or take group/other rights off it.
+
+    SQLite gives the -wal and -shm files it makes the database file's mode, so a private
+    database file keeps its journal private too.
+    """
+    target = Path(path)
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    except FileExistsError:
+        pass
+    for name in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(PRIVATE_MODE)
+    return target
+
+
 def connect(url: str | Path, busy_timeout_ms: int | None = None) -> Database:
     """Open (not yet connect) a database from a SQLite path or a database URL."""
     text = str(url)
@@ -38,6 +60,8 @@ def connect(url: str | Path, busy_timeout_ms: int | None = None) -> Database:
         return url_connect(text.replace("postgres://", "postgresql://", 1))
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]
+    if text and text != ":memory:" and not text.startswith("file:") and Path(text).parent.is_dir():
+        make_private(text)
     pragmas = SQLITE_PRAGMAS if busy_timeout_ms is None else {**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms}
     return SqliteDatabase(text, pragmas=pragmas, check_same_thread=False)
 

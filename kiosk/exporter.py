@@ -36,21 +36,12 @@ class UnknownExport(MuontraError):
                  "(xlsx, csv).")
 
 
-def safe_cell(value: Cell) -> Cell:
-    """A text cell that a spreadsheet would run as a formula (= + - @, tab, CR) gets a leading quote.
-
-    OWASP's advice against CSV/formula injection; the importer takes the quote off again.
-    """
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 # ---------------------------------------------------------------- tables
 
 
 def _rows(rows: Iterable[list[Cell]]) -> list[list[Cell]]:
-    return [[safe_cell(value) for value in row] for row in rows]
+    # The one report writer (reports/common.py) keeps formula-like texts as text (xlsx) or quoted (csv).
+    return [list(row) for row in rows]
 
 
 def patrons_table() -> Table:

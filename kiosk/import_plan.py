@@ -267,12 +267,6 @@ class IgnoredNumberRows(ImportWarning):
     message = N_("%(count)s rows holding only a row number (STT) were ignored.")
 
 
-class GenderNotStored(ImportWarning):
-    code = "gender_not_stored"
-    message = N_("The column '%(column)s' (gender) was checked but is not stored: "
-                 "this version keeps no gender for readers.")
-
-
 class PlanHasErrors(MuontraError):
     code = "import_has_errors"
     message = N_("The file has %(count)s bad rows: nothing was imported. Correct them and import again.")
@@ -345,8 +339,6 @@ class ImportPlan:
     changes: list[Change] = field(default_factory=list)
     # Where each fact comes from (line, sheet), index for index with ``facts``.
     origins: list[tuple[int | None, str]] = field(default_factory=list)
-    # Card code → "male"/"female" when the list has a gender column (not stored yet: no field for it).
-    genders: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

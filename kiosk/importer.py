@@ -45,7 +45,6 @@ from .import_plan import (  # noqa: F401  (re-exported: the importer's public na
     DuplicateCode,
     EmptyFile,
     FileTooLarge,
-    GenderNotStored,
     IgnoredColumns,
     IgnoredFooter,
     IgnoredNumberRows,
@@ -78,7 +77,7 @@ from .import_plan import (  # noqa: F401  (re-exported: the importer's public na
 from .ledger import IN_CHUNK, PATRON_FIELDS, _title_key, _title_values, _titles, record_many
 from .models import Copy, Loan, Patron, Title
 from .services import Circulation
-from .spreadsheet import Sheet, Workbook, megabytes, read_workbook, text_of
+from .spreadsheet import Sheet, Workbook, megabytes, parse_date, read_workbook, text_of
 from .vocabulary import PATRON_KINDS
 
 KINDS = ("patrons", "catalog", "loans")
@@ -211,29 +210,6 @@ def _required(kind: str) -> list[Column]:
 
 
 # ---------------------------------------------------------------- values
-
-_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
-_YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})")
-
-
-def parse_date(value: Any) -> date | None:
-    """A real Excel date, dd/mm/yyyy (the Vietnamese order), or yyyy-mm-dd; None if neither."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = _text(value).split(" ")[0]
-    try:
-        if match := _YMD.fullmatch(text):
-            year, month, day = (int(part) for part in match.groups())
-            return date(year, month, day)
-        if match := _DMY.fullmatch(text):
-            day, month, year = (int(part) for part in match.groups())
-            return date(year + 2000 if year < 100 else year, month, day)
-    except ValueError:
-        return None
-    return None
-
 
 def class_name(text: str) -> str:
     """Classes as the kiosk files them: "6a1 " → "6A1", "Lớp 6A1" → "6A1", "lop 10 a2" → "10A2"."""
@@ -368,7 +344,6 @@ class Check:
 class PatronCheck(Check):
     def __init__(self) -> None:
         super().__init__()
-        self.genders: dict[str, str] = {}
 
     def name(self, row: Row) -> str:
         if row.has("name"):
@@ -409,8 +384,8 @@ class PatronCheck(Check):
                 row.fail(BadYesNo, value=row.text("active"), column=row.label("active"))
             payload["active"] = word in YES_WORDS
         gender = self.gender(row)
-        if gender and code:
-            self.genders[code] = gender
+        if gender:  # how the kiosk addresses a teacher (thầy / cô); a blank cell keeps what is stored
+            payload["gender"] = gender
         return "patron.upsert", payload
 
 
@@ -626,11 +601,6 @@ def check_workbook(kind: str, book: Workbook, progress: CheckProgress | None = N
             plan.warnings.append(IgnoredNumberRows(sheet=sheet_name, count=numbers))
     if progress:
         progress(total, total)
-    if isinstance(check, PatronCheck) and check.genders:
-        column = next(outcome.header for outcome in read)
-        label = _text(column.cells[column.columns.get("gender", column.columns.get("female", 0))])
-        plan.warnings.append(GenderNotStored(column=label))
-        plan.genders = check.genders
     return plan
 
 

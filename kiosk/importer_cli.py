@@ -142,6 +142,11 @@ def run_import(kind: str, file: str, data: str, lang: str | None, dry_run: bool,
                                                          limit=megabytes(MAX_FILE_BYTES))])
             report_problems(plan, lang)
         circ = open_for_import(data)
+        if path.stat().st_size > 1024 * 1024:  # the bars start once the file is read; say what happens first
+            from .spreadsheet import megabytes
+
+            click.echo(translate(N_("Reading %(name)s (%(size)s)…"), lang, name=path.name,
+                                 size=megabytes(path.stat().st_size)), err=True)
         bar = LazyBar(translate(N_("Checking"), lang))
         try:
             result = plan_import(kind, path.name, path.read_bytes(), progress=bar.checked, **options)

@@ -339,9 +339,10 @@ def apply_stocktake_finish(p: Payload) -> None:
     seen = StocktakeScan.select(StocktakeScan.item).where(StocktakeScan.session == session)
     # Only copies still on the shelf in this database's view: a scan merged from another
     # kiosk, or a loan made meanwhile, wins over the finishing kiosk's list.
-    Copy.update(status="lost", status_note=p["note"]).where(
-        Copy.code.in_(list(p["missing"])) & (Copy.status == "available") & Copy.code.not_in(seen)
-    ).execute()
+    for chunk in chunked(list(p["missing"]), IN_CHUNK):  # a big school's list is more than SQLite binds at once
+        Copy.update(status="lost", status_note=p["note"]).where(
+            Copy.code.in_(chunk) & (Copy.status == "available") & Copy.code.not_in(seen)
+        ).execute()
 
 
 def apply_intake(p: Payload) -> None:

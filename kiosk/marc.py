@@ -30,6 +30,7 @@ from typing import Any
 from pymarc import Field, Record, Subfield, marc8_mapping, parse_xml_to_array
 from pymarc.marc8 import MARC8ToUnicode
 
+from . import stored_settings
 from .codes import clean
 from .errors import N_, MuontraError
 from .import_plan import (
@@ -577,9 +578,7 @@ def plan_marc(data: bytes, *, prefix: str | None = None, category: str | None = 
         if encoding is not None and encoding not in ENCODINGS:
             raise UnknownEncoding(value=encoding, choices=", ".join(ENCODINGS))
         if prefix:
-            from .ledger import get_setting
-
-            known = dict(get_setting("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
+            known = dict(stored_settings.read("accession_prefixes") or workflow_rules.DEFAULT_PREFIXES)
             prefix = workflow_rules.check_prefix(prefix, known)
         check = MarcCheck(prefix, check_category(category) if category else None, type_map or {})
         reads = list(read_records(data, encoding))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from peewee import Database, SqliteDatabase
 
+from .db import make_private
 from .errors import N_, MuontraError
 
 Migration = Callable[[Database], None]
@@ -96,6 +97,7 @@ def backup_sqlite(database: SqliteDatabase) -> Path | None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = path.with_name(f"{path.stem}.before-migrate-{stamp}{path.suffix}")
     # sqlite3's own backup API: peewee's backup_to_file exists only on playhouse's extension classes.
+    make_private(target)  # a backup holds every reader's name, like the database itself
     copy = sqlite3.connect(target)
     try:
         database.connection().backup(copy)

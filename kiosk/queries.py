@@ -108,7 +108,8 @@ def counts(today: date) -> Counts:
 
 
 def closed_days() -> list[ClosedDay]:
-    return list(ClosedDay.select().order_by(ClosedDay.day))
+    # A day that isn't a date (stored by an old version or pulled) can't be shown or kept: it is skipped.
+    return [row for row in ClosedDay.select().order_by(ClosedDay.day) if isinstance(row.day, date)]
 
 
 @dataclass(frozen=True)

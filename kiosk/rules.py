@@ -112,6 +112,13 @@ class RenewalLimit(CirculationError):
     message = N_("This book cannot be renewed again. Please return it.")
 
 
+class ReturnedLateRecently(CirculationError):
+    # Returning an overdue book and borrowing it straight back would be the renewal that
+    # renew_overdue refuses, with the overdue wiped: the reader keeps the book's late return.
+    code = "returned_late"
+    message = N_("You returned this book late, so you can borrow it again from %(day)s. Please choose another book.")
+
+
 class RenewOverdue(CirculationError):
     code = "renew_overdue"
     message = N_("This book is overdue and cannot be renewed. Please return it.")
@@ -253,6 +260,8 @@ class Policy:
     block_when_overdue: bool = True
     term_ends: tuple[date, ...] = ()
     year_end: date | None = None
+    # Days during which a reader may not borrow again a copy they returned late.
+    relend_after_late_days: int = 7
 
     def rule_for(self, patron_kind: str, category: str) -> Rule:
         rule = self.rules.get((patron_kind, category)) or self.rules.get((patron_kind, "*"))
@@ -353,9 +362,11 @@ def checkout(
     today: date,
     holder: str | None = None,
     title: str = "",
+    late_return: date | None = None,
 ) -> CheckoutDecision:
     """``holder``: whose open loan the copy is on, when it is on loan (only to tell the reader it
-    is already theirs); ``title`` names it in that answer."""
+    is already theirs); ``title`` names it in that answer. ``late_return``: the day this reader last
+    returned this very copy after its due date, if ever."""
     patron = check_patron(patron)
     if copy is None:
         raise UnknownCopy()
@@ -372,6 +383,9 @@ def checkout(
     held = sum(1 for loan in loans if _counts_against(policy, patron.kind, rule, loan.category))
     if held >= rule.max_loans:
         raise LoanLimitReached(count=held)
+    if late_return is not None and today < late_return + timedelta(days=policy.relend_after_late_days):
+        again = late_return + timedelta(days=policy.relend_after_late_days)
+        raise ReturnedLateRecently(day=again.strftime("%d/%m/%Y"))
     return CheckoutDecision(due=policy.due_date(rule, today))
 
 

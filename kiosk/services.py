@@ -9,10 +9,10 @@ import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from . import holds, rules
+from . import holds, rules, stored_settings
 from .clock import as_stored, default_timezone, utc_now
 from .codes import book_number, clean
 from .db import write_transaction
@@ -76,31 +76,32 @@ POLICY_SETTINGS = ("closed_weekdays", "block_when_overdue", "term_ends", "year_e
 
 
 def load_policy() -> rules.Policy:
-    rule_rows = list(PolicyRule.select())
+    """The lending rules, calendar and settings as stored, each value checked (kiosk/stored_settings.py):
+    a bad value pulled from a server or left by an old version falls back instead of stopping lending."""
+    rule_rows = stored_settings.rule_rows(list(PolicyRule.select().dicts()))
     # One query for the policy's settings: this runs inside every checkout's write lock.
-    settings = {row.key: row.value for row in Setting.select().where(Setting.key.in_(POLICY_SETTINGS))}
-    source = (
-        [
-            rules.Rule(
-                r.patron_kind, r.category, r.max_loans, r.loan_days, r.max_renewals, r.due_mode, r.loanable
-            )
-            for r in rule_rows
-        ]
-        if rule_rows
-        else rules.DEFAULT_RULES
-    )
+    rows = {row.key: row.value for row in Setting.select().where(Setting.key.in_(POLICY_SETTINGS))}
+    settings = stored_settings.read_many(rows, POLICY_SETTINGS)
+    source = [rules.Rule(*row) for row in rule_rows] if rule_rows else rules.DEFAULT_RULES
     calendar = rules.Calendar(
-        closed_weekdays=frozenset(settings.get("closed_weekdays", [5, 6])),
-        closed_days=frozenset(row.day for row in ClosedDay.select(ClosedDay.day)),
+        closed_weekdays=settings["closed_weekdays"],
+        closed_days=frozenset(day for (day,) in ClosedDay.select(ClosedDay.day).tuples() if isinstance(day, date)),
     )
-    year_end = settings.get("year_end")
     return rules.Policy(
         rules={(r.patron_kind, r.category): r for r in source},
         calendar=calendar,
-        block_when_overdue=bool(settings.get("block_when_overdue", True)),
-        term_ends=tuple(date.fromisoformat(d) for d in settings.get("term_ends", [])),
-        year_end=date.fromisoformat(year_end) if year_end else None,
+        block_when_overdue=settings["block_when_overdue"],
+        term_ends=settings["term_ends"],
+        year_end=settings["year_end"],
     )
+
+
+def stored_setting_problems() -> list[str]:
+    """Every shared setting read once, checked: the ones being replaced by a fallback right now."""
+    load_policy()
+    for key in ("school_name", "school_year_start", "class_links", "accession_prefixes"):
+        stored_settings.read(key)
+    return stored_settings.problems()
 
 
 def _patron_view(patron: Patron | None) -> rules.PatronView | None:
@@ -252,9 +253,11 @@ class Circulation:
 
     # -------------------------------------------------------------- transactions
 
-    def checkout(self, patron_code: str, item_code: str, override: str | None = None) -> LoanReceipt:
+    def checkout(self, patron_code: str, item_code: str, override: str | None = None, *,
+                 at_the_desk: bool = False) -> LoanReceipt:
         """Lend a copy. ``override`` (the librarian's desk only): a reason from
-        rules.OVERRIDE_REASONS to lend despite an overridable refusal, recorded as its own fact."""
+        rules.OVERRIDE_REASONS to lend despite an overridable refusal, recorded as its own fact.
+        ``at_the_desk``: the librarian lends (her PIN session), and may lend back a copy returned late."""
         patron_text, item_text = self.clean(patron_code), self.clean(item_code)
         with write_transaction():
             patron = (
@@ -276,6 +279,7 @@ class Circulation:
                     decision = rules.checkout(
                         _patron_view(patron), _copy_view(copy) if copy else None, loans, policy, today,
                         holder=holder, title=copy.title.title if copy else "",
+                        late_return=None if at_the_desk else self._late_return(patron, copy),
                     )
                 else:
                     decision, overridden = rules.checkout_override(
@@ -307,6 +311,18 @@ class Circulation:
                                   title=copy.title.title)
         summary = self._summary(patron, [*loans, new_loan], policy)
         return LoanReceipt(loan_uuid, copy.code, copy.title.title, decision.due, summary)
+
+    def _late_return(self, patron: Patron | None, copy: Copy | None) -> date | None:
+        """The day ``patron`` last gave ``copy`` back after its due date (school's calendar), if ever."""
+        if patron is None or copy is None:
+            return None
+        last = (Loan.select(Loan.due, Loan.returned_at)
+                .where((Loan.copy == copy.id) & (Loan.patron == patron.id) & ~Loan.is_open())
+                .order_by(Loan.returned_at.desc()).first())
+        if last is None:
+            return None
+        returned = last.returned_at.replace(tzinfo=UTC).astimezone(self.timezone).date()  # stored as naive UTC
+        return returned if returned > last.due else None
 
     def checkin(self, item_code: str) -> CheckinReceipt:
         item_text = self.clean(item_code)

@@ -128,8 +128,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Signs the session cookie; by default a random key kept in the database.", "both"),
     Setting("ADMIN_SESSION_MINUTES", 15, "int", "Minutes a librarian's PIN session lasts without a click.",
             "both", server_default=30),
-    Setting("PIN_MAX_ATTEMPTS", 5, "int", "Wrong PINs in a row before the PIN is locked for a while.", "both"),
-    Setting("PIN_LOCKOUT_MINUTES", 5, "int", "Minutes the PIN stays locked after too many wrong ones.", "both"),
+    Setting("PIN_MAX_ATTEMPTS", 5, "int", "Wrong PINs from one address before that address is locked out for a while.",
+            "both"),
+    Setting("PIN_LOCKOUT_MINUTES", 5, "int",
+            "Minutes of an address's first lock-out; each further one lasts twice as long (at most a day).", "both"),
     # The server's must hold a whole sync push (sync.protocol.MAX_BODY_BYTES; tests/test_settings.py).
     Setting("MAX_CONTENT_LENGTH", 2 * KIB * KIB, "int",
             "Largest request body in bytes (a sync push arrives gzip-compressed).", "both"),
@@ -148,6 +150,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SCAN_PAUSE_MS", 100, "int", "Milliseconds of silence that end a scan without an Enter key.", "kiosk"),
     Setting("SCANNER_PREFIXES", (), "list", "Texts a scanner adds before every code, stripped from scans.", "kiosk"),
     Setting("SCANNER_SUFFIXES", (), "list", "Texts a scanner adds after every code, stripped from scans.", "kiosk"),
+    Setting("CARD_LOOKUPS_PER_MINUTE", 10, "int",
+            "Different cards one client may name in a minute on the public screen (the same card again is free).",
+            "kiosk"),
+    Setting("CARD_LOOKUPS_PER_MINUTE_ALL", 60, "int", "Different cards all clients together may name in a minute.",
+            "kiosk"),
+    Setting("RENEW_WRONG_CARD_LIMIT", 3, "int",
+            "Renewals with a card that doesn't hold the book, per client per 10 minutes, before a pause.", "kiosk"),
+    Setting("HELPER_WRONG_CARD_LIMIT", 5, "int",
+            "Helper sign-ins with a card that isn't a helper's, per client per 10 minutes, before a pause.", "kiosk"),
     Setting("IMPORT_MAX_CONTENT_LENGTH", 65 * KIB * KIB, "int",
             "Largest upload to the librarian's import page, in bytes (a whole MARC catalogue; docs/import.md).",
             "kiosk"),
@@ -188,6 +199,8 @@ SETTINGS: tuple[Setting, ...] = (
     # ------------------------------------------------------------ the command line
     Setting("LANG", "vi", "text", "Language of the command line's messages (vi or en); `--lang` also sets it.",
             "cli"),
+    Setting("BACKUP_MOUNTS", "", "text", "Where `muontra backup` looks for USB sticks with a `muontra-backup` "
+            "folder (paths separated by ':'); default: what is mounted under /media, /mnt and /run/media.", "cli"),
 )
 BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 

@@ -19,7 +19,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from .import_plan import (
@@ -233,3 +233,26 @@ def read_workbook(filename: str, data: bytes) -> Workbook:
         return read_csv(data)
     except csv.Error as exc:
         raise UnreadableFile(format="CSV") from exc
+
+
+_DMY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_YMD = re.compile(r"(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})")
+
+
+def parse_date(value: Any) -> date | None:
+    """A real Excel date, dd/mm/yyyy (the Vietnamese order), or yyyy-mm-dd; None if neither."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = text_of(value).split(" ")[0]
+    try:
+        if match := _YMD.fullmatch(text):
+            year, month, day = (int(part) for part in match.groups())
+            return date(year, month, day)
+        if match := _DMY.fullmatch(text):
+            day, month, year = (int(part) for part in match.groups())
+            return date(year + 2000 if year < 100 else year, month, day)
+    except ValueError:
+        return None
+    return None

@@ -10,20 +10,48 @@ Public API::
     normalize_code, is_isbn
 """
 
-from .confirm import Scan, ScanConfirmer
-from .decode import Decoded, Decoder, decode_image
-from .images import UnreadableImage, decode_image_bytes, load_image
-from .normalize import LIBRARY_SYMBOLOGIES, is_isbn, normalize_code
-from .service import FrameResult, Scanner
-from .sources import (
-    CameraSource,
-    FrameSource,
-    ImageFolderSource,
-    PushedFrameSource,
-    SourceStatus,
-    VideoFileSource,
-)
-from .worker import DecoderWorker, WorkerError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# Names are loaded on first use (PEP 562): the decoder worker process imports scanner.worker,
+# which then needs only decode/normalize, not the camera sources, images (Pillow) or service.
+_WHERE = {
+    "Scan": "confirm", "ScanConfirmer": "confirm",
+    "Decoded": "decode", "Decoder": "decode", "decode_image": "decode",
+    "UnreadableImage": "images", "decode_image_bytes": "images", "load_image": "images",
+    "LIBRARY_SYMBOLOGIES": "normalize", "is_isbn": "normalize", "normalize_code": "normalize",
+    "FrameResult": "service", "Scanner": "service",
+    "CameraSource": "sources", "FrameSource": "sources", "ImageFolderSource": "sources",
+    "PushedFrameSource": "sources", "SourceStatus": "sources", "VideoFileSource": "sources",
+    "DecoderWorker": "worker", "WorkerError": "worker", "limit_malloc_arenas": "worker",
+}
+
+if TYPE_CHECKING:
+    from .confirm import Scan, ScanConfirmer
+    from .decode import Decoded, Decoder, decode_image
+    from .images import UnreadableImage, decode_image_bytes, load_image
+    from .normalize import LIBRARY_SYMBOLOGIES, is_isbn, normalize_code
+    from .service import FrameResult, Scanner
+    from .sources import (
+        CameraSource,
+        FrameSource,
+        ImageFolderSource,
+        PushedFrameSource,
+        SourceStatus,
+        VideoFileSource,
+    )
+    from .worker import DecoderWorker, WorkerError, limit_malloc_arenas
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'scanner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LIBRARY_SYMBOLOGIES",
@@ -45,6 +73,7 @@ __all__ = [
     "decode_image",
     "decode_image_bytes",
     "is_isbn",
+    "limit_malloc_arenas",
     "load_image",
     "normalize_code",
 ]

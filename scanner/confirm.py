@@ -82,22 +82,24 @@ class ScanConfirmer:
             while times and timestamp - times[0] > self.window:
                 times.popleft()
             trusted = self.trust_agreement and d.agreed and d.symbology in CHECKED_SYMBOLOGIES
-            if (len(times) >= self.frames or trusted) and len(times) > self._rivals(key, _box(d.polygon)):
+            if (len(times) >= self.frames or trusted) and len(times) > self._rivals(key, _box(d.polygon), times[0]):
                 scans.append(Scan(d.symbology, d.text, d.polygon, timestamp))
                 self._scanned_seen[key] = timestamp
                 del self._sightings[key]
         self._expire(timestamp)
         return scans
 
-    def _rivals(self, key: tuple[str, str], box: _Box) -> int:
-        """Frames of the window that read another text at this place and not this one.
+    def _rivals(self, key: tuple[str, str], box: _Box, since: float) -> int:
+        """Frames since ``key`` was first seen that read another text at its place and not it.
 
         A sporadic misread recurs now and then while the real code is read in the frames
         between (measured on clips of the public photos: an EAN misread twice in 0.3 s): it
-        must outnumber what the same place showed otherwise, which it never does."""
+        must outnumber what the same place showed meanwhile, which it never does. A code that
+        replaces another at the same place (the next book) has no rivals after its first
+        sighting and scans as fast as ever."""
         mine = {t for t, k, _ in self._places if k == key}
         return len({t for t, k, b in self._places
-                    if k != key and t not in mine and _same_place(b, box)})
+                    if k != key and t >= since and t not in mine and _same_place(b, box)})
 
     def reset(self) -> None:
         """Forget everything (e.g. when the kiosk screen resets for the next student)."""

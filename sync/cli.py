@@ -11,6 +11,8 @@ import click
 from kiosk.cli import data_option, language, say
 from kiosk.errors import N_
 
+from .schema import DEFAULT_ROLE, ROLE_LABELS, ROLES
+
 EXIT_SYNC_RUNNING = 3  # `muontra sync`: another sync holds this data directory's lock
 
 db_option = click.option("--db", "db_url", envvar="MUONTRA_DB", default=None,
@@ -105,19 +107,57 @@ def server_migrate(data: str, db_url: str | None) -> None:
     click.echo(say(N_("The server database is ready: %(database)s"), database=database.database))
 
 
+role_option = click.option("--role", type=click.Choice(ROLES), default=DEFAULT_ROLE, show_default=True,
+                           help="What the device may record: kiosk (self-check), helper (helper station) "
+                                "or desk (librarian desk).")
+
+
+def _show_code(name: str, code: str) -> None:
+    from .server import service
+
+    click.echo(say(N_("Pairing code for %(name)s (valid %(hours)s hours, once): %(code)s"), name=name,
+                   hours=service.PAIRING_HOURS, code=code))
+    click.echo(say(N_("On the kiosk: %(command)s"), command=f"muontra pair http://SERVER:PORT {code} --data DIR"))
+
+
 @server.command("add-device")
 @click.argument("name")
+@role_option
 @data_option
 @db_option
-def add_device(name: str, data: str, db_url: str | None) -> None:
+def add_device(name: str, role: str, data: str, db_url: str | None) -> None:
     """Make a one-time pairing code for a new kiosk."""
     from .server import service
 
     _open(data, db_url, upgrade=True)
-    code = service.add_device(name, _utc_now())
-    click.echo(say(N_("Pairing code for %(name)s (valid %(hours)s hours, once): %(code)s"), name=name,
-                   hours=service.PAIRING_HOURS, code=code))
-    click.echo(say(N_("On the kiosk: %(command)s"), command=f"muontra pair http://SERVER:PORT {code} --data DIR"))
+    _show_code(name, service.add_device(name, _utc_now(), role))
+
+
+@server.command("pair-again")
+@click.argument("device")
+@data_option
+@db_option
+def pair_again(device: str, data: str, db_url: str | None) -> None:
+    """A pairing code for a paired device (by name or id): its old key stops working now."""
+    from .server import service
+
+    _open(data, db_url)
+    known, code = service.repair_device(device, _utc_now())
+    _show_code(known.name, code)
+
+
+@server.command("set-role")
+@click.argument("device")
+@click.argument("role", type=click.Choice(ROLES))
+@data_option
+@db_option
+def set_role(device: str, role: str, data: str, db_url: str | None) -> None:
+    """Change what a device may record (kiosk, helper or desk)."""
+    from .server import service
+
+    _open(data, db_url)
+    changed = service.set_role(device, role)
+    click.echo(say(N_("%(name)s is now: %(role)s."), name=changed.name, role=say(ROLE_LABELS[role])))
 
 
 @server.command("revoke")

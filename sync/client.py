@@ -31,7 +31,7 @@ from kiosk.ledger import get_setting, iso, newest_seq, put_setting
 from . import digest
 from . import kiosk_state as state
 from .messages import BadReply, check_digest_reply, check_pull_reply, check_push_reply, check_server_time
-from .protocol import BadPairingCode, encode_body, parse_cursor, signed_headers
+from .protocol import BadPairingCode, DeviceTaken, encode_body, parse_cursor, signed_headers
 
 Progress = Callable[[str, int, int | None], None]  # phase ("push"/"pull"), done, total
 
@@ -337,7 +337,7 @@ class SyncClient:
                     break
                 with write_transaction():
                     summary.repaired += state.repair(self.device, reply["buckets"], reply["records"],
-                                                     self._server_now(reply), _now_text())
+                                                     self._server_now(reply), _now_text(), reply["shelved"])
                 done += reply["buckets"]
             if not reply["moved"]:
                 with write_transaction():
@@ -423,6 +423,8 @@ def pair(server_url: str, code: str, device: str, name: str = "",
         raise NotAServer(url=server)
     if error.get("code") == BadPairingCode.code:
         raise BadPairingCode()
+    if error.get("code") == DeviceTaken.code:
+        raise DeviceTaken()
     if status != 200:
         raise PairingFailed(reason=f"{status} {error.get('code', '')}".strip())
     if not (isinstance(reply.get("device"), str) and isinstance(reply.get("secret"), str)

@@ -94,7 +94,18 @@ def differing(mine: Sequence[str], theirs: Sequence[str]) -> list[int]:
 def codes_in(buckets: Iterable[int]) -> tuple[list[str], list[str]]:
     """The copies with a leaf (off the shelf) and the cards that fall in ``buckets``."""
     wanted = set(buckets)
+    if not wanted:  # nothing differs: the usual answer, and it must stay cheap
+        return [], []
     copies = [code for (code,) in _rows(Copy.select(Copy.code).where(_out_of_circulation()))
               if bucket_of(code) in wanted]
     patrons = [code for (code,) in _rows(Patron.select(Patron.code)) if bucket_of(code) in wanted]
     return copies, patrons
+
+
+def shelved_in(buckets: Iterable[int]) -> list[str]:
+    """The copies in ``buckets`` that have no leaf: on the shelf (read only when buckets differ)."""
+    wanted = set(buckets)
+    if not wanted:
+        return []
+    return [code for (code,) in _rows(Copy.select(Copy.code).where(~_out_of_circulation()))
+            if bucket_of(code) in wanted]

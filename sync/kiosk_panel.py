@@ -19,14 +19,15 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from kiosk.errors import MuontraError
-from kiosk.web import admin, circulation
+from kiosk.web import circulation
+from kiosk.webkit import require_login
 
 from . import client, discovery, kiosk_state
 from .background import BackgroundSync
 from .protocol import parse_pairing_qr
 
 bp = Blueprint("sync_panel", __name__, url_prefix="/admin/sync", template_folder="templates")
-bp.before_request(admin._require_login)  # the same librarian PIN session as the other admin pages
+bp.before_request(require_login)  # the same librarian PIN session as the other admin pages
 
 
 def init_app(app: Flask) -> None:

@@ -7,17 +7,20 @@ into the kiosk's own outbox.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
-from peewee import chunked
+from peewee import SqliteDatabase, chunked
 
 from kiosk import ledger, rules
-from kiosk.db import insert_rows, update_rows
+from kiosk.db import PRIVATE_MODE, db, insert_rows, update_rows, write_transaction
 from kiosk.errors import MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
 from kiosk.ledger import IN_CHUNK, get_setting, newest_seq, put_setting
@@ -36,7 +39,8 @@ from kiosk.models import (
 from . import digest
 from .protocol import keys_of, parse_cursor
 
-PAIRING = "sync.pairing"  # {"server", "device", "secret", "name"}
+PAIRING = "sync.pairing"  # {"server", "device", "name"}; the secret is in SECRET_FILENAME
+SECRET_FILENAME = "sync.key"
 ACKED = "sync.acked_seq"  # the server's last applied seq for this kiosk, as last heard
 CURSOR = "sync.cursor"
 MARKS = "sync.marks"  # [[newest local seq, pulled change seq], …] after each pull page
@@ -63,14 +67,59 @@ class Pairing:
     name: str = ""
 
 
+def secret_path() -> Path | None:
+    """Where the device secret lives: a 0600 file next to the kiosk's database, not in it.
+
+    A copy of ``muontra.sqlite3`` (a backup, an SD card read elsewhere) then can't sign
+    requests as this kiosk. None when the database is no file (then it stays in the row).
+    """
+    database = db.obj
+    if isinstance(database, SqliteDatabase) and database.database not in ("", ":memory:"):
+        return Path(database.database).with_name(SECRET_FILENAME)
+    return None
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    """Replace the secret file at once (a power cut leaves the old file or the new one)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
 def pairing() -> Pairing | None:
+    """This kiosk's pairing, or None (never paired, or its secret file is gone: pair again)."""
     value = get_setting(PAIRING)
-    return Pairing(**value) if value else None
+    if not value:
+        return None
+    path = secret_path()
+    if path is None:
+        return Pairing(**value)
+    if "secret" in value:  # paired by an older version: the secret moves out of the database
+        _write_secret(path, value["secret"])
+        with write_transaction():
+            put_setting(PAIRING, {name: value[name] for name in value if name != "secret"})
+        value = {name: value[name] for name in value if name != "secret"}
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return Pairing(**value, secret=secret)
 
 
 def save_pairing(value: Pairing, server_last_seq: int) -> None:
-    put_setting(PAIRING, {"server": value.server, "device": value.device, "secret": value.secret,
-                          "name": value.name})
+    row = {"server": value.server, "device": value.device, "name": value.name}
+    path = secret_path()
+    if path is None:
+        row["secret"] = value.secret
+    else:
+        _write_secret(path, value.secret)
+    put_setting(PAIRING, row)
     put_setting(ACKED, min(server_last_seq, newest_seq(value.device)))
 
 
@@ -461,12 +510,14 @@ def _leaves(copies: Sequence[str], patrons: Sequence[str]) -> dict[tuple[str, st
 
 
 def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, Any]], now: datetime,
-           at: str) -> int:
+           at: str, shelved: Sequence[str] = ()) -> int:
     """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
 
     Call in one write transaction. ``records`` are the server's whole truth for those
-    buckets: its cards in them, its copies off the shelf in them (any other copy of the
-    bucket is on the shelf there) and the open loans of those copies. What the
+    buckets: its cards in them, its copies off the shelf in them and the open loans of
+    those copies; ``shelved``: its other copies in them (on the shelf there). A copy the
+    server has in neither is not the digest's business (a catalogue difference: the
+    change log and snapshots carry those) and is left alone. What the
     kiosk's unsent facts touch is left alone (the server hears of it next). Every copy
     or card that changes is logged in ``sync.repairs`` (shown on the sync panel), with
     what it was and what it is now. Returns how many changed.
@@ -481,7 +532,8 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
     their_copies = {record["key"] for record in by_kind["copy"]}
     their_patrons = {record["key"] for record in by_kind["patron"]}
     open_there = {record["key"] for record in by_kind["loan"]}
-    copy_scope = [code for code in set(mine_copies) | their_copies if ("copy", code) not in pending]
+    on_shelf_there = set(shelved)
+    copy_scope = [code for code in (set(mine_copies) & on_shelf_there) | their_copies if ("copy", code) not in pending]
     patron_scope = [code for code in set(mine_patrons) | their_patrons if ("patron", code) not in pending]
     before = _leaves(copy_scope, patron_scope)
 
@@ -498,9 +550,8 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
             Loan.update(returned_at=now, checkin_device="sync").where(Loan.id == loan.id).execute()
     for record in by_kind["copy"]:
         ledger.apply("catalog.upsert", record["payload"])
-    # Off the shelf here, not there: on the shelf there (the digest leaves shelved copies out).
-    Copy.update(status="available").where(Copy.code.in_([c for c in mine_copies if c not in their_copies
-                                                          and ("copy", c) not in pending])).execute()
+    # Off the shelf here, on the shelf there (its stale loans were closed above).
+    Copy.update(status="available").where(Copy.code.in_([c for c in copy_scope if c not in their_copies])).execute()
     for record in by_kind["loan"]:
         if ("copy", record["payload"].get("item")) not in pending:
             apply_loan_state(record["payload"])

@@ -96,6 +96,8 @@ def check_digest_reply(reply: Any, buckets: int) -> dict[str, Any]:
               f"digest reply without {name}")
     _need(set(reply["buckets"]) <= set(reply["differs"]), "digest reply with rows of buckets that agree")
     check_records(reply.get("records"), "digest")
+    shelved = reply.get("shelved")
+    _need(isinstance(shelved, list) and all(isinstance(code, str) for code in shelved), "digest reply without shelved")
     return reply
 
 

@@ -47,6 +47,15 @@ class BadPairingCode(MuontraError):
     http_status = 403
 
 
+class DeviceTaken(MuontraError):
+    """A new pairing code redeemed with a device id the server knows (taking it over is not allowed)."""
+
+    code = "device_taken"
+    message = N_("The server already knows this kiosk. Ask the librarian to choose “Pair again” for it "
+                 "on the server's devices page, and use that code.")
+    http_status = 409
+
+
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -98,11 +107,25 @@ def decode_body(raw: bytes, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
         if len(text) > limit or inflater.unconsumed_tail:
             raise PayloadTooLarge()
         document = json.loads(text)
-    except (zlib.error, ValueError, UnicodeDecodeError) as exc:
+    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[…]]]]
         raise MalformedBody(reason="not gzip JSON") from exc
     if not isinstance(document, dict):
         raise MalformedBody(reason="not an object")
     return document
+
+
+MAX_SEQ = 2**53  # every number fits a database integer and a JSON number exactly
+
+
+def _short_text(value: Any, most: int = 64) -> bool:
+    """Text the server can store as a key: bounded, no NUL, no lone surrogate."""
+    if not isinstance(value, str) or not value or len(value) > most or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_events(events: Any) -> list[dict[str, Any]]:
@@ -117,8 +140,13 @@ def validate_events(events: Any) -> list[dict[str, Any]]:
             raise MalformedBody(reason="each event needs " + ", ".join(EVENT_FIELDS))
         if not isinstance(event["seq"], int) or isinstance(event["seq"], bool) or event["seq"] < 1:
             raise MalformedBody(reason="seq must be a positive integer")
-        if not all(isinstance(event[name], str) for name in ("uuid", "type", "device_time")):
-            raise MalformedBody(reason="uuid, type and device_time must be text")
+        if event["seq"] > MAX_SEQ:
+            raise MalformedBody(reason="seq is too large")
+        if not all(_short_text(event[name]) for name in ("uuid", "type", "device_time")):
+            raise MalformedBody(reason="uuid, type and device_time must be text of at most 64 characters")
+        known = event.get("known", 0)
+        if known is not None and (not isinstance(known, int) or isinstance(known, bool) or not 0 <= known <= MAX_SEQ):
+            raise MalformedBody(reason="known must be a change number")
         if not isinstance(event["payload"], dict):
             raise MalformedBody(reason="payload must be an object")
         checked.append(event)
@@ -153,14 +181,19 @@ def parse_cursor(text: str | None) -> Cursor | None:
     if not text or not isinstance(text, str):
         return None
     parts = text.split(".")
-    if len(parts) not in (3, 4) or parts[0] != "v1" or not parts[2].isdigit():
+    if len(parts) not in (3, 4) or parts[0] != "v1" or not _change_number(parts[2]):
         return None
     until = 0
     if len(parts) == 4:
-        if not parts[3].startswith("s") or not parts[3][1:].isdigit():
+        if not parts[3].startswith("s") or not _change_number(parts[3][1:]):
             return None
         until = int(parts[3][1:])
     return Cursor(parts[1], int(parts[2]), until)
+
+
+def _change_number(text: str) -> bool:
+    """ASCII digits of a number a database stores ("²".isdigit() is true; 10**30 overflows SQLite)."""
+    return text.isascii() and text.isdigit() and len(text) <= 16 and int(text) <= MAX_SEQ
 
 
 # ---------------------------------------------------------------- entity keys

@@ -69,8 +69,8 @@ step "bootstrap venv: every dependency from an aarch64 wheel"
 
 inside "rm -rf /srv/appliance
         /opt/bootstrap/bin/muontra --lang en appliance install --root /srv/appliance --role kiosk \
-            --wheel $wheel --base-venv /opt/bootstrap --no-apt --port 5000 --timeout 600"
-step "muontra appliance install --role kiosk (kiosk started from its unit, /healthz answered)"
+            --wheel $wheel --no-apt --port 5000 --timeout 600"
+step "muontra appliance install --role kiosk (its own venv from PyPI, kiosk started from its unit, /healthz answered)"
 
 inside "/srv/appliance/opt/muontra/current/bin/muontra --lang en demo --data /srv/appliance/var/lib/muontra/kiosk"
 step "muontra demo"

@@ -34,14 +34,16 @@ def appliance() -> None:
               help="Reuse the packages of this venv (hard links) instead of downloading them.")
 @click.option("--port", default=5000, show_default=True, type=int, help="The kiosk's port.")
 @click.option("--server-port", default=8000, show_default=True, type=int, help="The server's port.")
-@click.option("--tablets", is_flag=True, help="Let tablets on the network use this kiosk (listen on 0.0.0.0).")
+@click.option("--tablets", is_flag=True,
+              help="Let tablets on the network use this kiosk (listen on 0.0.0.0, HTTPS on --https-port).")
+@click.option("--https-port", default=8443, show_default=True, type=int, help="The kiosk's HTTPS port for tablets.")
 @click.option("--camera", default="", help='MUONTRA_CAMERA: /dev/video0, "browser" (tablets) or empty.')
 @click.option("--no-screen", is_flag=True, help="No Chromium on this machine's own screen.")
 @click.option("--no-apt", is_flag=True, help="Don't install Debian packages (they are there already).")
 @click.option("--timeout", default=120, show_default=True, type=float, help="Seconds to wait for /healthz.")
 @root_option
 def install_command(role: str, wheel: str, wheelhouse: str | None, base_venv: str | None, port: int,
-                    server_port: int, tablets: bool, camera: str, no_screen: bool, no_apt: bool, timeout: float,
+                    server_port: int, tablets: bool, https_port: int, camera: str, no_screen: bool, no_apt: bool, timeout: float,
                     root: str) -> None:
     """Install the kiosk and/or server as services that start at boot, restart, and back up daily."""
     from .install import install
@@ -49,7 +51,8 @@ def install_command(role: str, wheel: str, wheelhouse: str | None, base_venv: st
 
     layout = Layout(Path(root).resolve())
     options = Options(role=role, kiosk_port=port, server_port=server_port,
-                      listen="0.0.0.0" if tablets else "127.0.0.1", screen=not no_screen, camera=camera)
+                      listen="0.0.0.0" if tablets else "127.0.0.1", screen=not no_screen, camera=camera,
+                      https_port=https_port)
     version = install(layout, options, Path(wheel).resolve(), base=Path(base_venv).resolve() if base_venv else None,
                       wheelhouse=Path(wheelhouse).resolve() if wheelhouse else None, apt=not no_apt,
                       timeout=timeout)

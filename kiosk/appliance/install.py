@@ -199,7 +199,8 @@ def create_users(layout: Layout, options: Options) -> None:
     if not _user_exists(USER):
         run("useradd", ["useradd", "--system", "--user-group", "--home-dir", str(layout.data), "--no-create-home",
                         "--shell", "/usr/sbin/nologin", USER])
-    run("usermod", ["usermod", "-aG", "video", USER])  # the USB camera
+    # The USB camera; the receipt printer's /dev/usb/lp0.
+    run("usermod", ["usermod", "-aG", ",".join(g for g in ("video", "lp") if _group_exists(g)), USER])
     if options.screen and "kiosk" in options.services and not _user_exists(SCREEN_USER):
         groups = [g for g in ("video", "render", "input", "audio") if _group_exists(g)]
         run("useradd", ["useradd", "--system", "--user-group", "--create-home", "--home-dir", str(layout.screen_home),
@@ -227,10 +228,9 @@ def prepare_directories(layout: Layout, options: Options) -> None:
 
 
 ENV_TEMPLATE = """\
-# Settings of the Mượn Trả {service} (MUONTRA_<NAME>=value; see docs/kiosk.md and docs/camera.md).
+# Settings of the Mượn Trả {service} (MUONTRA_<NAME>=value; every one in docs/configuration.md).
 # After a change: sudo systemctl restart muontra-{service}
-{camera}# MUONTRA_IDLE_SECONDS=60
-# MUONTRA_SCHOOL_NAME=Trường THCS …
+{kiosk}# MUONTRA_SCHOOL_NAME=Trường THCS …
 """
 
 
@@ -239,9 +239,14 @@ def write_env_files(layout: Layout, options: Options) -> None:
     for service in options.services:
         path = layout.etc / f"{service}.env"
         if not path.exists():
-            camera = f"MUONTRA_CAMERA={options.camera}\n" if service == "kiosk" and options.camera else \
-                "# MUONTRA_CAMERA=/dev/video0\n" if service == "kiosk" else ""
-            path.write_text(ENV_TEMPLATE.format(service=service, camera=camera), encoding="utf-8")
+            kiosk = ""
+            if service == "kiosk":
+                kiosk = (f"MUONTRA_CAMERA={options.camera}\n" if options.camera else "# MUONTRA_CAMERA=/dev/video0\n")
+                # Tablets reach the kiosk over the network: their camera needs HTTPS (docs/network.md).
+                kiosk += (f"MUONTRA_HTTPS_PORT={options.https_port}\n" if options.tablets
+                          else "# MUONTRA_HTTPS_PORT=8443\n")
+                kiosk += "# MUONTRA_RECEIPT_PRINTER=file:/dev/usb/lp0\n# MUONTRA_IDLE_SECONDS=60\n"
+            path.write_text(ENV_TEMPLATE.format(service=service, kiosk=kiosk), encoding="utf-8")
 
 
 def write_blank_cursor_theme(theme: Path) -> None:
@@ -314,7 +319,8 @@ def install(layout: Layout, options: Options, wheel: Path, *, base: Path | None 
         for service in options.services:
             services.start(service, options)
         for service in options.services:
-            if wait_healthy(healthz_url(options, service), timeout) is None:
+            if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
                 raise StepFailed(step=f"muontra-{service}", reason=f"no answer from {healthz_url(options, service)}")
     return version
 

@@ -15,6 +15,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from .layout import Layout
@@ -26,10 +27,11 @@ def healthz_url(options: Options, service: str) -> str:
     return f"http://127.0.0.1:{port}/healthz"
 
 
-def wait_healthy(url: str, timeout: float) -> dict | None:
-    """The /healthz answer once it says ok, or None when ``timeout`` passes first."""
+def wait_healthy(url: str, timeout: float, running: Callable[[], bool] = lambda: True) -> dict | None:
+    """The /healthz answer once it says ok, or None when ``timeout`` passes first (or the
+    service is known to have exited: no use waiting for a process that crashed)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and running():
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 (loopback, our URL)
                 body = json.loads(answer.read().decode())
@@ -63,6 +65,9 @@ class Systemd:
     def stop(self, service: str) -> None:
         self._ctl("stop", f"muontra-{service}.service")
 
+    def running(self, service: str) -> bool:
+        return True  # Restart=always: a crashing service is "activating" again; only the timeout tells
+
 
 class Direct:
     """The service's command as a child process (under --root: no systemd to ask)."""
@@ -94,6 +99,12 @@ class Direct:
                                    cwd=self.layout.root, start_new_session=True)
         log.close()
         self._pidfile(service).write_text(str(process.pid))
+
+    def running(self, service: str) -> bool:
+        try:
+            return _alive(int(self._pidfile(service).read_text()))
+        except (OSError, ValueError):
+            return False
 
     def stop(self, service: str) -> None:
         pidfile = self._pidfile(service)

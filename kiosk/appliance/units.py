@@ -29,13 +29,15 @@ RestrictSUIDSGID=yes
 RestrictRealtime=yes
 RestrictNamespaces=yes
 LockPersonality=yes
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+# AF_NETLINK: the LAN addresses (getifaddrs) for the kiosk's certificate and the mDNS announcement.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
 SystemCallArchitectures=native
 CapabilityBoundingSet=
 """
 # ProtectClock=yes implies an allow-list of devices (DeviceAllow=char-rtc): the kiosk's USB camera
-# must be on it, or /dev/video0 could not be opened.
-CAMERA_DEVICES = "DeviceAllow=char-video4linux rw\n"
+# and receipt printer (usblp's /dev/usb/lp0, or libusb's /dev/bus/usb for python-escpos) must be
+# on it, or they could not be opened.
+KIOSK_DEVICES = "DeviceAllow=char-video4linux rw\nDeviceAllow=char-usb rw\nDeviceAllow=char-usb_device rw\n"
 
 # Chromium and cage need the GPU, input devices, their own sandbox (namespaces) and a writable
 # profile: only what leaves those alone.
@@ -71,6 +73,11 @@ class Options:
     listen: str = "127.0.0.1"  # the kiosk's address: 0.0.0.0 when tablets use it
     screen: bool = True  # Chromium on the kiosk's own screen
     camera: str = ""  # MUONTRA_CAMERA for the kiosk, e.g. /dev/video0 or "browser"
+    https_port: int = 8443  # with tablets: HTTPS with the school's own CA (docs/network.md)
+
+    @property
+    def tablets(self) -> bool:
+        return self.listen != "127.0.0.1"
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -131,7 +138,7 @@ RestartSec=3
 TimeoutStartSec=180
 WatchdogSec=60
 ReadWritePaths={layout.data_for(service)} {layout.cache}
-{HARDENING}{CAMERA_DEVICES if service == "kiosk" else ""}
+{HARDENING}{KIOSK_DEVICES if service == "kiosk" else ""}
 [Install]
 WantedBy=multi-user.target
 """

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from ..backup import BACKUP_DIRNAME, back_up, restore
-from ..errors import N_
+from ..errors import N_, MuontraError
 from .install import (
     ApplianceError,
     StepFailed,
@@ -34,7 +34,7 @@ from .install import (
     wheel_version,
 )
 from .layout import USER, Layout
-from .services import healthz_url, manager, wait_healthy
+from .services import healthz_url, manager, read_env_file, wait_healthy
 
 
 class NotNewer(ApplianceError):
@@ -77,18 +77,25 @@ def upgrade(layout: Layout, wheel: Path, *, wheelhouse: Path | None = None, time
     for service in options.services:
         services.stop(service)
     backups: dict[str, Path] = {}
-    for service in options.services:
-        data = layout.data_for(service)
-        report = back_up(data, usb_roots=[])
-        backups[service] = report.files[0]
-        _give_back(layout, [data / BACKUP_DIRNAME, *report.files])
+    try:
+        for service in options.services:
+            data = layout.data_for(service)
+            report = back_up(data, db_url=_database_url(layout, service), usb_roots=[])
+            backups[service] = report.files[0]
+            _give_back(layout, [data / BACKUP_DIRNAME, *report.files])
+    except (MuontraError, OSError):
+        for service in options.services:  # nothing changed yet: the old version goes on lending
+            services.start(service, options)
+        shutil.rmtree(new_venv, ignore_errors=True)
+        raise
     switch_current(layout, new_venv)
     try:
         migrate_data(layout, options)
         for service in options.services:
             services.start(service, options)
         for service in options.services:
-            if wait_healthy(healthz_url(options, service), timeout) is None:
+            if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
                 raise StepFailed(step=f"muontra-{service} {new}", reason=f"no answer from {healthz_url(options, service)}")
     except ApplianceError as failure:
         _roll_back(layout, options, old_venv, backups, timeout)
@@ -108,14 +115,26 @@ def _roll_back(layout: Layout, options, old_venv: Path, backups: dict[str, Path]
     switch_current(layout, old_venv)
     for service, backup in backups.items():
         data = layout.data_for(service)
+        if backup.suffix == ".pgdump":  # the server's PostgreSQL database, as pg_dump saved it
+            run("pg_restore", ["pg_restore", "--clean", "--if-exists", "--single-transaction",
+                               "--dbname", _database_url(layout, service) or "", str(backup)], env=clean_env())
+            continue
         _snapshot, aside = restore(backup, data)
         _give_back(layout, [p for p in (aside, *data.glob("*.sqlite3")) if p is not None])
     for service in options.services:
         services.start(service, options)
     for service in options.services:
-        if wait_healthy(healthz_url(options, service), timeout) is None:
+        if wait_healthy(healthz_url(options, service), timeout,
+                            lambda service=service: services.running(service)) is None:
             raise StepFailed(step=f"rollback of muontra-{service}",
                              reason=f"no answer from {healthz_url(options, service)}; see journalctl -u muontra-{service}")
+
+
+def _database_url(layout: Layout, service: str) -> str | None:
+    """A server's PostgreSQL URL from its settings file (MUONTRA_DB), if it has one."""
+    if service != "server":
+        return None
+    return read_env_file(layout.etc / "server.env").get("MUONTRA_DB") or None
 
 
 def _give_back(layout: Layout, paths: list[Path]) -> None:

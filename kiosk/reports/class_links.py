@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from .. import stored_settings
 from ..db import write_transaction
 from ..errors import N_
-from ..ledger import get_setting, iso, record
+from ..ledger import iso, record
 from ..models import Loan, Patron
 from ..services import Circulation
 from .common import Period, ReportError, patron_sort_key, require_class
@@ -31,7 +32,7 @@ class UnknownLink(ReportError):
 
 def links() -> dict[str, dict[str, str]]:
     """Token → {"class": …, "created": …}."""
-    return dict(get_setting(SETTING, {}) or {})
+    return stored_settings.read(SETTING)
 
 
 def class_of(token: str) -> str:

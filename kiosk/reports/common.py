@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from .. import stored_settings
 from ..errors import N_, MuontraError
 from ..i18n import translate
-from ..ledger import get_setting
 from ..models import Patron
 
 Cell = str | int | float | date | datetime | None
@@ -86,7 +86,7 @@ def format_for(out: str, given: str | None, choices: Sequence[str]) -> str:
 
 
 def school_name() -> str:
-    return str(get_setting("school_name", "") or "")
+    return stored_settings.read("school_name")
 
 
 def sort_key(text: str) -> str:
@@ -143,7 +143,7 @@ class Period:
 
 def _parse_day(value: str, hint: str) -> date:
     # dd/mm/yyyy as people write it in Vietnam, or yyyy-mm-dd: whatever a browser's locale shows.
-    from ..importer import parse_date
+    from ..spreadsheet import parse_date
 
     day = parse_date(value.strip())
     if day is None:
@@ -159,9 +159,7 @@ def school_year_of(day: date) -> str:
 
 def _year_start() -> tuple[int, int]:
     """The school year's first day as (month, day), setting ``school_year_start`` ("MM-DD")."""
-    text = str(get_setting("school_year_start", "09-01"))
-    month, day = (int(part) for part in text.split("-"))
-    return month, day
+    return stored_settings.read("school_year_start")
 
 
 def school_year(label: str) -> Period:
@@ -179,7 +177,7 @@ def school_year(label: str) -> Period:
 def term(year: Period, number: int) -> Period:
     """Term 1 ends on the first of the ``term_ends`` setting (default 15 January); term 2 is the rest."""
     ends = sorted(
-        d for d in (date.fromisoformat(text) for text in get_setting("term_ends", [])) if year.contains(d)
+        d for d in stored_settings.read("term_ends") if year.contains(d)
     )
     first_end = ends[0] if ends else date(year.end.year, 1, 15)
     if number == 1:
@@ -231,7 +229,11 @@ def write_xlsx(tables: Iterable[Table], out: IO[bytes] | str | Path, *, heading:
         for r, row in enumerate(table.rows, start=3):
             for c, value in enumerate(row, start=1):
                 cell = sheet.cell(row=r, column=c, value=value)
-                if isinstance(value, datetime):
+                if isinstance(value, str):
+                    # openpyxl stores a text starting with "=" as a live formula: a reader named
+                    # =HYPERLINK(…) would run in the teacher's Excel. Text stays text (OWASP CSV injection).
+                    cell.data_type = "s"
+                elif isinstance(value, datetime):
                     cell.number_format = "DD/MM/YYYY HH:MM"
                 elif isinstance(value, date):
                     cell.number_format = "DD/MM/YYYY"
@@ -253,18 +255,25 @@ def write_xlsx(tables: Iterable[Table], out: IO[bytes] | str | Path, *, heading:
     book.save(out)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> str:
+    """A cell as CSV text; a text Excel would read as a formula (= + - @, tab, CR first) gets a leading
+    apostrophe, so a name like =HYPERLINK(…) stays a name (OWASP CSV injection). Numbers stay numbers."""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return "" if value is None else str(value)
 
 
 def write_csv(table: Table, out: IO[str]) -> None:
     """UTF-8 with a BOM by the caller, so Excel opens Vietnamese text correctly."""
     writer = csv.writer(out)
-    writer.writerow(table.headers)
+    writer.writerow([csv_cell(header) for header in table.headers])
     for row in table.rows:
         writer.writerow([csv_cell(value) for value in row])
 

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -34,7 +35,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from .. import queries
-from ..admin_auth import pin_is_default, set_admin_pin, verify_admin_pin
+from ..admin_auth import change_admin_pin, end_session, pin_is_default, verify_admin_pin
 from ..admin_input import (
     DUE_MODES,
     RULE_FIELDS,
@@ -55,15 +56,22 @@ from ..models import Patron
 from ..reports import overdue as overdue_report
 from ..reports.common import UnknownClass
 from ..rules import OVERRIDABLE, OVERRIDE_REASON_WORDS, STATUS_WORDS, settlement
-from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy
+from ..services import CheckinReceipt, LoanReceipt, RenewReceipt, load_policy, stored_setting_problems
 from ..spreadsheet import megabytes
 from ..vocabulary import CATEGORIES, PATRON_KINDS
+from ..webkit import (
+    SESSION_KEY,
+    client_key,
+    current_session_id,
+    require_login,
+    safe_next,
+    start_librarian_session,
+)
 from . import circulation
 from .downloads import download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-SESSION_KEY = "admin_seen"
 # Librarian actions on a copy (rules.TRANSITIONS): the form offers exactly these.
 COPY_ACTIONS = ("mark_lost", "mark_damaged", "withdraw", "mark_not_for_loan", "mark_available")
 NEW_RULE_ROWS = 3
@@ -120,27 +128,7 @@ WEEKDAY_WORDS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N
                  N_("Sunday"))
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not target.startswith("//"):
-        return target
-    return url_for("admin.home")
-
-
-@bp.before_request
-def _require_login() -> ResponseReturnValue | None:
-    """Every page but the login needs a PIN entered less than ADMIN_SESSION_MINUTES ago (sliding)."""
-    if request.endpoint == "admin.login":
-        return None
-    seen = session.get(SESSION_KEY)
-    now = circulation().now()
-    if seen is None:
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    if now - datetime.fromisoformat(seen) > timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"]):
-        session.pop(SESSION_KEY, None)
-        flash(_("Your session has ended. Please enter the PIN again."), "warning")
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
-    session[SESSION_KEY] = now.isoformat()
-    return None
+bp.before_request(require_login)
 
 
 @bp.context_processor
@@ -149,7 +137,8 @@ def _admin_layout() -> dict[str, Any]:
     if offer and offer.get("where") != request.path:
         offer = None
     return {"override_offer": offer, "override_reasons": OVERRIDE_REASON_WORDS, "settlement_words": SETTLEMENT_WORDS,
-            "pin_is_default": pin_is_default(), "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
+            "pin_is_default": pin_is_default(), "setting_problems": stored_setting_problems(),
+            "status_words": STATUS_WORDS, "copy_action_labels": COPY_ACTION_LABELS,
             "kind_words": KIND_WORDS, "category_words": CATEGORY_WORDS, "due_mode_words": DUE_MODE_WORDS,
             "weekday_words": WEEKDAY_WORDS}
 
@@ -195,22 +184,27 @@ def to_copy(_outcome: object, code: str) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    error, status = None, 200
+    error, status, retry = None, 200, None
     if request.method == "POST":
         config = current_app.config
         try:
-            verify_admin_pin(request.form.get("pin", ""), circulation().now(), config["PIN_MAX_ATTEMPTS"],
-                             config["PIN_LOCKOUT_MINUTES"])
+            session_id = verify_admin_pin(request.form.get("pin", ""), circulation().now(),
+                                          config["PIN_MAX_ATTEMPTS"], config["PIN_LOCKOUT_MINUTES"], client_key())
         except MuontraError as exc:
-            error, status = exc.message_in(g.lang), exc.http_status
+            error, status, retry = exc.message_in(g.lang), exc.http_status, exc.params.get("retry_after")
+            current_app.logger.warning("wrong librarian PIN from %s (%s)", client_key(), exc.code)
         else:
-            session[SESSION_KEY] = circulation().now().isoformat()
-            return redirect(_safe_next(request.args.get("next")))
-    return render_template("admin/login.html", error=error), status
+            start_librarian_session(session_id)
+            return redirect(safe_next(request.args.get("next"), url_for("admin.home"), "/admin"))
+    response = make_response(render_template("admin/login.html", error=error), status)
+    if retry:
+        response.headers["Retry-After"] = str(int(retry))
+    return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    end_session(current_session_id())
     session.pop(SESSION_KEY, None)
     return redirect(url_for("pages.idle"))
 
@@ -223,10 +217,12 @@ def change_pin() -> ResponseReturnValue:
             flash(_("The two PINs are not the same."), "error")
         else:
             try:
-                set_admin_pin(pin)
+                session_id = change_admin_pin(request.form.get("current", ""), pin, circulation().now())
             except MuontraError as exc:
                 flash(exc.message_in(g.lang), "error")
             else:
+                # Every other session (another tablet, a stolen cookie) ended with the old PIN.
+                start_librarian_session(session_id)
                 flash(_("The new PIN is saved."), "success")
                 return redirect(url_for("admin.home"))
     return render_template("admin/pin.html")
@@ -293,7 +289,7 @@ def save_patron() -> str:
 def checkout_for(code: str) -> LoanReceipt:
     session.pop(OFFER_KEY, None)
     override = request.form.get("override") or None
-    return circulation().checkout(code, request.form.get("item", ""), override=override)
+    return circulation().checkout(code, request.form.get("item", ""), override=override, at_the_desk=True)
 
 
 @bp.post("/patrons/<path:code>/checkin")

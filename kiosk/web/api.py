@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, fields
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from .. import catalogue
 from ..db import db
-from ..errors import N_, ExpectedObject, FieldMustBeText, InvalidJson, PayloadTooLarge
+from ..errors import N_, MuontraError
 from ..i18n import translate
 from ..migrations import KIOSK, current_version
+from ..rules import NotYourLoan
 from ..services import CheckinReceipt, PatronSummary
+from ..webkit import client_key, json_body
 from . import circulation
 
 bp = Blueprint("api", __name__)
 
 
-def json_body(*fields: str) -> dict[str, str]:
-    """The request's JSON object with each named field as text, or a 4xx error saying what is wrong."""
-    limit = current_app.config["API_MAX_JSON_BYTES"]
-    if (request.content_length or 0) > limit:
-        raise PayloadTooLarge()
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge()
+def _seconds() -> float:
+    return current_app.config["CLOCK"]().timestamp()
+
+
+def admit_card(raw: str) -> None:
+    """Count the card this request names against the public screen's limits (kiosk/throttle.py)."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        # RecursionError: a small body of deeply nested brackets ("[[[[…") is still not a request.
-        raise InvalidJson() from exc
-    if not isinstance(body, dict):
-        raise ExpectedObject()
-    values = {}
-    for name in fields:
-        value = body.get(name)
-        if not isinstance(value, str):
-            raise FieldMustBeText(field=name)
-        values[name] = value
-    if isinstance(body.get("lang"), str) and body["lang"] in ("vi", "en"):
-        g.lang = body["lang"]
-    return values
+        code = circulation().clean(raw)
+    except MuontraError:
+        return  # no code at all: the service refuses it without looking anything up
+    current_app.extensions["card_limiter"].admit(client_key(), code, _seconds())
 
 
 def patron_json(summary: PatronSummary) -> dict[str, Any]:
@@ -67,7 +55,11 @@ HOLD_SHELF_MESSAGE = N_("Set aside for a reader who reserved it: please put it o
 
 
 def checkin_json(receipt: CheckinReceipt) -> dict[str, Any]:
-    answer = {**asdict(receipt), "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
+    """Whoever hands a book back may not hold the card it was lent on: the answer says whether it
+    was late, never by how many days (that is the borrower's record, on the librarian's pages)."""
+    answer = {key: value for key, value in asdict(receipt).items() if key != "overdue_days"}
+    answer = {**answer, "late": receipt.overdue_days > 0,
+              "message": translate(CHECKIN_MESSAGES[receipt.outcome], g.lang)}
     if receipt.hold_shelf:
         answer["hold_message"] = translate(HOLD_SHELF_MESSAGE, g.lang)
     return answer
@@ -89,12 +81,14 @@ def healthz():
 @bp.post("/api/patron")
 def patron():
     body = json_body("patron")
+    admit_card(body["patron"])
     return jsonify({"patron": patron_json(circulation().patron_summary(body["patron"]))})
 
 
 @bp.post("/api/checkout")
 def checkout():
     body = json_body("patron", "item")
+    admit_card(body["patron"])
     receipt = circulation().checkout(body["patron"], body["item"])
     return jsonify(
         {
@@ -112,8 +106,18 @@ def checkin():
 
 @bp.post("/api/renew")
 def renew():
+    """Only the borrower's card renews a loan; a client trying other cards on one book (to learn who
+    holds it) is stopped after RENEW_WRONG_CARD_LIMIT tries."""
     body = json_body("patron", "item")
-    receipt = circulation().renew(body["patron"], body["item"])
+    wrong_cards = current_app.extensions["renew_failures"]
+    wrong_cards.check(client_key(), _seconds())
+    admit_card(body["patron"])
+    try:
+        receipt = circulation().renew(body["patron"], body["item"])
+    except NotYourLoan:
+        wrong_cards.failed(client_key(), _seconds())
+        current_app.logger.warning("renewal with a card that does not hold the book, from %s", client_key())
+        raise
     return jsonify({"loan": {"item": receipt.item, "title": receipt.title, "due": receipt.due.isoformat()}})
 
 

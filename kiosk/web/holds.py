@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 
 from ..errors import MuontraError
 from ..holds import HoldLine, Holds
-from . import admin, circulation
-from .api import json_body
+from ..webkit import require_login
+from . import circulation
+from .api import admit_card, json_body
 
 api = Blueprint("holds_api", __name__)
 pages = Blueprint("holds_admin", __name__, url_prefix="/admin/holds")
-pages.before_request(admin._require_login)  # the librarian's PIN session, as the other admin pages
+pages.before_request(require_login)  # the librarian's PIN session, as the other admin pages
 
 
 def _holds() -> Holds:
@@ -36,12 +37,14 @@ def hold_json(line: HoldLine) -> dict[str, Any]:
 @api.post("/api/hold")
 def place() -> ResponseReturnValue:
     body = json_body("patron", "item")
+    admit_card(body["patron"])  # the public screen's card limit (kiosk/throttle.py)
     return jsonify({"hold": hold_json(_holds().place(body["patron"], body["item"]))})
 
 
 @api.post("/api/holds")
 def mine() -> ResponseReturnValue:
     body = json_body("patron")
+    admit_card(body["patron"])  # the public screen's card limit (kiosk/throttle.py)
     holds = _holds()
     circulation().find_patron(body["patron"])  # unknown or inactive card: the usual refusal
     lines = [line for line in holds.lines(patron_code=body["patron"]) if line.state in ("waiting", "ready", "expired")]
@@ -51,6 +54,7 @@ def mine() -> ResponseReturnValue:
 @api.post("/api/hold/cancel")
 def cancel_mine() -> ResponseReturnValue:
     body = json_body("patron", "hold")
+    admit_card(body["patron"])  # the public screen's card limit (kiosk/throttle.py)
     _holds().cancel(body["hold"], patron_code=body["patron"])
     return jsonify({"cancelled": body["hold"]})
 

@@ -12,9 +12,11 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from peewee import PeeweeException
 
+from .. import stored_settings
+from ..admin_auth import end_session
 from ..errors import N_
 from ..i18n import AUDIENCES, DEFAULT_LANGUAGE, LANGUAGES, translate, translate_for
-from ..ledger import get_setting
+from ..webkit import current_session_id, safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -25,7 +27,7 @@ VIEWS = ("idle", "borrow", "return", "search")
 def _layout() -> dict[str, Any]:
     """What every page's header needs (base.html)."""
     try:
-        school = get_setting("school_name") or current_app.config["SCHOOL_NAME"]
+        school = stored_settings.read("school_name") or current_app.config["SCHOOL_NAME"]
     except PeeweeException:
         school = current_app.config["SCHOOL_NAME"]  # an error page must render even without the database
     return {
@@ -45,7 +47,7 @@ SCRIPT_WORDS = {
     "scan_book": N_("Now scan the label of each book."),
     "due": N_("Return by %(due)s"),
     "borrowed_ok": N_("Borrowed!"),
-    "returned_late": N_("This book is %(days)s day(s) late. Please return books on time."),
+    "returned_late": N_("This book came back late. Please return books on time."),
     "class_library": N_("This book belongs to the class library %(location)s."),
     "no_connection": N_("The kiosk is not responding. Please try again or see the librarian."),
     "same_card": N_("You are already signed in. Scan a book label."),
@@ -126,19 +128,14 @@ def search() -> ResponseReturnValue:
 def switch_language(code: str) -> ResponseReturnValue:
     if code in LANGUAGES:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next"), url_for("pages.idle")))
 
 
 @bp.get("/reset")
 def reset() -> ResponseReturnValue:
     """Where an idle kiosk goes: the next child starts afresh, in the default language, and a
-    librarian who logged in at the kiosk and walked away is logged out."""
+    librarian who logged in at the kiosk and walked away is logged out (for every copy of the cookie)."""
+    end_session(current_session_id())
     session.clear()
     return redirect(url_for("pages.idle"))
 
-
-def _safe_next(target: str | None) -> str:
-    # Only local paths: a crafted link must not send the kiosk to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.idle")

@@ -18,7 +18,7 @@ from ..ledger import get_setting
 from ..models import Copy, Loan, Patron, Title
 from ..rules import UnknownPatron
 from . import circulation
-from .api import json_body
+from .api import admit_card, json_body
 
 bp = Blueprint("receipt", __name__)
 
@@ -33,6 +33,7 @@ class TooManyCopies(BadInput):
 @bp.post("/api/receipt")
 def print_receipt() -> ResponseReturnValue:
     body = json_body("patron", "copies")
+    admit_card(body["patron"])  # the public screen's card limit (kiosk/throttle.py)
     codes = [clean(code) for code in body["copies"].split()]
     if len(codes) > MAX_COPIES:
         raise TooManyCopies(limit=MAX_COPIES)

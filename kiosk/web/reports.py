@@ -31,12 +31,12 @@ from ..models import Patron
 from ..reports import cards, class_links, labels, overdue, registers, stats
 from ..reports.common import Period, school_year_of
 from ..reports.pdf import text as pdf_text
+from ..webkit import require_login
 from . import circulation
-from .admin import _require_login
 from .downloads import download
 
 bp = Blueprint("reports", __name__, url_prefix="/admin/reports")
-bp.before_request(_require_login)
+bp.before_request(require_login)
 # The homeroom teacher's read-only page: no PIN, the link's token names the one class it shows.
 teacher_bp = Blueprint("teacher", __name__, url_prefix="/class")
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import segno
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from .. import tls
+from ..webkit import CONTENT_SECURITY_POLICY, csp_nonce
 
 bp = Blueprint("tls", __name__)
 
@@ -75,8 +76,14 @@ def _plain_http_from_the_lan() -> ResponseReturnValue | None:
         return None
     if request.routing_exception is not None or https_url() is None:
         return None  # an unknown page or a Host we would not link to: the usual answer
-    return render_template("tls/explain.html", https=https_url(request.full_path.rstrip("?")),
-                           ca_page=request.host_url.rstrip("/") + "/ca")
+    target = https_url(request.full_path.rstrip("?"))
+    response = make_response(render_template("tls/explain.html", https=target,
+                                             ca_page=request.host_url.rstrip("/") + "/ca"))
+    # The page asks the HTTPS address whether the certificate is trusted yet: that one origin is allowed.
+    origin = target.split("/", 3)[:3]
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=csp_nonce()).replace(
+        "connect-src 'self'", f"connect-src 'self' {'/'.join(origin)}")
+    return response
 
 
 @bp.get("/ca")

@@ -27,13 +27,22 @@ from flask import (
     url_for,
 )
 
-from ..admin_auth import verify_admin_pin
+from ..admin_auth import end_session, verify_admin_pin
 from ..errors import N_, BadInput, MuontraError
 from ..i18n import translate
+from ..webkit import SESSION_KEY as LIBRARIAN_KEY
+from ..webkit import (
+    client_key,
+    current_session_id,
+    json_body,
+    librarian_signed_in,
+    safe_next,
+    start_librarian_session,
+)
 from ..workflows import rules
 from ..workflows.services import LIBRARIAN, BatchView, ReturnScan, StocktakeScanResult, Workflows
 from . import circulation
-from .admin import SESSION_KEY as ADMIN_SESSION_KEY
+from .api import admit_card
 
 bp = Blueprint("workflows", __name__, url_prefix="/staff")
 
@@ -61,20 +70,12 @@ def _deadline() -> str:
     return (_now() + timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"])).isoformat()
 
 
-def _admin_session_live() -> bool:
-    """The librarian's /admin PIN session counts here too (one PIN for both)."""
-    seen = session.get(ADMIN_SESSION_KEY)
-    limit = timedelta(minutes=current_app.config["ADMIN_SESSION_MINUTES"])
-    return seen is not None and _now() - datetime.fromisoformat(seen) <= limit
-
-
 def staff() -> str | None:
     """Who is signed in on this kiosk for staff work: a helper's code, "librarian", or None."""
-    if _admin_session_live():
-        session[ADMIN_SESSION_KEY] = _now().isoformat()
+    if librarian_signed_in(touch=True):  # the librarian's /admin PIN session counts here too (one PIN)
         return LIBRARIAN
     state = session.get(STAFF_KEY)
-    if not state or datetime.fromisoformat(state["until"]) < _now():
+    if not isinstance(state, dict) or datetime.fromisoformat(state["until"]) < _now() or state.get("who") == LIBRARIAN:
         session.pop(STAFF_KEY, None)
         return None
     state["until"] = _deadline()  # sliding: a helper scanning a whole batch stays signed in
@@ -109,14 +110,11 @@ def _staff_context() -> dict[str, Any]:
 
 
 def _scan_body(*fields: str) -> dict[str, str]:
-    from .api import json_body
-
     return json_body(*fields)
 
 
-def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/staff") and not target.startswith("//") else url_for(
-        "workflows.menu")
+def _next(target: str | None) -> str:
+    return safe_next(target, url_for("workflows.menu"), "/staff")
 
 
 # ---------------------------------------------------------------- signing in
@@ -132,29 +130,42 @@ def start():
 @bp.post("/helper")
 def helper_sign_in():
     body = _scan_body("card")
-    patron = service().helper_sign_in(body["card"])
+    # A typed code is a guess until proven otherwise: every code counts against the public screen's
+    # card limit, wrong ones against HELPER_WRONG_CARD_LIMIT, and each attempt is logged.
+    wrong_cards, now = current_app.extensions["helper_failures"], _now().timestamp()
+    wrong_cards.check(client_key(), now)
+    admit_card(body["card"])
+    try:
+        patron = service().helper_sign_in(body["card"])
+    except MuontraError as exc:
+        wrong_cards.failed(client_key(), now)
+        current_app.logger.warning("helper sign-in refused (%s) from %s", exc.code, client_key())
+        raise
+    current_app.logger.info("helper %s signed in from %s", patron.code, client_key())
     _sign_in(patron.code)
     return jsonify({"helper": {"code": patron.code, "first_name": patron.first_name},
-                    "next": _safe_next(request.args.get("next"))})
+                    "next": _next(request.args.get("next"))})
 
 
 @bp.post("/pin")
 def librarian_sign_in():
     try:
-        verify_admin_pin(request.form.get("pin", ""), _now(), current_app.config["PIN_MAX_ATTEMPTS"],
-                         current_app.config["PIN_LOCKOUT_MINUTES"])
+        session_id = verify_admin_pin(request.form.get("pin", ""), _now(), current_app.config["PIN_MAX_ATTEMPTS"],
+                                      current_app.config["PIN_LOCKOUT_MINUTES"], client_key())
     except MuontraError as exc:
+        current_app.logger.warning("wrong librarian PIN from %s (%s)", client_key(), exc.code)
         return render_template("workflows/start.html", next=request.form.get("next", ""),
                                error=exc.message_in(g.lang)), exc.http_status
-    _sign_in(LIBRARIAN)
-    session[ADMIN_SESSION_KEY] = _now().isoformat()  # and the /admin pages, without a second PIN
-    return redirect(_safe_next(request.form.get("next")))
+    session.pop(STAFF_KEY, None)
+    start_librarian_session(session_id)  # the staff pages and /admin, without a second PIN
+    return redirect(_next(request.form.get("next")))
 
 
 @bp.post("/signout")
 def sign_out():
     session.pop(STAFF_KEY, None)
-    session.pop(ADMIN_SESSION_KEY, None)
+    end_session(current_session_id())
+    session.pop(LIBRARIAN_KEY, None)
     return redirect(url_for("workflows.start"))
 
 
@@ -182,7 +193,7 @@ def _today() -> date:
 
 def _day(text: str | None) -> date:
     """dd/mm/yyyy (or yyyy-mm-dd): never the browser's locale order."""
-    from ..importer import parse_date
+    from ..spreadsheet import parse_date
 
     day = parse_date((text or "").strip())
     if day is None:

@@ -14,9 +14,10 @@ from datetime import date, datetime
 
 from peewee import IntegrityError, fn
 
+from .. import stored_settings
 from ..codes import book_number
 from ..db import write_transaction
-from ..ledger import get_setting, iso, record
+from ..ledger import iso, record
 from ..models import (
     MAIN_LIBRARY,
     Copy,
@@ -462,7 +463,7 @@ class Workflows:
 
     def prefixes(self) -> dict[str, str]:
         """Collection prefixes and the category each one files under (setting ``accession_prefixes``)."""
-        return dict(get_setting("accession_prefixes") or rules.DEFAULT_PREFIXES)
+        return dict(stored_settings.read("accession_prefixes") or rules.DEFAULT_PREFIXES)
 
     def lookup_isbn(self, raw: str) -> Title | None:
         isbn = self._isbn(raw)

@@ -504,7 +504,7 @@
     }
     const checkin = answer.data.checkin;
     const notes = [];
-    if (checkin.overdue_days > 0) notes.push(fmt(W.returned_late, {days: checkin.overdue_days}));
+    if (checkin.late) notes.push(W.returned_late);
     if (checkin.location && checkin.location !== "main") notes.push(fmt(W.class_library, {location: checkin.location}));
     if (checkin.hold_message) notes.push(checkin.hold_message);  // set aside for a reservation: never whose
     const kind = checkin.outcome === "returned" ? "ok" : "info";

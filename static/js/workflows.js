@@ -198,4 +198,8 @@
       if (event.key === "Enter") { event.preventDefault(); isbn.dispatchEvent(new Event("change")); }
     });
   }
+  // Print buttons (no inline onclick: the Content-Security-Policy allows only these files' scripts).
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
 })();

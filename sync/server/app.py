@@ -10,11 +10,9 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from kiosk import settings
-from kiosk.app import csrf, init_web
-from kiosk.ledger import get_setting
-from kiosk.web import errors
+from kiosk.webkit import csrf, init_web
 
-from .store import master_key, open_server_store
+from .store import master_key, open_server_store, session_key
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 KIOSK_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -28,16 +26,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     data = app.config["DATA_DIR"] = str(app.config["DATA_DIR"])
     database = open_server_store(data, app.config["DB"], upgrade=app.config["AUTO_MIGRATE"],
                                  busy_timeout_ms=int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
-    if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
-        app.config["SECRET_KEY"] = get_setting("secret_key")
     database.close()
     app.extensions["server_db"] = database
     key = app.config["MASTER_KEY"] or master_key(data)
     app.extensions["master_key"] = key.encode() if isinstance(key, str) else key
+    if not app.config.get("SECRET_KEY"):  # Flask's defaults hold None, so setdefault would not fill it
+        app.config["SECRET_KEY"] = session_key(app.extensions["master_key"])
 
-    init_web(app, database)
-
-    errors.register(app)
+    init_web(app, database, login_endpoint="server_admin.login")
 
     from . import views_admin, views_class, views_sync
 

@@ -147,7 +147,7 @@ def apply_checkout(ctx: Context, p: Payload) -> None:
     PendingCheckin.delete().where((PendingCheckin.item == item) & (PendingCheckin.device == ctx.device)).execute()
     current = _open_loan(copy)
     loan = Loan.create(uuid=loan_uuid, copy=copy, patron=patron, checked_out_at=at, due=due,
-                       location=p.get("location") or copy.location, checkout_device=_text(p, "device"),
+                       location=p.get("location") or copy.location, checkout_device=ctx.device,
                        returned_at=ctx.received_at if current is not None else None,
                        checkin_device=CONFLICT_CLOSED if current is not None else None)
     if current is not None:

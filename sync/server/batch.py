@@ -27,11 +27,13 @@ from kiosk.db import db, insert_rows
 from kiosk.ledger import IN_CHUNK
 from kiosk.models import Copy, Loan, Patron
 
+from .. import schema
 from ..protocol import keys_of
 from . import apply as applying
 from .models import AppliedEvent, Conflict, PendingCheckin
 
 Key = tuple[str, str]
+MAX_REPUBLISH = 1000  # entities a refused fact may name and still have sent back
 
 
 @dataclass
@@ -47,6 +49,17 @@ class _CopyState:
 def _text(payload: Mapping[str, Any], name: str) -> str | None:
     value = payload.get(name)
     return value if isinstance(value, str) and value else None
+
+
+def _publishable(key: Any) -> bool:
+    """A key a refused fact named that can be looked up and sent back (not a 15 MB or unstorable one)."""
+    if not isinstance(key, str) or not key or len(key) > 2 * schema.MAX_CODE + 1:
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in key
 
 
 def _moment(text: str | None) -> datetime | None:
@@ -66,8 +79,9 @@ def _day(text: str | None) -> date | None:
 class BatchApplier:
     """One push batch of a device, applied in seq order inside the caller's transaction."""
 
-    def __init__(self, device: str, now: datetime) -> None:
-        self.device, self.now = device, now
+    def __init__(self, device: str, now: datetime, role: str = schema.DESK) -> None:
+        self.device, self.now, self.role = device, now, role
+        self.refused: dict[int, str] = {}  # seq → why the fact is refused before anything reads it
         self.copies: dict[str, _CopyState | None] = {}
         self.patrons: dict[str, tuple[int, bool] | None] = {}  # code → (id, active)
         self.loan_exists: dict[str, bool] = {}
@@ -91,7 +105,9 @@ class BatchApplier:
         self._load_copies(sorted(items - {None} - self.copies.keys()))
         self._load_patrons(sorted(patrons - {None} - self.patrons.keys()))
         self._load_loans(sorted(loans - {None} - self.loan_exists.keys()))
-        uuids = [event["uuid"] for event in events]
+        self._load_uuids([event["uuid"] for event in events])
+
+    def _load_uuids(self, uuids: Sequence[str]) -> None:
         for chunk in chunked(uuids, IN_CHUNK):
             self.used_uuids |= {row[0] for row in AppliedEvent.select(AppliedEvent.uuid)
                                 .where(AppliedEvent.uuid.in_(chunk)).tuples()}
@@ -136,7 +152,8 @@ class BatchApplier:
 
     def _plain_checkout(self, event: Mapping[str, Any]) -> bool:
         p = event["payload"]
-        uuid, item, patron_code, device = (_text(p, name) for name in ("loan", "item", "patron", "device"))
+        uuid, item, patron_code = (_text(p, name) for name in ("loan", "item", "patron"))
+        device = self.device  # the device that signed the push, never one the payload names
         at, due = _moment(_text(p, "at")), _day(_text(p, "due"))
         if None in (uuid, item, patron_code, device, at, due) or self.loan_exists.get(uuid, True):
             return False
@@ -233,9 +250,41 @@ class BatchApplier:
 
     # ------------------------------------------------------------ the batch
 
+    def _screen(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The fact as this device may say it: signed for by the device that signed the request, valid
+        by its kind's schema (sync/schema.py) and allowed for the device's role, or noted in ``refused``."""
+        event_type, payload = event["type"], event["payload"]
+        fact = schema.FACTS.get(event_type)
+        if fact is not None and "device" in fact.payload.fields:
+            # Whatever the payload says, the fact is the authenticated device's.
+            event = {**event, "payload": {**payload, "device": self.device}}
+        try:
+            schema.check_fact(event_type, event["payload"])
+        except schema.Invalid as exc:
+            self.refused[event["seq"]] = f"invalid: {exc.reason}"[:500]
+            return event
+        if not schema.allowed(self.role, event_type, event["payload"]):
+            self.refused[event["seq"]] = f"not allowed for a {schema.ROLE_LABELS.get(self.role, self.role)} device"
+        return event
+
+    def _refuse(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Processed, never applied, never stored: only its reason and the entities to send back."""
+        reason = self.refused[event["seq"]]
+        stored_uuid = f"{event['uuid']}#{self.device}.{event['seq']}" if event["uuid"] in self.used_uuids else None
+        self._record({**event, "payload": {}}, "rejected", reason, stored_uuid)
+        # The kiosk applied it locally already: the server's state of what it named goes back to it
+        # (not for a fact naming more than a real one can: 300,000 codes would be 300,000 tombstones).
+        named = keys_of(event["type"], event["payload"])
+        touched = {(kind, key) for kind, key in named if _publishable(key)} if len(named) <= MAX_REPUBLISH else set()
+        self._forget(touched)
+        self.touched |= touched
+        return {"seq": event["seq"], "uuid": event["uuid"], "outcome": "rejected", "reason": reason, "conflicts": []}
+
     def apply(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Apply the events in order; returns each one's outcome. Call :meth:`flush` before committing."""
-        self._load(events)
+        events = [self._screen(event) for event in events]
+        self._load([event for event in events if event["seq"] not in self.refused])
+        self._load_uuids([event["uuid"] for event in events if event["seq"] in self.refused])
         results: list[dict[str, Any]] = []
         position = 0
         while position < len(events):
@@ -246,6 +295,10 @@ class BatchApplier:
                 continue
             event = events[position]
             position += 1
+            if event["seq"] in self.refused:
+                results.append(self._refuse(event))
+                self.used_uuids.add(event["uuid"])
+                continue
             plain = self.PLAIN.get(event["type"])
             if plain is not None:
                 self._ensure(event["payload"])  # reads only what a fact applied alone made us forget
@@ -268,7 +321,7 @@ class BatchApplier:
         uuids: set[str] = set()
         for event in events[start:]:
             if (event["type"] not in ledger.BULK_APPLIERS or (run and event["type"] != run[0]["type"])
-                    or event["uuid"] in self.used_uuids or event["uuid"] in uuids):
+                    or event["uuid"] in self.used_uuids or event["uuid"] in uuids or event["seq"] in self.refused):
                 break
             run.append(event)
             uuids.add(event["uuid"])

@@ -32,6 +32,7 @@ from kiosk.models import (
 
 from .. import digest
 from ..protocol import parse_cursor, rotation_item_key
+from ..schema import SHARED_SETTINGS
 from .models import Change, ServerState
 
 Key = tuple[str, str]
@@ -40,11 +41,6 @@ Key = tuple[str, str]
 KIND_ORDER = {"patron": 0, "copy": 1, "policy": 2, "calendar": 3, "setting": 4, "loan": 5, "stocktake": 6,
               "stocktake_scan": 7, "rotation": 8, "rotation_item": 9, "hold": 10}
 
-# Settings every kiosk shares (the lending policy reads them); others stay on their device.
-# class_links: a homeroom teacher's link made on one kiosk opens on the server and every kiosk.
-# school_name: the name on every kiosk's screens and slips is the school's, set once anywhere.
-SHARED_SETTINGS = frozenset({"block_when_overdue", "closed_weekdays", "term_ends", "year_end", "class_links",
-                             "school_name"})
 CALENDAR_SETTINGS = ("closed_weekdays", "term_ends", "year_end")
 
 
@@ -317,7 +313,7 @@ def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -
     state, mine = server_digests()
     cursor = parse_cursor(cursor_text)
     answer: dict[str, Any] = {"change_seq": state.change_seq, "moved": True, "differs": [], "buckets": [],
-                              "records": []}
+                              "records": [], "shelved": []}
     if (not mine or cursor is None or cursor.epoch != state.epoch or cursor.seq != state.change_seq
             or cursor.snapshot_until):
         return answer
@@ -333,4 +329,5 @@ def digest_answer(cursor_text: str | None, theirs: list[str], skip: list[int]) -
         fact_type, reader = PUBLISHERS[kind]
         records += [{"seq": state.change_seq, "kind": kind, "key": key, "op": "upsert", "type": fact_type,
                      "payload": value} for key, value in reader(keys).items()]
-    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records}
+    return {**answer, "moved": False, "differs": differs, "buckets": buckets, "records": records,
+            "shelved": digest.shelved_in(buckets)}

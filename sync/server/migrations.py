@@ -25,4 +25,24 @@ def _copy_names(database: Database) -> None:
         database.execute_sql(f'UPDATE "conflict" SET kind = {mark} WHERE kind = {mark}', (new, old))
 
 
-SERVER = Component("server", [("0001_initial", _server_v1), ("0002_copy_conflict_kinds", _copy_names)])
+
+
+def _roles_and_secrets(database: Database) -> None:
+    """Device roles and re-pairing codes; the session signing key leaves the database.
+
+    A device paired before roles existed becomes a self-check kiosk: the safe default (it can
+    still lend, return, renew and scan); the librarian gives a desk its role on the devices page.
+    The cookie key is derived from server.key from now on (store.session_key), so the row that
+    held it goes: a copy of the database must not be enough to sign a librarian's cookie.
+    """
+    for table, column, sql in (("device", "role", "VARCHAR(16) NOT NULL DEFAULT 'kiosk'"),
+                               ("pairing_code", "role", "VARCHAR(16) NOT NULL DEFAULT 'kiosk'"),
+                               ("pairing_code", "device", "VARCHAR(255)")):
+        # 0001 creates today's models, so a new database has the columns already.
+        if column not in {info.name for info in database.get_columns(table)}:
+            database.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql}")
+    database.execute_sql("DELETE FROM setting WHERE key = 'secret_key'")
+
+
+SERVER = Component("server", [("0001_initial", _server_v1), ("0002_copy_conflict_kinds", _copy_names),
+                              ("0003_roles_and_secrets", _roles_and_secrets)])

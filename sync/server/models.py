@@ -38,6 +38,9 @@ class Device(BaseModel):
     reported_seq = IntegerField(default=0)  # the kiosk's newest local event, as it last said
     clock_offset = FloatField(null=True)  # device clock minus server clock, seconds
     pull_cursor = CharField(default="")
+    # What the librarian lets it record (sync/schema.py: kiosk | helper | desk). Devices paired before
+    # roles existed got the least, "kiosk" (migration 0002); the librarian raises it on the devices page.
+    role = CharField(default="kiosk")
 
 
 class PairingCode(BaseModel):
@@ -46,6 +49,8 @@ class PairingCode(BaseModel):
     created_at = DateTimeField()
     expires_at = DateTimeField()
     used_by = CharField(null=True)
+    role = CharField(default="kiosk")  # the role the device gets
+    device = CharField(null=True)  # set: a librarian's "pair again" code, only for this device id
 
 
 class AppliedEvent(BaseModel):

@@ -16,7 +16,16 @@ from kiosk.db import db, is_sqlite, write_transaction
 from kiosk.errors import N_, MuontraError
 from kiosk.models import Copy, Loan, Patron, RotationItem, Title
 
-from ..protocol import MAX_PULL_LIMIT, BadPairingCode, Cursor, derive_device_secret, keys_of, parse_cursor
+from .. import schema
+from ..protocol import (
+    MAX_PULL_LIMIT,
+    BadPairingCode,
+    Cursor,
+    DeviceTaken,
+    derive_device_secret,
+    keys_of,
+    parse_cursor,
+)
 from . import apply as applying
 from .batch import BatchApplier
 from .changes import current_seq, publish
@@ -60,39 +69,102 @@ def _code_hash(code: str) -> str:
 # ---------------------------------------------------------------- devices
 
 
-def add_device(name: str, now: datetime) -> str:
-    """A one-time pairing code for a new kiosk (valid for a day)."""
+class UnknownRole(MuontraError):
+    code = "unknown_role"
+    message = N_("There is no device role called %(role)s.")
+
+
+class DeviceRevoked(MuontraError):
+    code = "device_revoked"
+    message = N_("%(name)s is revoked: it can not be paired again. Pair a new kiosk instead.")
+    http_status = 409
+
+
+def _role(role: str) -> str:
+    if role not in schema.ROLES:
+        raise UnknownRole(role=str(role)[:40])
+    return role
+
+
+def _new_code(name: str, now: datetime, role: str, device: str | None = None) -> str:
     raw = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(8))
     code = f"{raw[:4]}-{raw[4:]}"
-    with write_transaction():
-        PairingCode.create(code_hash=_code_hash(code), name=name.strip() or "kiosk", created_at=now,
-                           expires_at=now + timedelta(hours=PAIRING_HOURS))
+    PairingCode.create(code_hash=_code_hash(code), name=name.strip() or "kiosk", created_at=now,
+                       expires_at=now + timedelta(hours=PAIRING_HOURS), role=role, device=device)
     return code
 
 
+def add_device(name: str, now: datetime, role: str = schema.DEFAULT_ROLE) -> str:
+    """A one-time pairing code for a new kiosk (valid for a day), for a device of ``role``."""
+    with write_transaction():
+        return _new_code(name, now, _role(role))
+
+
+def repair_device(name_or_id: str, now: datetime) -> tuple[Device, str]:
+    """The librarian pairs a device again (a new tablet, a lost secret): its old key stops working
+    now, and the code works only for that device id. A revoked device stays revoked."""
+    with write_transaction():
+        device = _device(name_or_id)
+        if device.revoked:
+            raise DeviceRevoked(name=device.name)
+        Device.update(key_version=Device.key_version + 1).where(Device.id == device.id).execute()
+        return device, _new_code(device.name, now, device.role, device.id)
+
+
+def set_role(name_or_id: str, role: str) -> Device:
+    """What a device may record from now on (its next push is checked against it)."""
+    with write_transaction():
+        device = _device(name_or_id)
+        Device.update(role=_role(role)).where(Device.id == device.id).execute()
+    return Device.get_by_id(device.id)
+
+
 def pair(code: str, device_id: str, master_key: bytes, now: datetime) -> dict[str, Any]:
-    """Exchange a pairing code for the device's secret; re-pairing re-keys the device."""
+    """Exchange a pairing code for the device's secret.
+
+    A new code pairs a new device id only: an id the server knows (every kiosk shows its own)
+    would otherwise be taken over, or a revoked one brought back. Pairing a known device again
+    takes the librarian's "pair again" code for that device, which has already revoked its old key.
+    """
+    if not _readable(schema.Text(32, 1, single_line=True), code) or not _readable(schema.DEVICE, device_id):
+        raise BadPairingCode()
     with write_transaction():
         row = PairingCode.get_or_none(PairingCode.code_hash == _code_hash(code))
         if row is None or row.used_by is not None or row.expires_at < now:
             raise BadPairingCode()
-        PairingCode.update(used_by=device_id).where(PairingCode.code_hash == row.code_hash).execute()
         device = Device.get_or_none(Device.id == device_id)
+        if row.device is not None and (row.device != device_id or device is None or device.revoked):
+            raise BadPairingCode()  # a "pair again" code is for its own device, never another
+        if row.device is None and device is not None:
+            raise DeviceTaken()
+        PairingCode.update(used_by=device_id).where(PairingCode.code_hash == row.code_hash).execute()
         if device is None:
-            device = Device.create(id=device_id, name=row.name, paired_at=now)
+            device = Device.create(id=device_id, name=row.name, paired_at=now, role=row.role)
         else:
-            device.key_version += 1
-            device.name, device.revoked, device.paired_at = row.name, False, now
-            device.save()
-    return {"device": device.id, "name": device.name, "last_seq": device.last_seq,
+            Device.update(paired_at=now).where(Device.id == device.id).execute()
+    return {"device": device.id, "name": device.name, "last_seq": device.last_seq, "role": device.role,
             "secret": derive_device_secret(master_key, device.id, device.key_version)}
+
+
+def _readable(spec: schema.Spec, value: str) -> bool:
+    """A typed code or a device id the server can look up (a lone surrogate can't even be hashed)."""
+    try:
+        spec.check(value, "")
+    except schema.Invalid:
+        return False
+    return True
+
+
+def _device(name_or_id: str) -> Device:
+    device = Device.get_or_none((Device.id == name_or_id) | (Device.name == name_or_id))
+    if device is None:
+        raise UnknownDevice(name=name_or_id)
+    return device
 
 
 def revoke_device(name_or_id: str) -> Device:
     with write_transaction():
-        device = Device.get_or_none((Device.id == name_or_id) | (Device.name == name_or_id))
-        if device is None:
-            raise UnknownDevice(name=name_or_id)
+        device = _device(name_or_id)
         Device.update(revoked=True).where(Device.id == device.id).execute()
     return device
 
@@ -124,7 +196,7 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
                 break
             fresh.append(event)
             last = event["seq"]
-        applier = BatchApplier(device.id, now)
+        applier = BatchApplier(device.id, now, device.role)
         results = _duplicates(device.id, seen) + applier.apply(fresh)
         Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
             Device.id == device.id).execute()
@@ -288,7 +360,7 @@ def status() -> dict[str, Any]:
     devices = []
     for device in Device.select().order_by(Device.name):
         devices.append({
-            "id": device.id, "name": device.name, "revoked": device.revoked,
+            "id": device.id, "name": device.name, "revoked": device.revoked, "role": device.role,
             "last_sync": ledger.iso(device.last_sync) + "Z" if device.last_sync else None,
             "last_seq": device.last_seq, "pending": max(0, device.reported_seq - device.last_seq),
             "clock_offset": device.clock_offset,

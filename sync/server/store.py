@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
 
 from peewee import Database
 
-from kiosk.db import connect, db, write_transaction
-from kiosk.ledger import get_setting, put_setting
+from kiosk.db import connect, db, make_private
 from kiosk.migrations import KIOSK, check_schema, migrate
 
 from .migrations import SERVER
@@ -32,9 +33,6 @@ def open_server_store(data: str | os.PathLike[str], url: str | None = None, *, u
     if upgrade:
         for component in (KIOSK, SERVER):
             migrate(database, component)
-        if get_setting("secret_key") is None:
-            with write_transaction():
-                put_setting("secret_key", secrets.token_hex(32))  # signs the librarian's session cookie
     else:
         for component in (KIOSK, SERVER):
             check_schema(database, component, data=str(data))
@@ -56,4 +54,14 @@ def master_key(data: str | os.PathLike[str]) -> bytes:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
+    make_private(path)  # a key made by an older version, or copied with the wrong rights
     return path.read_text().strip().encode()
+
+
+def session_key(master: bytes) -> str:
+    """What signs the librarian's session cookie: derived from the master key, never stored.
+
+    It used to be a row of the database, so a copy of ``server.sqlite3`` (a backup, a USB stick)
+    was enough to sign an admin cookie; now that also takes ``server.key``.
+    """
+    return hmac.new(master, b"muontra:server-session-cookie:1", hashlib.sha256).hexdigest()

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from kiosk.admin_auth import pin_is_default, verify_admin_pin
+from kiosk.admin_auth import end_session, verify_admin_pin
 from kiosk.clock import DEFAULT_TIMEZONE
 from kiosk.errors import MuontraError
 from kiosk.models import Copy, Loan, Patron, Title
 from kiosk.tls import local_names
 from kiosk.web.tls import qr_svg
+from kiosk.webkit import (
+    SESSION_KEY,
+    client_key,
+    current_session_id,
+    login_required,
+    safe_next,
+    start_librarian_session,
+)
 
 from ..protocol import pairing_qr
+from ..schema import DEFAULT_ROLE, ROLE_LABELS, ROLES
 from . import service
 from .clock import now
 from .models import Conflict, Device
@@ -26,50 +34,27 @@ from .models import Conflict, Device
 bp = Blueprint("server_admin", __name__)
 
 
-def login_required(view):
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        until = session.get("server_admin_until")
-        if not until or datetime.fromisoformat(until) < now():
-            session.pop("server_admin_until", None)
-            return redirect(url_for("server_admin.login", next=request.path))
-        _extend_session()
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def _extend_session() -> None:
-    minutes = current_app.config["ADMIN_SESSION_MINUTES"]
-    session["server_admin_until"] = (now() + timedelta(minutes=minutes)).isoformat()
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
-            verify_admin_pin(request.form.get("pin", ""), now(), current_app.config["PIN_MAX_ATTEMPTS"],
-                             current_app.config["PIN_LOCKOUT_MINUTES"])
+            session_id = verify_admin_pin(request.form.get("pin", ""), now(), current_app.config["PIN_MAX_ATTEMPTS"],
+                                          current_app.config["PIN_LOCKOUT_MINUTES"], client_key())
         except MuontraError as exc:
-            error = exc.message_in(session.get("lang", "vi") if "lang" in session else _lang())
+            current_app.logger.warning("wrong librarian PIN from %s (%s)", client_key(), exc.code)
+            error, status = exc.message_in(g.lang), exc.http_status
         else:
-            _extend_session()
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("server_admin.devices"))
-    return render_template("server/login.html", error=error, default_pin=pin_is_default()), (401 if error else 200)
-
-
-def _lang() -> str:
-    from flask import g
-
-    return getattr(g, "lang", "vi")
+            start_librarian_session(session_id)
+            return redirect(safe_next(request.args.get("next"), url_for("server_admin.devices")))
+    # Nothing here tells an anonymous visitor whether the default PIN is still in use.
+    return render_template("server/login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
-    session.pop("server_admin_until", None)
+    end_session(current_session_id())
+    session.pop(SESSION_KEY, None)
     return redirect(url_for("server_admin.login"))
 
 
@@ -79,10 +64,25 @@ def home():
     return redirect(url_for("server_admin.devices"))
 
 
+def _devices_page(pairing: dict | None = None):
+    labels = {role: _(label) for role, label in ROLE_LABELS.items()}
+    return render_template("server/devices.html", status=service.status(), pairing=pairing, roles=ROLES,
+                           role_labels=labels, default_role=DEFAULT_ROLE)
+
+
+def _pairing_shown(name: str, code: str, made_at: datetime) -> dict:
+    # The librarian reads the expiry on the school's clock; the database keeps UTC.
+    expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
+        ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
+    server = request.host_url.rstrip("/")
+    return {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
+            "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
+
+
 @bp.get("/devices")
 @login_required
 def devices():
-    return render_template("server/devices.html", status=service.status(), pairing=None)
+    return _devices_page()
 
 
 def _lan_addresses_if_loopback() -> list[str]:
@@ -104,15 +104,38 @@ def add_device():
     if not name:
         flash(_("Give the kiosk a name."))
         return redirect(url_for("server_admin.devices"))
+    role = request.form.get("role", DEFAULT_ROLE)
+    if role not in ROLES:
+        flash(_("Choose what the device may do."))
+        return redirect(url_for("server_admin.devices"))
     made_at = now()
-    code = service.add_device(name, made_at)
-    # The librarian reads the expiry on the school's clock; the database keeps UTC.
-    expires = (made_at + timedelta(hours=service.PAIRING_HOURS)).replace(tzinfo=UTC).astimezone(
-        ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE)))
-    server = request.host_url.rstrip("/")
-    pairing = {"code": code, "name": name, "expires": expires.strftime("%H:%M %d/%m/%Y"),
-               "server": server, "qr": qr_svg(pairing_qr(server, code)), "lan": _lan_addresses_if_loopback()}
-    return render_template("server/devices.html", status=service.status(), pairing=pairing)
+    code = service.add_device(name, made_at, role)
+    return _devices_page(_pairing_shown(name, code, made_at))
+
+
+@bp.post("/devices/<device_id>/pair-again")
+@login_required
+def pair_again(device_id: str):
+    """A new code for this device only; its old key stops working at once."""
+    made_at = now()
+    try:
+        device, code = service.repair_device(device_id, made_at)
+    except MuontraError as exc:
+        flash(exc.message_in(g.lang))
+        return redirect(url_for("server_admin.devices"))
+    return _devices_page(_pairing_shown(device.name, code, made_at))
+
+
+@bp.post("/devices/<device_id>/role")
+@login_required
+def set_role(device_id: str):
+    role = request.form.get("role", "")
+    if role not in ROLES:
+        flash(_("Choose what the device may do."))
+    else:
+        device = service.set_role(device_id, role)
+        flash(_("%(name)s is now: %(role)s.", name=device.name, role=_(ROLE_LABELS[role])))
+    return redirect(url_for("server_admin.devices"))
 
 
 @bp.post("/devices/<device_id>/revoke")

@@ -8,11 +8,10 @@ from werkzeug.exceptions import HTTPException
 
 from kiosk.errors import N_, MuontraError
 from kiosk.i18n import DEFAULT_LANGUAGE, translate
-from kiosk.web.api import json_body
-from kiosk.web.errors import HTTP_MESSAGES
+from kiosk.webkit import http_message, json_body
 
 from .. import digest
-from ..protocol import PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
+from ..protocol import MAX_SEQ, PROTOCOL_VERSION, MalformedBody, decode_body, validate_events
 from . import changes, service
 from .auth import verify_request
 from .clock import now, now_unix
@@ -41,7 +40,7 @@ def _busy(exc: OperationalError):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     status = exc.code or 500
-    message = HTTP_MESSAGES.get(status, HTTP_MESSAGES[400])
+    message = http_message(status)
     return _json_error(f"http_{status}", translate(message, getattr(g, "lang", DEFAULT_LANGUAGE)), status)
 
 
@@ -70,8 +69,8 @@ def push():
     device, document = _signed_document()
     events = validate_events(document.get("events"))
     reported = document.get("newest_seq", 0)
-    if not isinstance(reported, int):
-        raise MalformedBody(reason="newest_seq must be an integer")
+    if not isinstance(reported, int) or isinstance(reported, bool) or not 0 <= reported <= MAX_SEQ:
+        raise MalformedBody(reason="newest_seq must be an event number")
     reply = service.push(device, events, now(), reported)
     return jsonify({**reply, "server_time": now_unix()})
 

@@ -61,21 +61,21 @@ def test_the_kiosk_camera_lends_a_book_once(tmp_path: Path, playwright) -> None:
         with kiosk(tmp_path, env={"MUONTRA_CAMERA": str(video)}) as process:
             page = open_page(browser, process.url + "/borrow")
             # Nothing plugged in yet: a small status, and the page still takes USB scans.
-            page.wait_for_function("window.muontra.camera.status === 'missing'")
+            page.wait_for_function("() => window.muontra.camera.status === 'missing'")
             assert page.locator(".camera-status").inner_text() == "Không có camera: em hãy dùng máy quét"
             assert not page.locator(".camera-view").is_visible()
 
             # The camera appears and a student holds a card, then a book, under it; each code
             # stays in view for 25 frames (1.7 s).
             put_video(video, footage([(None, 8), ("HS002", 25), (None, 10), ("TN-0001", 25), (None, 15)]))
-            page.wait_for_function("window.muontra.camera.status === 'ok'")
+            page.wait_for_function("() => window.muontra.camera.status === 'ok'")
             page.wait_for_selector("[data-list=borrowed] li")
             assert page.locator(".camera-view").is_visible()
             assert page.locator(".camera-caption").inner_text() == "Đưa mã vạch vào khung này"
             assert page.locator(".camera-guide").is_visible()
-            page.wait_for_function("document.querySelector('.camera-feed').naturalWidth > 0")
+            page.wait_for_function("() => document.querySelector('.camera-feed').naturalWidth > 0")
             screenshot(page, "camera-borrow")
-            page.wait_for_function("window.muontra.camera.status === 'ended'")
+            page.wait_for_function("() => window.muontra.camera.status === 'ended'")
 
             state = page.evaluate("({scans: muontra.state.scans, camera: muontra.camera.scans})")
             assert state["camera"] == ["HS002", "TN-0001"]  # one scan per code, not one per frame
@@ -98,7 +98,7 @@ def test_the_tablet_camera_borrows_a_book(tmp_path: Path, playwright) -> None:
     try:
         with kiosk(tmp_path, env={"MUONTRA_CAMERA": "browser"}) as process:
             page = open_page(browser, process.url + "/borrow")
-            page.wait_for_function("window.muontra.camera.frames > 0")
+            page.wait_for_function("() => window.muontra.camera.frames > 0")
             page.wait_for_selector("[data-list=borrowed] li", timeout=30_000)
             assert "Đất rừng phương Nam" in page.locator("[data-list=borrowed]").inner_text()
             screenshot(page, "camera-tablet")
@@ -126,7 +126,7 @@ def test_a_helper_signs_in_to_library_work_with_the_camera(tmp_path: Path, playw
         page = browser.new_context(viewport=LARGE, locale="vi-VN").new_page()
         page.set_default_timeout(20_000)
         page.goto(process.url + "/staff/")
-        page.wait_for_function("window.muontra.camera && window.muontra.camera.status === 'missing'")
+        page.wait_for_function("() => window.muontra.camera && window.muontra.camera.status === 'missing'")
         put_video(video, footage([(None, 5), ("CTV01", 25), (None, 5)], seed=7))
         page.wait_for_selector(".staff-badge")
         assert page.locator(".staff-badge").inner_text() == "Cộng tác viên CTV01"

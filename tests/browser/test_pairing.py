@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 def test_librarian_pairs_the_kiosk_with_a_code_from_the_server_then_syncs(browser, tmp_path):
     server = ServerProcess(tmp_path / "server").start()
     try:
-        made = muontra("server", "add-device", "Bàn thủ thư", "--data", str(server.data))
+        made = muontra("server", "add-device", "Bàn thủ thư", "--role", "desk", "--data", str(server.data))
         assert made.returncode == 0, made.stderr
         code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", made.stdout).group(0)
         with kiosk(tmp_path) as process:

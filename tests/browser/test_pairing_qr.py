@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 def _server_page_qr(browser, server: ServerProcess) -> str:
     page = new_page(browser)
     page.goto(server.url + "/devices")
-    page.fill("input[name=pin]", "1234")
+    page.fill("input[name=pin]", "123456")
     page.click("form button")
     page.fill("input[name=name]", "Máy mượn trả tầng 2")
     page.click("form:has(input[name=name]) button")
@@ -39,7 +39,7 @@ def _server_page_qr(browser, server: ServerProcess) -> str:
 def test_the_kiosk_finds_the_server_and_pairs_from_its_qr_code(browser, tmp_path):
     server = ServerProcess(tmp_path / "server", announce=True).start()
     try:
-        named = muontra("server", "set-pin", "--data", str(server.data), "--pin", "1234")
+        named = muontra("server", "set-pin", "--data", str(server.data), "--pin", "123456")
         assert named.returncode == 0, named.stderr
         text = _server_page_qr(browser, server)
         assert parse_pairing_qr(text)[0] == server.url

@@ -122,7 +122,7 @@ STRANGE_CODES = {
     "zero width space": ("\u200bHS001", "HS001"),
     "rtl marks": ("\u202eHS001\u202c", "HS001"),
     "bom": ("\ufeffHS001", "HS001"),
-    "lone surrogate": ("HS001\ud800", "HS001"),
+    "lone surrogate": ("HS001\ud800", None),  # half a character: refused (400), never stored
     "vietnamese": ("Mã HS đặc biệt", None),
     "emoji": ("📚HS001", None),
     "only emoji": ("🙂", None),

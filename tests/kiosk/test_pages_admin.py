@@ -116,16 +116,17 @@ def test_logout_ends_the_session(admin):
 def test_default_pin_warning_until_the_pin_is_changed(admin):
     warning = translate("The librarian PIN is still the default 1234: anyone can open these pages.", "vi")
     assert warning in admin.get("/admin/").get_data(as_text=True)
-    mismatch = post(admin, "/admin/pin", {"pin": "24680", "again": "24681"}, "/admin/pin")
+    mismatch = post(admin, "/admin/pin", {"current": "1234", "pin": "246801", "again": "246811"}, "/admin/pin")
     assert mismatch.status_code == 200
     assert translate("The two PINs are not the same.", "vi") in mismatch.get_data(as_text=True)
-    too_short = post(admin, "/admin/pin", {"pin": "12", "again": "12"}, "/admin/pin")
-    assert translate("A PIN is 4 to 12 digits.", "vi") in too_short.get_data(as_text=True)
-    assert post(admin, "/admin/pin", {"pin": "24680", "again": "24680"}, "/admin/pin").status_code == 302
+    too_short = post(admin, "/admin/pin", {"current": "1234", "pin": "24680", "again": "24680"}, "/admin/pin")
+    assert translate("A PIN is 6 to 12 digits.", "vi") in too_short.get_data(as_text=True)
+    assert post(admin, "/admin/pin", {"current": "1234", "pin": "246801", "again": "246801"},
+                "/admin/pin").status_code == 302
     assert warning not in admin.get("/admin/").get_data(as_text=True)
     post(admin, "/admin/logout", {})
     assert login(admin, "1234").status_code == 401
-    assert login(admin, "24680").status_code == 302
+    assert login(admin, "246801").status_code == 302
 
 
 # ---------------------------------------------------------------- search and a reader's loans

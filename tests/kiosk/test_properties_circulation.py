@@ -58,6 +58,11 @@ class Model:
     holder: dict[str, str] = field(default_factory=dict)
     due: dict[str, date] = field(default_factory=dict)
     renewals: dict[str, int] = field(default_factory=dict)
+    # (patron, item) → (day its last loan ended, its due day): a late return holds a re-lend back.
+    ended: dict[tuple[str, str], tuple[date, date]] = field(default_factory=dict)
+
+    def end_loan(self, item: str) -> None:
+        self.ended[(self.holder.pop(item), item)] = (self.today, self.due[item])
 
     def held_by(self, patron: str) -> list[str]:
         return [item for item, who in self.holder.items() if who == patron]
@@ -77,7 +82,12 @@ class Model:
         textbook = CATEGORY[item] == "SGK"
         same_limit = sum(1 for other in held if (CATEGORY[other] == "SGK") == textbook)
         limit = 30 if textbook and patron == TEACHER else 20 if textbook else 10 if patron == TEACHER else 3
-        return "loan_limit" if same_limit >= limit else None
+        if same_limit >= limit:
+            return "loan_limit"
+        returned, due = self.ended.get((patron, item), (self.today, self.today))
+        if returned > due and self.today < returned + timedelta(days=7):
+            return "returned_late"
+        return None
 
     def renew_refusal(self, patron: str, item: str) -> str | None:
         if patron == INACTIVE:
@@ -167,7 +177,7 @@ def run_step(model: Model, kiosk: Circulation, desk: Circulation, clock: FakeClo
         assert receipt.outcome == ("returned" if item in model.holder else "not_on_loan")
         if item in model.holder:
             assert receipt.overdue_days == max(0, (model.today - model.due[item]).days)
-            del model.holder[item]
+            model.end_loan(item)
         if model.status[item] in ("on_loan", "lost"):
             model.status[item] = "available"
     elif action == "renew":
@@ -183,8 +193,8 @@ def run_step(model: Model, kiosk: Circulation, desk: Circulation, clock: FakeClo
         assert refused == (None if model.status[item] in sources else "bad_transition"), (action, item)
         if new_status:
             model.status[item] = "on_loan" if target == "available" and item in model.holder else target
-            if target in ("lost", "damaged"):
-                model.holder.pop(item, None)  # a lost or damaged book's loan ends (đền sách)
+            if target in ("lost", "damaged") and item in model.holder:
+                model.end_loan(item)  # a lost or damaged book's loan ends (đền sách)
             assert new_status == model.status[item]
 
 

@@ -19,7 +19,8 @@ from tests.conftest import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # Flask's and Flask-Babel's own keys, set by the factories or by tests, not ours to document.
-FLASK_KEYS = {"TESTING", "DEBUG", "BABEL_DEFAULT_LOCALE", "BABEL_TRANSLATION_DIRECTORIES", "WTF_CSRF_ENABLED"}
+FLASK_KEYS = {"TESTING", "DEBUG", "BABEL_DEFAULT_LOCALE", "BABEL_TRANSLATION_DIRECTORIES", "WTF_CSRF_ENABLED",
+              "SESSION_COOKIE_SAMESITE", "SESSION_COOKIE_SECURE"}
 
 
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])

@@ -59,6 +59,8 @@ def test_plain_http_from_a_tablet_explains_and_points_at_https(tmp_path):
     assert page.status_code == 200
     assert b'data-https="https://192.168.1.5:8443/borrow"' in page.data
     assert b"/ca" in page.data
+    # It may ask that HTTPS address (and only it, besides itself) whether the tablet trusts it yet.
+    assert "connect-src 'self' https://192.168.1.5:8443;" in page.headers["Content-Security-Policy"]
     # The kiosk's own screen (loopback) and JSON clients keep plain HTTP.
     own = client.get("/borrow")
     assert b"data-https" not in own.data

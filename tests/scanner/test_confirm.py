@@ -109,3 +109,9 @@ def test_codes_at_different_places_read_in_alternate_frames_both_scan() -> None:
     label, isbn = at("SGK-000123", (100, 50, 400, 100), "CODE128"), at("9786041234567", (100, 150, 400, 260))
     frames = [[label], [isbn]] * 4
     assert sorted(t for _, t in run(ScanConfirmer(), frames, fps=30.0)) == ["9786041234567", "SGK-000123"]
+
+
+def test_the_next_code_held_at_the_same_place_scans_at_once() -> None:
+    first, second = at("SGK-000010", (200, 200, 440, 260), "CODE128"), at("SGK-000011", (201, 200, 441, 260), "CODE128")
+    frames = [[first]] * 12 + [[second]] * 3
+    assert run(ScanConfirmer(), frames, fps=30.0) == [(1, "SGK-000010"), (13, "SGK-000011")]

@@ -72,9 +72,10 @@ class ServerHandle:
     def run(self):
         return bound(self.database)
 
-    def new_code(self, name: str) -> str:
+    def new_code(self, name: str, role: str = "desk") -> str:
+        """A pairing code; a librarian desk unless the test says otherwise (most tests' kiosks edit too)."""
         with self.run():
-            return service.add_device(name, self.app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None))
+            return service.add_device(name, self.app.config["CLOCK"]().astimezone(UTC).replace(tzinfo=None), role)
 
     def facts(self, facts) -> None:
         with self.run():
@@ -93,8 +94,8 @@ class KioskHandle:
     def run(self):
         return bound(self.database)
 
-    def pair(self, server: ServerHandle, name: str) -> None:
-        code = server.new_code(name)
+    def pair(self, server: ServerHandle, name: str, role: str = "desk") -> None:
+        code = server.new_code(name, role)
         with self.run():
             paired = pair("http://server", code, self.device, transport=server.transport)
         # check_gap 0: the digest comparison runs whenever something moved, so every test exercises it.
@@ -157,6 +158,13 @@ def server_on(backend: str, data: Path, clock, facts=()) -> Iterator[ServerHandl
             handle.facts(facts)
         yield handle
         handle.database.close()
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token of the first form on a server page."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def _unix_of(server: ServerHandle) -> float:

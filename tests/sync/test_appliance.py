@@ -86,3 +86,31 @@ def test_a_postgresql_server_is_backed_up_with_pg_dump(tmp_path: Path):
         kiosk = tmp_path / "kiosk"
         assert muontra("migrate", "--data", str(kiosk)).returncode == 0
         assert [p.suffix for p in back_up(kiosk, db_url=url, usb_roots=[]).files] == [".sqlite3"]
+
+
+def test_the_servers_key_is_backed_up_and_put_back_only_where_it_is_missing(tmp_path: Path):
+    import stat
+
+    from kiosk.backup import back_up
+    from sync.server.store import master_key
+
+    data = tmp_path / "server"
+    seed_server(data, [patron_fact("HS001", "Nguyễn Văn An")])
+    key = master_key(data)
+    files = back_up(data, usb_roots=[]).files
+    (database,) = [p for p in files if p.suffix == ".sqlite3"]
+    (keys,) = [p for p in files if p.name.endswith(".keys.tar")]
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+
+    (data / "server.key").unlink()  # the SD card died: a new machine has neither
+    (data / "server.sqlite3").unlink()
+    restored = muontra("--lang", "en", "restore", str(database), "--data", str(data), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert "Restored the key" in restored.stdout
+    assert (data / "server.key").read_bytes().strip() == key  # kiosks keep their pairing
+    assert stat.S_IMODE((data / "server.key").stat().st_mode) == 0o600
+
+    (data / "server.key").write_text("a newer key\n")
+    again = muontra("--lang", "en", "restore", str(database), "--data", str(data), "--yes")
+    assert again.returncode == 0 and "Restored the key" not in again.stdout
+    assert (data / "server.key").read_text() == "a newer key\n"  # a present key is never replaced

@@ -7,7 +7,9 @@ left as it was.
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -220,5 +222,12 @@ def test_pairing_again_from_the_command_line_asks_first(server, tmp_path):
     assert "Nothing changed" in declined.stdout and "Aborted" not in declined.stdout + declined.stderr
     asked_vi = muontra("pair", server.url, new_code(server, "Lớp 6A2"), "--data", data, input="n\n")
     assert asked_vi.returncode != 0 and "Lớp 6A1" in asked_vi.stdout and "already paired" not in asked_vi.stdout
-    again = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A3"), "--data", data, "--yes")
-    assert again.returncode == 0 and "Lớp 6A3" in again.stdout
+    # On the same server, a new code can't take the kiosk's id: the librarian's "pair again" code can.
+    taken = muontra("--lang", "en", "pair", server.url, new_code(server, "Lớp 6A3"), "--data", data, "--yes")
+    assert taken.returncode != 0 and "Pair again" in taken.stderr
+    with sqlite3.connect(f"{data}/muontra.sqlite3") as kiosk_db:
+        device = json.loads(kiosk_db.execute("SELECT value FROM setting WHERE key = 'device_id'").fetchone()[0])
+    repair = muontra("server", "pair-again", device, "--data", str(server.data))
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", repair.stdout).group(0)
+    again = muontra("--lang", "en", "pair", server.url, code, "--data", data, "--yes")
+    assert again.returncode == 0 and "Lớp 6A1" in again.stdout

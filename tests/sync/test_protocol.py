@@ -230,8 +230,8 @@ def test_unknown_event_type_is_processed_with_its_reason(server, device):
     status, reply = _post(server, "/sync/push", body, signed_headers(*device, "POST", "/sync/push", body, _now(server)))
     assert status == 200 and reply["last_seq"] == 3
     assert [r["outcome"] for r in reply["results"]] == ["rejected", "rejected", "applied"]
-    assert "unknown event type" in reply["results"][0]["reason"]
-    assert "missing loan" in reply["results"][1]["reason"]
+    assert "unknown fact kind" in reply["results"][0]["reason"]
+    assert reply["results"][1]["reason"] == "invalid: at: is missing"  # the first of the missing fields
 
 
 def test_header_time_is_checked_as_a_number(server, device):

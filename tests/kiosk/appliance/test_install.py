@@ -58,11 +58,12 @@ def exposure(unit: Path) -> float:
 
 @pytest.mark.slow
 def test_install_into_a_root_verifies_and_serves_a_kiosk(tmp_path: Path):
-    root, port = tmp_path / "root", free_port()
+    root, port, https_port = tmp_path / "root", free_port(), free_port()
     wheel = build_wheel(ROOT, tmp_path / "dist")
     installed = muontra("--lang", "en", "appliance", "install", "--root", str(root), "--role", "both",
                         "--wheel", str(wheel), "--base-venv", sys.prefix, "--port", str(port),
-                        "--server-port", str(free_port()), "--camera", "browser", timeout=300)
+                        "--server-port", str(free_port()), "--camera", "browser", "--tablets",
+                        "--https-port", str(https_port), timeout=300)
     try:
         assert installed.returncode == 0, installed.stderr + installed.stdout
         assert "is installed and running" in installed.stdout
@@ -81,6 +82,10 @@ def test_install_into_a_root_verifies_and_serves_a_kiosk(tmp_path: Path):
         assert (root / "opt/muontra/current").resolve() == root / "opt/muontra/venvs/0.1.0"
         health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
         assert health["ok"] and health["camera"]["mode"] == "browser"  # kiosk.env reached the service
+        # Tablets: HTTPS with the school's own CA, which the kiosk made in its data directory.
+        secure = requests.get(f"https://127.0.0.1:{https_port}/healthz", timeout=10,
+                              verify=str(root / "var/lib/muontra/kiosk/tls/ca.crt"))
+        assert secure.json()["ok"]
 
         # The kiosk that the unit's ExecStart started lends books from the installed venv.
         muontra_bin = root / "opt/muontra/current/bin/muontra"

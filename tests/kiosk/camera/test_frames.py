@@ -135,6 +135,20 @@ def test_a_small_file_claiming_a_huge_picture(client) -> None:
     assert error_of(post(client, small, "big-3"), 413)["code"] == "frame_too_large"
 
 
+def declaring(data: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with its frame header (SOF0) claiming another size: a few bytes changed."""
+    at = data.index(b"\xff\xc0")
+    return data[:at + 5] + height.to_bytes(2, "big") + width.to_bytes(2, "big") + data[at + 9:]
+
+
+@pytest.mark.parametrize("size", [(30000, 30000), (65535, 65535), (20000, 9000)])
+def test_a_tiny_jpeg_declaring_a_giant_picture_is_refused_not_a_500(client, size) -> None:
+    # Above twice Pillow's MAX_IMAGE_PIXELS, opening the header alone raises DecompressionBombError.
+    small = declaring(jpeg(np.full((16, 16), 128, np.uint8)), *size)
+    error = error_of(post(client, small, f"bomb-{size[0]}", lang="vi"), 413)
+    assert error["code"] == "frame_too_large"
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "image/png", "text/plain",
                                           "multipart/form-data; boundary=x", ""])
 def test_wrong_content_type(client, content_type: str) -> None:

@@ -88,3 +88,15 @@ def test_cli_lists_changes_refuses_without_yes_and_applies_with_it(tmp_path):
     with sqlite3.connect(data / DB_FILENAME) as conn:
         assert dict(conn.execute("SELECT code, class FROM patron")) == {"HS201": "7A3", "HS202": "6A3",
                                                                          "HS203": "7A3"}
+
+
+def test_cli_says_it_reads_a_large_file_then_shows_progress_bars(tmp_path):
+    file = tmp_path / "toan-truong.csv"
+    rows = "".join(f"HS{n:05d},Nguyễn Thị Minh Khai Phương Anh {n},6A{n % 9 + 1}\n" for n in range(22_000))
+    file.write_text("Mã HS,Họ và tên,Lớp\n" + rows, encoding="utf-8")
+    assert file.stat().st_size > 1024 * 1024
+    result = muontra("import", "patrons", str(file), "--data", str(tmp_path / "school"), "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Reading toan-truong.csv (1 MB)…")
+    assert "Checking" in result.stderr and "Writing" in result.stderr
+    assert "Imported 22000 rows." in result.stdout
