@@ -194,6 +194,7 @@ def _today() -> date:
 
 def _day(text: str | None) -> date:
     """dd/mm/yyyy (or yyyy-mm-dd): never the browser's locale order."""
+
     day = parse_date((text or "").strip())
     if day is None:
         raise BadDate()

@@ -58,12 +58,11 @@ class Model:
     holder: dict[str, str] = field(default_factory=dict)
     due: dict[str, date] = field(default_factory=dict)
     renewals: dict[str, int] = field(default_factory=dict)
-    # (patron, copy) → the day that reader's last loan of it ended, and whether after its due date
-    last_return: dict[tuple[str, str], tuple[date, bool]] = field(default_factory=dict)
+    # (patron, item) → (day its last loan ended, its due day): a late return holds a re-lend back.
+    ended: dict[tuple[str, str], tuple[date, date]] = field(default_factory=dict)
 
     def end_loan(self, item: str) -> None:
-        self.last_return[(self.holder[item], item)] = (self.today, self.today > self.due[item])
-        del self.holder[item]
+        self.ended[(self.holder.pop(item), item)] = (self.today, self.due[item])
 
     def held_by(self, patron: str) -> list[str]:
         return [item for item, who in self.holder.items() if who == patron]
@@ -85,9 +84,9 @@ class Model:
         limit = 30 if textbook and patron == TEACHER else 20 if textbook else 10 if patron == TEACHER else 3
         if same_limit >= limit:
             return "loan_limit"
-        returned, late = self.last_return.get((patron, item), (None, False))
-        if late and self.today < returned + timedelta(days=7):
-            return "returned_late"  # borrowing straight back would wipe the late return
+        returned, due = self.ended.get((patron, item), (self.today, self.today))
+        if returned > due and self.today < returned + timedelta(days=7):
+            return "returned_late"
         return None
 
     def renew_refusal(self, patron: str, item: str) -> str | None:
