@@ -41,7 +41,7 @@ def _bundled_font_dir() -> tuple[str, ...]:
     return tuple(str(Path(folder) / "mpl-data" / "fonts" / "ttf") for folder in spec.submodule_search_locations)
 
 
-def _font_path(filename: str) -> Path:
+def font_path(filename: str) -> Path:
     extra = os.environ.get("MUONTRA_FONT_DIR")
     for folder in ((extra,) if extra else ()) + FONT_DIRS + _bundled_font_dir():
         candidate = Path(folder) / filename
@@ -54,7 +54,7 @@ def _font_path(filename: str) -> Path:
 def register_fonts() -> tuple[str, str]:
     """Register DejaVu Sans (regular, bold) with reportlab once; returns their names."""
     for name, filename in FONT_FILES.items():
-        pdfmetrics.registerFont(TTFont(name, str(_font_path(filename))))
+        pdfmetrics.registerFont(TTFont(name, str(font_path(filename))))
     addMapping(FONT, 0, 0, FONT)
     addMapping(FONT, 1, 0, FONT_BOLD)
     addMapping(FONT, 0, 1, FONT)

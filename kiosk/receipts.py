@@ -13,6 +13,7 @@ one raster image (ESC/POS ``GS v 0``), then cut. ``RECEIPT_PRINTER`` names the p
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +21,7 @@ from datetime import date
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import N_, BadInput, MuontraError
+from .pdfkit import font_path
 
 DOTS = {58: 384, 80: 576}
 MARGIN = 8
@@ -60,10 +62,10 @@ class Receipt:
     thanks: str
 
 
+@functools.cache
 def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    from .pdfkit import _font_path
-
-    return ImageFont.truetype(str(_font_path("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), size)
+    # Loaded once per size: every printed receipt used to read the font files from disk again.
+    return ImageFont.truetype(str(font_path("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")), size)
 
 
 def render(receipt: Receipt, width_mm: int = 58) -> Image.Image:

@@ -10,11 +10,10 @@ from flask import Blueprint, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from .. import receipts
+from .. import receipts, stored_settings
 from ..codes import clean
 from ..db import db
 from ..errors import N_, BadInput
-from ..ledger import get_setting
 from ..models import Copy, Loan, Patron, Title
 from ..rules import UnknownPatron
 from . import circulation
@@ -48,7 +47,8 @@ def print_receipt() -> ResponseReturnValue:
                  .where(Loan.patron == patron, Loan.is_open(), Copy.code.in_(codes or [""]))
                  .order_by(Loan.checked_out_at).namedtuples())
         lines = tuple(receipts.ReceiptLine(loan.title, loan.code, loan.due) for loan in loans)
-        school = get_setting("school_name") or current_app.config["SCHOOL_NAME"] or _("School library")
+        # Read through the checked store, as the pages do: a bad stored value never breaks printing.
+        school = stored_settings.read("school_name") or current_app.config["SCHOOL_NAME"] or _("School library")
     receipt = receipts.Receipt(
         heading=_("Your receipt"), school=school,
         who=" · ".join(part for part in (patron.name, patron.class_name and _("Class %(class_name)s",
