@@ -181,8 +181,9 @@ def rotate(folder: Path, kind: str, keep: int) -> list[Path]:
 
 
 # Secrets kept beside the database: without server.key every kiosk must be paired again, without
-# the kiosk's CA every tablet must install a new certificate.
-KEY_FILES = ("server.key", "tls/ca.crt", "tls/ca.key")
+# a kiosk's sync.key that kiosk must (as a new device), without the kiosk's CA every tablet must
+# install a new certificate.
+KEY_FILES = ("server.key", "sync.key", "tls/ca.crt", "tls/ca.key")
 KEYS_SUFFIX = ".keys.tar"
 
 

@@ -30,7 +30,14 @@ from kiosk.ledger import get_setting, iso, newest_seq, put_setting
 
 from . import digest
 from . import kiosk_state as state
-from .messages import BadReply, check_digest_reply, check_pull_reply, check_push_reply, check_server_time
+from .messages import (
+    BadReply,
+    check_digest_reply,
+    check_pull_reply,
+    check_push_reply,
+    check_server_time,
+    split_records,
+)
 from .protocol import BadPairingCode, DeviceTaken, encode_body, parse_cursor, signed_headers
 
 Progress = Callable[[str, int, int | None], None]  # phase ("push"/"pull"), done, total
@@ -177,6 +184,8 @@ class SyncSummary:
     conflicts: int = 0  # this sync's events the server flagged or rejected
     waiting: int = 0  # events still not acknowledged by the server
     repaired: int = 0  # copies and cards made the server's again by the digest check
+    refused: int = 0  # records the server sent that this kiosk did not believe (left out, on the panel)
+    renumbered: int = 0  # facts made here after a restore, moved past the numbers the server already had
     complete: bool = False
     error: str | None = None
 
@@ -274,6 +283,16 @@ class SyncClient:
                            for e in events],
             }, partial(check_push_reply, sent=sent))
             before = state.acked_seq()
+            rewound = state.first_reused_seq(events, reply["results"])
+            if rewound is not None:
+                # This database is older than what the server heard from this kiosk (restored
+                # from a backup, or an SD card copied back): the server holds other facts under
+                # our newest numbers. Ours move after the server's, and are sent as new.
+                with write_transaction():
+                    summary.renumbered += state.renumber_from(self.device, rewound, int(reply["last_seq"]))
+                    summary.conflicts += state.remember_conflicts(
+                        [r for r in reply["results"] if r["seq"] < rewound], _now_text())
+                continue
             with write_transaction():
                 put_setting(state.ACKED, int(reply["last_seq"]))
                 summary.conflicts += state.remember_conflicts(reply["results"], _now_text())
@@ -297,7 +316,9 @@ class SyncClient:
                 total, first = reply.get("total"), False
             with write_transaction():
                 held_back = state.pending_keys(self.device)
-                summary.received += state.apply_records(reply["records"], held_back)
+                usable, refused = split_records(reply["records"])
+                summary.received += state.apply_records(usable, held_back)
+                summary.refused += state.remember_refused(refused, _now_text())
                 state.follow_snapshot(cursor, reply, held_back, self._server_now(reply))
                 cursor = reply["cursor"]
                 put_setting(state.CURSOR, cursor)
@@ -335,9 +356,12 @@ class SyncClient:
                                   lambda reply: check_digest_reply(reply, digest.BUCKETS))
                 if reply["moved"] or not reply["buckets"]:
                     break
+                usable, refused = split_records(reply["records"])
                 with write_transaction():
-                    summary.repaired += state.repair(self.device, reply["buckets"], reply["records"],
-                                                     self._server_now(reply), _now_text(), reply["shelved"])
+                    summary.refused += state.remember_refused(refused, _now_text())
+                    summary.repaired += state.repair(self.device, reply["buckets"], usable,
+                                                     self._server_now(reply), _now_text(), reply["shelved"],
+                                                     untrusted={(entry["kind"], entry["key"]) for entry in refused})
                 done += reply["buckets"]
             if not reply["moved"]:
                 with write_transaction():

@@ -55,6 +55,8 @@ SNAPSHOT_PAGE = "sync.snapshot_page."  # + page number: the patrons, copies and 
 DIGEST_CHECKED = "sync.digest_checked"  # {"cursor", "newest", "at"}: the last digest comparison that ran
 REPAIRS = "sync.repairs"  # the last MAX_REPAIRS copies and cards the digest check made the server's again
 MAX_REPAIRS = 200
+RENUMBERED = "sync.renumbered"  # the last time facts made here moved past numbers the server had
+REFUSED = "sync.refused"  # the last MAX_REPAIRS records a server sent that this kiosk did not believe
 MAX_LOCAL_CONFLICTS = 200
 MAX_MARKS = 64
 
@@ -134,6 +136,39 @@ def waiting_events(device: str) -> int:
 def unsent(device: str, limit: int) -> list[Event]:
     return list(Event.select().where((Event.device == device) & (Event.seq > acked_seq()))
                 .order_by(Event.seq).limit(limit))
+
+
+def first_reused_seq(sent: Sequence[Event], results: Iterable[Mapping[str, Any]]) -> int | None:
+    """The first of our numbers under which the server already has another fact, or None.
+
+    The server answers an event number it has seen as a duplicate, with the uuid it holds: a
+    different uuid means this database forgot facts it had sent (it was restored or copied back).
+    """
+    ours = {event.seq: event.uuid for event in sent}
+    reused = [result["seq"] for result in results
+              if result.get("duplicate") and isinstance(result.get("uuid"), str)
+              and ours.get(result["seq"]) not in (None, result["uuid"])]
+    return min(reused, default=None)
+
+
+def renumber_from(device: str, first: int, server_last: int) -> int:
+    """Move this device's facts numbered ``first`` and up to just after ``server_last``.
+
+    Call in a write transaction. Their uuids stay (a fact the server has under another number
+    is refused there as a replay, applied never twice); the facts the server holds under the
+    numbers we forgot come back by the pull as the state they made. Returns how many moved.
+    """
+    shift = server_last - first + 1
+    if shift <= 0:
+        return 0
+    mine = (Event.device == device) & (Event.seq >= first)
+    moved = Event.update(seq=Event.seq * -1).where(mine).execute()  # two steps: (device, seq) stays unique
+    Event.update(seq=Event.seq * -1 + shift).where((Event.device == device) & (Event.seq < 0)).execute()
+    put_setting(MARKS, [[newest + shift if newest >= first else newest, pulled]
+                        for newest, pulled in get_setting(MARKS, [])])
+    put_setting(ACKED, first - 1)
+    put_setting(RENUMBERED, {"first": first, "server_last": server_last, "moved": moved})
+    return moved
 
 
 def known_seq(seq: int, marks: list[list[int]]) -> int:
@@ -510,7 +545,7 @@ def _leaves(copies: Sequence[str], patrons: Sequence[str]) -> dict[tuple[str, st
 
 
 def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, Any]], now: datetime,
-           at: str, shelved: Sequence[str] = ()) -> int:
+           at: str, shelved: Sequence[str] = (), untrusted: set[tuple[str, str]] | frozenset = frozenset()) -> int:
     """Make the copies, open loans and cards of ``buckets`` what the server has (``records``).
 
     Call in one write transaction. ``records`` are the server's whole truth for those
@@ -523,7 +558,9 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
     what it was and what it is now. Returns how many changed.
     """
     wanted = set(buckets)
-    pending = pending_keys(device)
+    # A record of the server's that this kiosk refused (messages.split_records) is not the server's
+    # word that the thing is gone: left alone like what the kiosk's unsent facts touch.
+    pending = pending_keys(device) | set(untrusted)
     mine_copies, mine_patrons = digest.codes_in(wanted)
     by_kind: dict[str, list[Mapping[str, Any]]] = {"patron": [], "copy": [], "loan": []}
     for record in records:
@@ -565,6 +602,14 @@ def repair(device: str, buckets: Sequence[int], records: Sequence[Mapping[str, A
     return len(log)
 
 
+def remember_refused(refused: Sequence[Mapping[str, Any]], at: str) -> int:
+    """Keep what a server sent and this kiosk left out, for the sync panel; returns how many."""
+    if refused:
+        log = [{**entry, "at": at} for entry in refused]
+        put_setting(REFUSED, (get_setting(REFUSED, []) + log)[-MAX_REPAIRS:])
+    return len(refused)
+
+
 def remember_error(failure: MuontraError | None) -> None:
     """Kept as the message and its values, so the panel shows it in the reader's language."""
     put_setting(LAST_ERROR, {"message": failure.message, "params": failure.params} if failure else "")
@@ -591,5 +636,6 @@ def status(device: str | None, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
         "conflicts_open": get_setting(CONFLICTS_OPEN, 0),
         "recent_conflicts": get_setting(CONFLICTS, [])[-20:],
         "recent_repairs": get_setting(REPAIRS, [])[-20:],
+        "recent_refused": get_setting(REFUSED, [])[-20:],
         "clock_offset": get_setting(CLOCK_OFFSET, 0),
     }

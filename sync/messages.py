@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .protocol import parse_cursor
+from .schema import Invalid, check_pulled
 
 OUTCOMES = ("applied", "applied_with_conflict", "rejected")
 RECORD_OPS = ("upsert", "delete")
@@ -106,3 +107,21 @@ def check_server_time(reply: Mapping[str, Any]) -> float:
     moment = reply.get("server_time")
     _need(isinstance(moment, int | float) and not isinstance(moment, bool), "refusal without server_time")
     return float(moment)
+
+
+def split_records(records: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
+    """The well-formed records of a reply, and what is wrong with each of the others.
+
+    One record a kiosk cannot believe does not make the whole page unreadable (the sync would
+    then stop on it forever): it is left out, named with its reason, and the rest apply.
+    """
+    usable, refused = [], []
+    for record in records:
+        try:
+            check_pulled(record["kind"], record["key"], record["op"], record["type"], record["payload"])
+        except Invalid as exc:
+            refused.append({"kind": str(record["kind"])[:40], "key": str(record["key"])[:80],
+                            "type": str(record["type"])[:40], "reason": exc.reason})
+        else:
+            usable.append(record)
+    return usable, refused

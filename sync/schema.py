@@ -24,6 +24,7 @@ from kiosk.errors import N_  # a marker for the message catalogue; kiosk.errors 
 # Enumerations as kiosk/models.py, kiosk/rules.py and kiosk/admin_input.py define them
 # (tests/sync/test_schema.py checks they agree; this module imports no models).
 PATRON_KINDS = ("student", "teacher", "helper")
+GENDERS = ("", "male", "female")  # how the kiosk addresses a teacher (thầy / cô); "" = not known
 CATEGORIES = ("SGK", "STK", "SNV", "TN", "periodical", "other")
 COPY_STATUSES = ("available", "on_loan", "lost", "damaged", "withdrawn", "not_for_loan")
 DUE_MODES = ("days", "term_end", "year_end")
@@ -350,7 +351,7 @@ FACTS: Mapping[str, Fact] = {
                          "item status"),
     "patron.upsert": _fact({"code": CODE, "name": Text(200, 1, single_line=True), "class_name": CLASS,
                             "kind": Text(16, choices=PATRON_KINDS), "school_year": Text(32, single_line=True),
-                            "active": Bool(), "device": DEVICE}, "code"),
+                            "active": Bool(), "gender": Text(8, choices=GENDERS), "device": DEVICE}, "code"),
     "catalog.upsert": _fact({**TITLE, "item": CODE, "location": PLACE, "shelf": SHELF,
                              "added_on": Null(Day()), "price": Null(Int(0, 100_000_000)),
                              "status": Text(16, choices=COPY_STATUSES), "device": DEVICE}, "item title"),
@@ -421,3 +422,75 @@ def roles_table() -> list[tuple[str, list[str]]]:
     """(fact kind, roles that may record it), for the docs and the devices page."""
     rows = [(kind, [role for role in ROLES if role in fact.roles]) for kind, fact in FACTS.items()]
     return rows
+
+
+# ---------------------------------------------------------------- what a kiosk pulls
+
+# A server publishes the merged state of an entity, not the fact a kiosk recorded: these kinds
+# carry fields no fact has (a loan's return, a batch's closing), so they have schemas of their own.
+WHO_OR_NONE = Null(WHO)
+STATES: Mapping[str, Record] = {
+    "loan.state": Record({"loan": UUID, "item": CODE, "patron": CODE, "at": Moment(), "due": Day(),
+                          "returned_at": Null(Moment()), "renewals": Int(0, 100), "location": Null(PLACE),
+                          "checkout_device": Null(Text(64, single_line=True)),
+                          "checkin_device": Null(Text(64, single_line=True))},
+                         frozenset({"loan", "item", "patron", "at", "due"})),
+    "stocktake.state": Record({"session": UUID, "location": Null(PLACE), "shelf_from": SHELF, "shelf_to": SHELF,
+                               "at": Moment(), "by": WHO, "finished_at": Null(Moment()), "finished_by": WHO_OR_NONE,
+                               "result": Null(Record({name: ListOf(CODE, MAX_COPIES) for name in RESULT_LISTS}))},
+                              frozenset({"session", "at"})),
+    "rotation.state": Record({"batch": UUID, "location": Text(64, 1, single_line=True), "class_name": Null(CLASS),
+                              "teacher": WHO_OR_NONE, "helpers": ListOf(CODE, 100), "due": Null(Day()),
+                              "at": Moment(), "by": WHO, "closed_at": Null(Moment()), "closed_by": WHO_OR_NONE},
+                             frozenset({"batch", "location", "at"})),
+    "rotation_item.state": Record({"batch": UUID, "item": CODE, "home_location": Text(64, 1, single_line=True),
+                                   "home_shelf": SHELF, "at": Moment(), "by": WHO, "returned_at": Null(Moment()),
+                                   "returned_by": WHO_OR_NONE},
+                                  frozenset({"batch", "item", "home_location", "at"})),
+}
+
+
+def _key_field(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda payload: payload.get(name)
+
+
+# kind → (the one record type a server publishes for it, the change-log key its payload names).
+# sync/server/changes.py's PUBLISHERS must agree (tests/sync/test_schema.py).
+PULLED: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "patron": ("patron.upsert", _key_field("code")),
+    "copy": ("catalog.upsert", _key_field("item")),
+    "loan": ("loan.state", _key_field("loan")),
+    "policy": ("policy.set", lambda _payload: "rules"),
+    "calendar": ("calendar.set", lambda _payload: "calendar"),
+    "setting": ("setting.set", _key_field("key")),
+    "stocktake": ("stocktake.state", _key_field("session")),
+    "stocktake_scan": ("stocktake.scan", _key_field("scan")),
+    "rotation": ("rotation.state", _key_field("batch")),
+    "rotation_item": ("rotation_item.state", lambda p: f"{p.get('batch')}/{p.get('item')}"),
+    "hold": ("hold.place", _key_field("hold")),
+}
+MAX_KEY = 200  # the longest change-log key: a rotation entry's "batch/item"
+
+
+def check_pulled(kind: Any, key: Any, op: Any, record_type: Any, payload: Any) -> None:
+    """Raise :class:`Invalid` unless a record a server sent means something this kiosk may apply.
+
+    The server checked every fact when it was pushed, but a kiosk trusts no reply it did not
+    check: a wrong or hostile server must not set this kiosk's own settings (its PIN, its camera),
+    and a record must be what its kind says (a "patron" record applies as a card, nothing else).
+    """
+    if kind not in PULLED:
+        return  # a kind of state from a newer server: nothing here uses it, nothing is applied
+    expected_type, key_of = PULLED[kind]
+    if record_type != expected_type:
+        raise Invalid("type", f"a {kind} record must be {expected_type}")
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY:
+        raise Invalid("key", "must be text of 1 to 200 characters")
+    if op == "delete":
+        return  # a tombstone names its key and nothing else
+    if kind == "setting" and (not isinstance(payload, dict) or payload.get("key") not in SHARED_SETTINGS):
+        raise Invalid("key", "is not a setting the school shares; a kiosk's own settings stay its own")
+    spec = STATES.get(expected_type) or FACTS[expected_type].payload
+    spec.check(payload, "")
+    if key_of(payload) != key:
+        raise Invalid("key", "does not match the record's payload")

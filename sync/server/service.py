@@ -188,16 +188,22 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
         device = Device.get_by_id(device_id)
         last = device.last_seq
         seen = [event for event in events if event["seq"] <= last]
+        answers = _duplicates(device.id, seen)
         fresh: list[Mapping[str, Any]] = []
         stopped = None
-        for event in events[len(seen):]:  # validate_events keeps a batch in increasing seq order
+        if any(result.get("uuid") not in (None, event["uuid"]) for result, event in zip(answers, seen, strict=True)):
+            # Another fact under a number we already hold: this device's database forgot what it
+            # had sent (restored from a backup, an SD card copied back). Nothing after it applies
+            # in this batch; the kiosk moves its newer facts past our last number and sends again.
+            stopped = "rewound"
+        for event in events[len(seen):] if stopped is None else ():  # validate_events keeps seq order
             if event["seq"] != last + 1:
                 stopped = "gap"  # something before it never arrived: wait for it
                 break
             fresh.append(event)
             last = event["seq"]
         applier = BatchApplier(device.id, now, device.role)
-        results = _duplicates(device.id, seen) + applier.apply(fresh)
+        results = answers + applier.apply(fresh)
         Device.update(last_seq=last, last_sync=now, reported_seq=max(reported_seq, last)).where(
             Device.id == device.id).execute()
         # A resent event (its reply was lost) publishes its entities' current state again, as a
