@@ -19,8 +19,11 @@ from typing import Any
 
 from peewee import Case, Model, chunked, fn
 
+from sync import schema
+
 from . import rules
 from .db import insert_rows, update_rows
+from .errors import N_, MuontraError
 from .models import (
     ClosedDay,
     Copy,
@@ -512,8 +515,46 @@ def newest_seq(device: str) -> int:
     return Event.select(fn.MAX(Event.seq)).where(Event.device == device).scalar() or 0
 
 
+# The role the school server gave this device (sync/kiosk_state.py keeps it as the server says at
+# pairing and at every pull); none while the kiosk is on its own.
+DEVICE_ROLE = "sync.role"
+
+
+class NotThisDevicesRole(MuontraError):
+    code = "not_this_devices_role"
+    message = N_("Only the librarian's desk can do this. This device is paired with the school server as a "
+                 "self-check kiosk or a helper station: do it at the librarian's desk, or ask the librarian to "
+                 "change this device's role on the server's Devices page.")
+    http_status = 403
+
+
+def _anyone_may(event_type: str, payload: Payload) -> bool:
+    if event_type == "setting.set":
+        return payload.get("key") not in schema.SHARED_SETTINGS  # a device's own setting is its own
+    fact = schema.FACTS.get(event_type)
+    return fact is None or fact.roles >= set(schema.ROLES)
+
+
+def refuse_outside_role(facts: Iterable[tuple[str, Payload]]) -> None:
+    """Refuse, before anything is written, a fact the server would refuse from this device's role.
+
+    The server is the guard (sync/schema.py ``allowed``); this only says so at once, where the
+    librarian is, instead of applying the change here and having it undone at the next sync.
+    Facts every device may record (loans, returns, holds) never read the setting.
+    """
+    role: str | None = None
+    for event_type, payload in facts:
+        if _anyone_may(event_type, payload):
+            continue
+        if role is None:
+            role = get_setting(DEVICE_ROLE) or ""
+        if role in schema.ROLES and not schema.allowed(role, event_type, payload):
+            raise NotThisDevicesRole()
+
+
 def record(event_type: str, payload: Payload, *, device: str, device_time: datetime) -> Event:
     """Apply a fact and append it to the outbox; call inside ``write_transaction()``."""
+    refuse_outside_role([(event_type, payload)])
     apply(event_type, payload)
     return Event.create(
         uuid=str(uuidlib.uuid4()),
@@ -530,6 +571,7 @@ def record_many(facts: Sequence[tuple[str, Payload]], *, device: str, device_tim
 
     For imports of thousands of facts; call inside ``write_transaction()``.
     """
+    refuse_outside_role(facts)
     for event_type, run in groupby(facts, key=itemgetter(0)):
         apply_many(event_type, [payload for _type, payload in run])
     last = newest_seq(device)

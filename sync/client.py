@@ -323,6 +323,8 @@ class SyncClient:
                 cursor = reply["cursor"]
                 put_setting(state.CURSOR, cursor)
                 put_setting(state.CONFLICTS_OPEN, int(reply.get("conflicts_open", 0)))
+                if "role" in reply:
+                    state.remember_role(reply["role"])
                 parsed = parse_cursor(cursor)
                 state.add_mark(self.device, parsed.seq if parsed else 0)
             self.progress("pull", summary.received, total)
@@ -457,5 +459,5 @@ def pair(server_url: str, code: str, device: str, name: str = "",
     paired = state.Pairing(server=server, device=reply["device"], secret=reply["secret"],
                            name=str(reply.get("name", name)))
     with write_transaction():
-        state.save_pairing(paired, int(reply.get("last_seq", 0)))
+        state.save_pairing(paired, int(reply.get("last_seq", 0)), reply.get("role"))
     return paired

@@ -38,6 +38,7 @@ from kiosk.models import (
 
 from . import digest
 from .protocol import keys_of, parse_cursor
+from .schema import ROLES
 
 PAIRING = "sync.pairing"  # {"server", "device", "name"}; the secret is in SECRET_FILENAME
 SECRET_FILENAME = "sync.key"
@@ -114,8 +115,9 @@ def pairing() -> Pairing | None:
     return Pairing(**value, secret=secret)
 
 
-def save_pairing(value: Pairing, server_last_seq: int) -> None:
+def save_pairing(value: Pairing, server_last_seq: int, role: object = None) -> None:
     row = {"server": value.server, "device": value.device, "name": value.name}
+    remember_role(role)
     path = secret_path()
     if path is None:
         row["secret"] = value.secret
@@ -123,6 +125,12 @@ def save_pairing(value: Pairing, server_last_seq: int) -> None:
         _write_secret(path, value.secret)
     put_setting(PAIRING, row)
     put_setting(ACKED, min(server_last_seq, newest_seq(value.device)))
+
+
+def remember_role(role: object) -> None:
+    """Keep the role the server gives this device (it may change it on its Devices page); a server
+    too old to say, or a word this version does not know, leaves none: the server still decides."""
+    put_setting(ledger.DEVICE_ROLE, role if role in ROLES else None)
 
 
 def acked_seq() -> int:

@@ -256,6 +256,9 @@ def pull(device_id: str, cursor_text: str | None, limit: int, now: datetime, wan
         Device.update(pull_cursor=reply["cursor"], last_sync=now).where(Device.id == device_id).execute()
     reply["conflicts_open"] = (Conflict.select().where((Conflict.device == device_id)
                                                        & (Conflict.status == "open")).count())
+    # The device's role as the librarian last set it: the kiosk refuses at once what this role may
+    # not record, instead of applying it and having it undone at the next sync.
+    reply["role"] = Device.get_by_id(device_id).role
     return reply
 
 

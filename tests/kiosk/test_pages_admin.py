@@ -10,8 +10,10 @@ from datetime import date, timedelta
 import pytest
 
 from kiosk.admin_auth import PinLocked, WrongPin
+from kiosk.db import write_transaction
 from kiosk.i18n import translate
 from kiosk.importer import plan_import
+from kiosk.ledger import DEVICE_ROLE, NotThisDevicesRole, put_setting
 from kiosk.models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Title
 from tests.conftest import patron_fact
 from tests.kiosk.reports.conftest import pdf_text, seed_two_classes, xlsx_rows
@@ -241,6 +243,25 @@ STUDENT_ONE_BOOK = {"patron_kind": "student", "category": "*", "max_loans": "1",
                     "max_renewals": "0", "due_mode": "days", "loanable": "1"}
 EVERYONE = {"patron_kind": "*", "category": "*", "max_loans": "5", "loan_days": "14", "max_renewals": "1",
             "due_mode": "days", "loanable": "1"}
+
+
+def test_a_self_check_kiosk_refuses_the_librarians_changes_at_once_and_still_lends(admin, circ):
+    """Paired as a self-check kiosk, a device's PIN pages would change the policy here and see it
+    undone at the next sync (the server refuses it from that role): it says so at once instead."""
+    with write_transaction():
+        put_setting(DEVICE_ROLE, "kiosk")
+    rules_before = {(r.patron_kind, r.category, r.max_loans) for r in PolicyRule.select()}
+    answer = post(admin, "/admin/policy", policy_form([STUDENT_ONE_BOOK, EVERYONE], block=False), "/admin/policy")
+    assert answer.status_code == 403
+    assert html.escape(translate(NotThisDevicesRole.message, "vi"), quote=False) in answer.get_data(as_text=True)
+    assert {(r.patron_kind, r.category, r.max_loans) for r in PolicyRule.select()} == rules_before
+    assert events("policy.set") == [] and events("setting.set") == []
+    assert admin.post("/api/checkout", json={"patron": "HS001", "item": "TN-0001"}).status_code == 200
+    with write_transaction():
+        put_setting(DEVICE_ROLE, "desk")  # the librarian made it the desk on the server
+    assert post(admin, "/admin/policy", policy_form([STUDENT_ONE_BOOK, EVERYONE], block=False),
+                "/admin/policy").status_code == 302
+    assert len(events("policy.set")) == 1
 
 
 def test_saving_the_policy_changes_what_the_kiosk_allows(admin, circ):

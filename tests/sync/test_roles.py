@@ -7,9 +7,12 @@ import sqlite3
 import stat
 from datetime import datetime
 
+import pytest
+
 from kiosk.db import connect, db
-from kiosk.ledger import get_setting
+from kiosk.ledger import DEVICE_ROLE, NotThisDevicesRole, get_setting
 from kiosk.migrations import KIOSK, migrate
+from kiosk.models import Event, Patron
 from sync.server import service
 from sync.server.migrations import SERVER
 from sync.server.models import Device, PairingCode
@@ -84,3 +87,34 @@ def test_upgrading_makes_old_devices_self_check_kiosks_and_drops_the_cookie_key(
     assert backups and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in [path, *backups])
     with sqlite3.connect(backups[0]) as old:  # the backup is the database as it was
         assert old.execute("SELECT count(*) FROM device").fetchone() == (1,)
+
+
+def test_a_kiosk_learns_its_role_from_the_server_and_follows_a_change(tmp_path):
+    clock = FakeClock(utc(2026, 3, 2, 2, 0))
+    server = ServerHandle(tmp_path / "server", clock)
+    kiosk = KioskHandle(tmp_path / "corner", clock)
+    try:
+        kiosk.pair(server, "Góc đọc", role="kiosk")
+        with kiosk.run():
+            assert get_setting(DEVICE_ROLE) == "kiosk"
+            events_before = Event.select().count()
+            with pytest.raises(NotThisDevicesRole):
+                kiosk.circ.upsert_patron("HS900", "Lê Văn Mới", "6A1", "student", "2025-2026", True)
+            assert Event.select().count() == events_before and Patron.get_or_none(Patron.code == "HS900") is None
+        with server.run():
+            service.set_role("Góc đọc", "desk")
+        assert kiosk.sync().complete
+        with kiosk.run():
+            assert get_setting(DEVICE_ROLE) == "desk"
+            kiosk.circ.upsert_patron("HS900", "Lê Văn Mới", "6A1", "student", "2025-2026", True)
+        summary = kiosk.sync()
+        assert summary.complete and summary.conflicts == 0
+        with server.run():
+            assert Patron.get(Patron.code == "HS900").name == "Lê Văn Mới"
+            service.set_role("Góc đọc", "helper")
+        assert kiosk.sync().complete
+        with kiosk.run():
+            assert get_setting(DEVICE_ROLE) == "helper"
+    finally:
+        server.database.close()
+        kiosk.database.close()
