@@ -182,6 +182,15 @@ def _duplicates(device: str, events: Sequence[Mapping[str, Any]]) -> list[dict[s
             for seq in seqs]
 
 
+def _note_rewound(device: str, event: Mapping[str, Any], last: int, now: datetime) -> None:
+    """Tell the librarian once: a restore is fine, but two machines sharing one identity are not."""
+    if not Conflict.select().where((Conflict.device == device) & (Conflict.kind == "device_rewound")
+                                   & (Conflict.status == "open")).exists():
+        Conflict.create(kind="device_rewound", device=device, event_uuid=event["uuid"],
+                        device_time=str(event.get("device_time", ""))[:40], received_at=now,
+                        details={"seq": event["seq"], "last_seq": last})
+
+
 def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, reported_seq: int = 0) -> dict:
     """Apply a batch exactly once and in order; the device's last seq advances in the same transaction."""
     with server_write():
@@ -191,11 +200,14 @@ def push(device_id: str, events: Sequence[Mapping[str, Any]], now: datetime, rep
         answers = _duplicates(device.id, seen)
         fresh: list[Mapping[str, Any]] = []
         stopped = None
-        if any(result.get("uuid") not in (None, event["uuid"]) for result, event in zip(answers, seen, strict=True)):
+        reused = [event for result, event in zip(answers, seen, strict=True)
+                  if result.get("uuid") not in (None, event["uuid"])]
+        if reused:
             # Another fact under a number we already hold: this device's database forgot what it
             # had sent (restored from a backup, an SD card copied back). Nothing after it applies
             # in this batch; the kiosk moves its newer facts past our last number and sends again.
             stopped = "rewound"
+            _note_rewound(device.id, reused[0], last, now)
         for event in events[len(seen):] if stopped is None else ():  # validate_events keeps seq order
             if event["seq"] != last + 1:
                 stopped = "gap"  # something before it never arrived: wait for it
@@ -324,6 +336,9 @@ CONFLICT_LABELS = {
     "copy_unavailable": N_("Lent a book marked lost, damaged or withdrawn on the server"),
     "renew_closed_loan": N_("Renewed a loan that was already closed"),
     "duplicate_accession": N_("Two kiosks gave different books the same accession number"),
+    "device_rewound": N_("A device sent new loans under numbers it had used before: it was restored from a "
+                         "backup (nothing is lost), or two machines share a copy of one SD card (revoke one "
+                         "and pair it again as a new device)"),
 }
 
 

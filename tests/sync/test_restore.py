@@ -9,16 +9,19 @@ Real SQLite files, the real backup and restore, the real sync client and server 
 
 from __future__ import annotations
 
+import html
 import shutil
 
 from kiosk.backup import KIOSK_FILE, back_up, restore, restore_keys
+from kiosk.i18n import translate
 from kiosk.ledger import get_setting
 from kiosk.models import Event, Loan
 from sync import kiosk_state
 from sync.client import SyncClient
-from sync.server.models import AppliedEvent
+from sync.server.models import AppliedEvent, Conflict
+from sync.server.service import CONFLICT_LABELS
 from tests.conftest import copy_fact, patron_fact
-from tests.sync.conftest import KioskHandle, _unix_of, school_with_kiosks
+from tests.sync.conftest import KioskHandle, _unix_of, csrf_token, school_with_kiosks
 
 SCHOOL = [
     patron_fact("HS001", "Nguyễn Văn An"),
@@ -84,6 +87,15 @@ def test_a_kiosk_restored_from_yesterdays_backup_keeps_every_loan(tmp_path):
         assert _open_loans(server) == expected
         assert _open_loans(restored) == expected, "the loan the backup forgot came back from the server"
         assert summary.renumbered == len(mine)
+        with server.run():
+            told = [(row.kind, row.device, row.status) for row in Conflict.select().where(Conflict.kind == "device_rewound")]
+        assert told == [("device_rewound", restored.device, "open")], "the librarian hears of it once"
+        web = server.app.test_client()
+        with server.run():
+            login = web.get("/login").get_data(as_text=True)
+            web.post("/login", data={"pin": "1234", "csrf_token": csrf_token(login)})
+            page = web.get("/conflicts?lang=vi").get_data(as_text=True)
+        assert html.escape(translate(CONFLICT_LABELS["device_rewound"], "vi"), quote=False) in page
         with restored.run():
             assert kiosk_state.waiting_events(restored.device) == 0
             assert get_setting(kiosk_state.RENUMBERED)["moved"] == len(mine)
