@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sync.schema import POLICY_LIMITS
+
 from .errors import N_, BadInput, MuontraError
 from .i18n import DEFAULT_LANGUAGE, translate
 from .importer import normalize_isbn
@@ -20,7 +22,7 @@ from .vocabulary import CATEGORIES, MAIN_LIBRARY, PATRON_KINDS
 
 DUE_MODES = ("days", "term_end", "year_end")
 ANY = "*"
-LIMITS = {"max_loans": 200, "loan_days": 400, "max_renewals": 20}
+LIMITS = POLICY_LIMITS  # the server refuses a policy beyond them: the form says so first
 
 
 FIELD_WORDS = {

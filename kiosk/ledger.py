@@ -535,6 +535,26 @@ def _anyone_may(event_type: str, payload: Payload) -> bool:
     return fact is None or fact.roles >= set(schema.ROLES)
 
 
+class InvalidFact(MuontraError):
+    code = "invalid_fact"
+    message = N_("This change cannot be saved: a value in it is not valid (%(reason)s). Nothing was changed.")
+    http_status = 400
+
+
+def check_facts(facts: Iterable[tuple[str, Payload]]) -> None:
+    """Refuse, before anything is written, a fact the server would refuse for what it says.
+
+    The same field checks as the server's (sync/schema.py): a fact applied here but refused there
+    would leave this kiosk different from every other until someone noticed. The pages check
+    their forms first and say what is wrong in the reader's words; this is the last guard.
+    """
+    for event_type, payload in facts:
+        try:
+            schema.check_fact(event_type, dict(payload))
+        except schema.Invalid as exc:
+            raise InvalidFact(reason=exc.reason) from exc
+
+
 def refuse_outside_role(facts: Iterable[tuple[str, Payload]]) -> None:
     """Refuse, before anything is written, a fact the server would refuse from this device's role.
 
@@ -554,6 +574,7 @@ def refuse_outside_role(facts: Iterable[tuple[str, Payload]]) -> None:
 
 def record(event_type: str, payload: Payload, *, device: str, device_time: datetime) -> Event:
     """Apply a fact and append it to the outbox; call inside ``write_transaction()``."""
+    check_facts([(event_type, payload)])
     refuse_outside_role([(event_type, payload)])
     apply(event_type, payload)
     return Event.create(
@@ -571,6 +592,7 @@ def record_many(facts: Sequence[tuple[str, Payload]], *, device: str, device_tim
 
     For imports of thousands of facts; call inside ``write_transaction()``.
     """
+    check_facts(facts)
     refuse_outside_role(facts)
     for event_type, run in groupby(facts, key=itemgetter(0)):
         apply_many(event_type, [payload for _type, payload in run])
@@ -587,6 +609,11 @@ def get_setting(key: str, default: Any = None) -> Any:
 
 
 def put_setting(key: str, value: Any) -> None:
+    """Store a setting; None unsets it (``get_setting`` then gives the caller's default), as a
+    calendar saved without a year end, or a pulled shared setting the server no longer has."""
+    if value is None:
+        Setting.delete().where(Setting.key == key).execute()
+        return
     Setting.insert(key=key, value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}
     ).execute()

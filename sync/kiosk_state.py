@@ -38,7 +38,7 @@ from kiosk.models import (
 
 from . import digest
 from .protocol import keys_of, parse_cursor
-from .schema import ROLES
+from .schema import ROLES, SHARED_SETTINGS
 
 PAIRING = "sync.pairing"  # {"server", "device", "name"}; the secret is in SECRET_FILENAME
 SECRET_FILENAME = "sync.key"
@@ -409,6 +409,8 @@ def apply_tombstone(kind: str, key: str) -> None:
             remove_copy(copy)
     elif kind in ("rotation", "rotation_item"):
         _remove_rotation(kind, key)
+    elif kind == "setting" and key in SHARED_SETTINGS:  # unset on the server (a kiosk's own stay its own)
+        ledger.put_setting(key, None)
 
 
 def apply_record(record: Mapping[str, Any]) -> bool:

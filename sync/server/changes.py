@@ -105,7 +105,8 @@ def calendar_state(_key: str) -> dict[str, Any]:
     }
     for name in CALENDAR_SETTINGS:
         value = get_setting(name)
-        if value is not None:
+        # No year end is a value too: left out, a kiosk would keep the one it had before.
+        if value is not None or name == "year_end":
             state[name] = value
     return state
 

@@ -13,7 +13,7 @@ from kiosk.admin_auth import PinLocked, WrongPin
 from kiosk.db import write_transaction
 from kiosk.i18n import translate
 from kiosk.importer import plan_import
-from kiosk.ledger import DEVICE_ROLE, NotThisDevicesRole, put_setting
+from kiosk.ledger import DEVICE_ROLE, NotThisDevicesRole, get_setting, put_setting
 from kiosk.models import ClosedDay, Copy, Event, Loan, Patron, PolicyRule, Title
 from tests.conftest import patron_fact
 from tests.kiosk.reports.conftest import pdf_text, seed_two_classes, xlsx_rows
@@ -329,6 +329,18 @@ def test_saving_the_calendar_moves_due_dates_past_closed_days(admin, circ):
     assert loan["due"] == "2026-03-16"  # Thu+Fri closed, then the weekend: Monday
     page = admin.get("/admin/calendar").get_data(as_text=True)
     assert "12/03/2026 Nghỉ giữa kỳ" in page and "31/05/2026" in page
+
+
+def test_a_calendar_saved_without_a_year_end_clears_the_one_before(admin, circ):
+    """A blank year end is a choice (the school has not set it yet), not a crash."""
+    first = {"closed_weekdays": ["6"], "closed_days": "", "term_ends": ["", ""], "year_end": "31/05/2026"}
+    assert post(admin, "/admin/calendar", first, "/admin/calendar").status_code == 302
+    assert get_setting("year_end") == "2026-05-31"
+    answer = post(admin, "/admin/calendar", {**first, "year_end": ""}, "/admin/calendar")
+    assert answer.status_code == 302
+    assert events("calendar.set")[-1].payload["year_end"] is None
+    assert get_setting("year_end") is None
+    assert admin.post("/api/checkout", json={"patron": "HS001", "item": "TN-0001"}).status_code == 200
 
 
 @pytest.mark.parametrize("form, message", [

@@ -232,13 +232,14 @@ class ServerProcess:
                 self.kill()
 
 
-def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None) -> None:
-    """Pair the kiosk in ``data`` with a running server, through the real CLI."""
+def pair_kiosk(server: ServerProcess, data: Path, name: str, url: str | None = None, role: str = "desk") -> None:
+    """Pair the kiosk in ``data`` with a running server, through the real CLI; a librarian desk
+    unless the test says otherwise (the tests' kiosks add readers and books as well as lend)."""
 
     from tests.conftest import muontra
 
     assert muontra("migrate", "--data", str(data)).returncode == 0
-    added = muontra("server", "add-device", name, "--data", str(server.data),
+    added = muontra("server", "add-device", name, "--role", role, "--data", str(server.data),
                     *(["--db", server.db_url] if server.db_url else []))
     code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", added.stdout).group(0)
     paired = muontra("pair", url or server.url, code, "--data", str(data))

