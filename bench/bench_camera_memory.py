@@ -62,7 +62,7 @@ def memory_mb(pid: int) -> tuple[float, float]:
 def import_table() -> None:
     out = subprocess.run([sys.executable, "-c", _PROBE, *WORKER_IMPORTS], capture_output=True, text=True,
                          check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
-    print("## What the decoder worker's imports cost (fresh Python, cumulative)\n")
+    print("## What the camera worker's imports cost (fresh Python, cumulative)\n")
     print("| after importing | RSS MB | + RSS | PSS MB |")
     print("|---|---:|---:|---:|")
     prev = None
@@ -97,16 +97,28 @@ class Kiosk:
             self.proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def threads(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
 
 
-def sample(kiosk: Kiosk, seconds: float, replay: Callable[[], object] | None) -> dict[str, tuple[float, float, int]]:
-    """Peak (RSS MB, PSS MB, threads) per process role, and of all the kiosk's processes together.
-    ``replay`` puts the recording in place again whenever the camera says it ended."""
+Row = tuple[float, float, int, float]
+
+
+def sample(kiosk: Kiosk, seconds: float, replay: Callable[[], object] | None) -> dict[str, Row]:
+    """Peak (RSS MB, PSS MB, threads) per process role, and of all the kiosk's processes together,
+    with the CPU they used meanwhile (% of one core). ``replay`` puts the recording in place again
+    whenever the camera says it ended."""
     camera = replay is not None
     peak: dict[str, tuple[float, float, int]] = {}
+    cpu_first: dict[int, float] = {}
+    cpu_last: dict[int, tuple[str, float]] = {}
     stop = threading.Event()
 
     def preview() -> None:  # the kiosk's screen shows the camera preview
@@ -135,8 +147,11 @@ def sample(kiosk: Kiosk, seconds: float, replay: Callable[[], object] | None) ->
             try:
                 rss, pss = memory_mb(pid)
                 count = threads(pid)
+                used = cpu_seconds(pid)
             except (OSError, StopIteration):
                 continue
+            cpu_first.setdefault(pid, used)
+            cpu_last[pid] = (name, used)
             old = now.get(name, (0.0, 0.0, 0))
             now[name] = (old[0] + rss, old[1] + pss, old[2] + count)
         now["all"] = (sum(v[0] for v in now.values()), sum(v[1] for v in now.values()),
@@ -146,7 +161,11 @@ def sample(kiosk: Kiosk, seconds: float, replay: Callable[[], object] | None) ->
             peak[name] = (max(old[0], rss), max(old[1], pss), max(old[2], count))
         time.sleep(0.2)
     stop.set()
-    return peak
+    cpu: dict[str, float] = {}
+    for pid, (name, used) in cpu_last.items():
+        for role in (name, "all"):
+            cpu[role] = cpu.get(role, 0.0) + 100 * (used - cpu_first[pid]) / seconds
+    return {name: (*values, cpu.get(name, 0.0)) for name, values in peak.items()}
 
 
 def main() -> None:
@@ -179,15 +198,16 @@ def main() -> None:
             finally:
                 kiosk.stop()
     print(f"## Kiosk memory, peak over {args.seconds:.0f} s, MB\n")
-    print("| process | RSS | PSS | threads |")
-    print("|---|---:|---:|---:|")
+    print("| process | RSS | PSS | threads | CPU % of a core |")
+    print("|---|---:|---:|---:|---:|")
     cam = rows["camera running"]
-    for name, label in (("kiosk", "kiosk process, camera running"), ("worker", "camera (decoder) worker process"),
+    for name, label in (("kiosk", "kiosk process, camera running"), ("worker", "camera worker process"),
                         ("other", "other processes it started"), ("all", "**all together**")):
         if name in cam:
-            print(f"| {label} | {cam[name][0]:.0f} | {cam[name][1]:.0f} | {cam[name][2]} |")
+            print(f"| {label} | {cam[name][0]:.0f} | {cam[name][1]:.0f} | {cam[name][2]} | {cam[name][3]:.0f} |")
     bare = rows["no camera"]["all"]
-    print(f"| the same kiosk without a camera (all its processes) | {bare[0]:.0f} | {bare[1]:.0f} | {bare[2]} |")
+    print(f"| the same kiosk without a camera (all its processes) | {bare[0]:.0f} | {bare[1]:.0f} | {bare[2]} "
+          f"| {bare[3]:.0f} |")
     print(f"\nLoad average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -171,6 +171,8 @@ class CameraWorker:
                 except WorkerError:
                     log.exception("camera worker could not be started again")
                     time.sleep(2.0)
+                if self._closed:  # closed while a replacement was starting: it must not outlive us
+                    self._stop_process()
                 continue
             try:
                 if conn.poll(0.25):
