@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,20 @@ def read_tablet_jpeg(data: bytes, max_pixels: int) -> np.ndarray | str:
         return "unreadable"
 
 
+class _Gone(Exception):
+    """The kiosk closed its end: time to stop."""
+
+
+@dataclass
+class _Playing:
+    """What the capture thread is playing."""
+
+    source: FrameSource | None = None
+    status: str | None = None
+    skip_through: float | None = None  # after a restart: frames up to here were already seen
+    last_preview: float = 0.0
+
+
 class CameraServer:
     """The worker's three threads: commands (main), capture + decoding, heartbeat."""
 
@@ -144,7 +159,11 @@ class CameraServer:
 
     def send(self, message: tuple) -> None:
         with self._send_lock:
-            self.conn.send(message)
+            try:
+                self.conn.send(message)
+            except OSError as e:
+                self._stop.set()
+                raise _Gone() from e
 
     def decode(self, frame: np.ndarray) -> list[Decoded]:
         with self._decode_lock:
@@ -188,7 +207,7 @@ class CameraServer:
             since = self._decoding_since
             try:
                 self.send(("alive", None if since is None else time.monotonic() - since))
-            except OSError:
+            except _Gone:
                 return
 
     def _tablets(self) -> None:
@@ -206,60 +225,75 @@ class CameraServer:
             except Exception as e:  # a decoder bug must not kill the worker; report it instead
                 log.exception("tablet frame failed")
                 answer = ("error", f"{type(e).__name__}: {e}")
-            self.send(("decoded", request_id, answer))
+            try:
+                self.send(("decoded", request_id, answer))
+            except _Gone:
+                return
 
     def _capture(self) -> None:
-        source: FrameSource | None = None
-        status: str | None = None
-        skip_through: float | None = None
-        last_preview = 0.0
+        state = _Playing()
         try:
             while not self._stop.is_set():
-                with self._wake:
-                    wanted, self._wanted = self._wanted, None
-                    if wanted is None and source is None:
-                        self._wake.wait(0.2)
-                        continue
-                if wanted is not None:
-                    if source is not None:
-                        source.close()
-                    source, status = None, None
-                    spec = wanted[0]
-                    if spec is None:
-                        continue
-                    started = spec.get("started") or time.monotonic()
-                    source = open_source(spec, started)
-                    skip_through = spec.get("resume_after")
-                    self.send(("opened", spec["id"], started, time.time() - (time.monotonic() - started)))
-                assert source is not None
-                frame = source.read()
-                if source.status.value != status:
-                    status = source.status.value
-                    self.send(("status", status))
-                if frame is None:
-                    self._stop.wait(0.2 if status == SourceStatus.ENDED else 0.02)
-                    continue
-                if skip_through is not None:
-                    # A restarted worker goes on after the last frame the kiosk heard of, and
-                    # skips the one after it too: the frame that may have crashed its predecessor.
-                    if source.timestamp <= skip_through:
-                        continue
-                    skip_through = None
-                    continue
-                read_at = time.time()
-                decoded = self.decode(frame)
-                self.send(("frame", source.timestamp, read_at, tuple(decoded)))
-                now = time.monotonic()
-                if now < self._preview_until and now - last_preview >= self._preview_interval:
-                    last_preview = now
-                    self.send(("preview", preview_jpeg(frame, decoded)))
-                # Let the command and heartbeat threads have the GIL between frames.
-                time.sleep(0)
-        except OSError:
-            return  # the kiosk is gone
+                try:
+                    self._capture_one(state)
+                except _Gone:
+                    return
+                except Exception:
+                    # A camera driver, a file or a decoder bug costs this frame, not the camera.
+                    log.exception("camera worker failed on a frame")
+                    self._stop.wait(0.2)
         finally:
-            if source is not None:
-                source.close()
+            if state.source is not None:
+                state.source.close()
+
+    def _capture_one(self, state: _Playing) -> None:
+        """Take up a new source if one was asked for, then read, decode and report one frame."""
+        with self._wake:
+            wanted, self._wanted = self._wanted, None
+            if wanted is None and state.source is None:
+                self._wake.wait(0.2)
+                return
+        if wanted is not None:
+            if state.source is not None:
+                state.source.close()
+            state.source, state.status = None, None
+            spec = wanted[0]
+            if spec is None:
+                return
+            started = spec.get("started") or time.monotonic()
+            try:
+                state.source = open_source(spec, started)
+            except Exception:  # e.g. a folder that cannot be listed: as if there were no camera
+                log.exception("camera worker could not open %s", spec.get("path", spec.get("device")))
+                self.send(("opened", spec["id"], started, time.time()))
+                self.send(("status", SourceStatus.MISSING.value))
+                return
+            state.skip_through = spec.get("resume_after")
+            self.send(("opened", spec["id"], started, time.time() - (time.monotonic() - started)))
+        source = state.source
+        assert source is not None
+        frame = source.read()
+        if source.status.value != state.status:
+            state.status = source.status.value
+            self.send(("status", state.status))
+        if frame is None:
+            self._stop.wait(0.2 if state.status == SourceStatus.ENDED else 0.02)
+            return
+        if state.skip_through is not None:
+            # A restarted worker goes on after the last frame the kiosk heard of, and skips the
+            # one after it too: the frame that may have crashed its predecessor.
+            if source.timestamp > state.skip_through:
+                state.skip_through = None
+            return
+        read_at = time.time()
+        decoded = self.decode(frame)
+        self.send(("frame", source.timestamp, read_at, tuple(decoded)))
+        now = time.monotonic()
+        if now < self._preview_until and now - state.last_preview >= self._preview_interval:
+            state.last_preview = now
+            self.send(("preview", preview_jpeg(frame, decoded)))
+        # Let the command and heartbeat threads have the GIL between frames.
+        time.sleep(0)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -108,8 +108,9 @@ class CameraWorker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
         try:
             # A fresh interpreter rather than multiprocessing's spawn: it imports only the worker's
-            # modules, and starts no resource-tracker process beside it.
-            proc = subprocess.Popen([sys.executable, "-m", "scanner.camera_serve", str(theirs.fileno())],
+            # modules, and starts no resource-tracker process beside it. -P: the kiosk's working
+            # directory is not put first on its import path.
+            proc = subprocess.Popen([sys.executable, "-P", "-m", "scanner.camera_serve", str(theirs.fileno())],
                                     pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         except OSError as e:
             ours.close()

@@ -112,3 +112,13 @@ def test_check_finds_a_replacement_for_a_dead_worker_and_none_once_closed(report
     assert not worker.check()
     with pytest.raises(ProcessLookupError):  # and the process is gone, not left behind
         os.kill(new, 0)
+
+
+def test_a_source_that_cannot_be_opened_is_missing_and_the_next_one_plays(tmp_path: Path, worker, reports) -> None:
+    frames = [label_frame("SGK-000025", i) for i in range(10)]
+    video = str(write_video(tmp_path / "d.avi", frames, 15.0))
+    worker.play({"kind": "video", "path": video, "roi": (0.5, 0.5, 0.9, 0.9)})  # reaches past the frame
+    wait_for(lambda: reports.statuses == ["missing"], what="the refusal")
+    worker.play({"kind": "video", "path": video})
+    wait_for(lambda: "ended" in reports.statuses, what="the recording")
+    assert reports.texts() == ["SGK-000025"] and worker.restarts == 0
