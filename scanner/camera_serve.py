@@ -127,6 +127,13 @@ def read_tablet_jpeg(data: bytes, max_pixels: int) -> np.ndarray | str:
         return "unreadable"
 
 
+def plain(decoded: list[Decoded]) -> tuple[Decoded, ...]:
+    """The codes with Python numbers only: a numpy integer in a polygon would make the kiosk
+    import numpy to unpickle it."""
+    return tuple(Decoded(str(d.symbology), str(d.text), tuple((int(x), int(y)) for x, y in d.polygon), bool(d.agreed))
+                 for d in decoded)
+
+
 class _Gone(Exception):
     """The kiosk closed its end: time to stop."""
 
@@ -221,7 +228,7 @@ class CameraServer:
                 if isinstance(frame, str):
                     answer: tuple = ("refused", frame)
                 else:
-                    answer = ("ok", self.decode(frame), int(frame.shape[1]), int(frame.shape[0]))
+                    answer = ("ok", plain(self.decode(frame)), int(frame.shape[1]), int(frame.shape[0]))
             except Exception as e:  # a decoder bug must not kill the worker; report it instead
                 log.exception("tablet frame failed")
                 answer = ("error", f"{type(e).__name__}: {e}")
@@ -287,7 +294,7 @@ class CameraServer:
             return
         read_at = time.time()
         decoded = self.decode(frame)
-        self.send(("frame", source.timestamp, read_at, tuple(decoded)))
+        self.send(("frame", float(source.timestamp), read_at, plain(decoded)))
         now = time.monotonic()
         if now < self._preview_until and now - state.last_preview >= self._preview_interval:
             state.last_preview = now

@@ -13,6 +13,7 @@ import signal
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 import requests
 
@@ -91,6 +92,20 @@ def test_the_kiosk_process_serves_the_camera_without_opencv_or_numpy(tmp_path: P
         # And the worker is the kiosk's only other process (multiprocessing's spawn would add a
         # resource tracker of ~10 MB): what bench/bench_camera_memory.py counts.
         assert children_of(kiosk.proc.pid) == [worker]
+    finally:
+        kiosk.stop()
+
+
+def test_tablet_frames_are_read_without_opencv_or_numpy_in_the_kiosk(tmp_path: Path) -> None:
+    kiosk = start_kiosk(tmp_path, "browser")
+    try:
+        frame = cv2.imencode(".jpg", footage([("TN-0002", 1)], seed=7)[0])[1].tobytes()
+        answer = requests.post(kiosk.url + "/api/scan/frame", data=frame, timeout=30,
+                               headers={"Content-Type": "image/jpeg", "X-Camera-Client": "tablet"})
+        assert answer.status_code == 200, answer.text
+        assert [c["symbology"] for c in answer.json()["codes"]] == ["CODE128"] and answer.json()["width"] == 640
+        assert heavy_in(kiosk.proc.pid) == []
+        assert children_of(kiosk.proc.pid) == [health(kiosk)["camera"]["worker_pid"]]
     finally:
         kiosk.stop()
 
