@@ -18,45 +18,30 @@ Configuration (``create_app`` config or ``MUONTRA_*`` environment variables):
     Seconds the same code stays suppressed after a scan while it is still in view.
 
 Scans are published to the pages as events (``scan`` and ``status``); the page hands each scan
-to the same ``handleScan`` a USB scanner uses. Decoding happens in a :class:`DecoderWorker`
-process, so a crash in ZBar costs one frame, never the kiosk.
+to the same ``handleScan`` a USB scanner uses. Capture, decoding, the preview's pictures and the
+tablets' JPEGs are all handled by a :class:`scanner.camera_worker.CameraWorker` process, so a crash
+in ZBar costs one frame, never the kiosk, and the kiosk process loads neither OpenCV nor numpy;
+it confirms the decoded codes itself (a restarted worker does not scan a code in view twice).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import queue
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-from PIL import Image, UnidentifiedImageError
-
-from scanner import (
-    CameraSource,
-    DecoderWorker,
-    FrameResult,
-    FrameSource,
-    ImageFolderSource,
-    Scan,
-    ScanConfirmer,
-    Scanner,
-    SourceStatus,
-    UnreadableImage,
-    VideoFileSource,
-    WorkerError,
-    decode_image_bytes,
-    limit_malloc_arenas,
-)
+# Only the scanner's light modules: capture, decoding and pictures happen in the camera worker
+# process, so this web server loads neither OpenCV nor numpy (tests/kiosk/camera/test_layout.py).
+from scanner.camera_worker import CameraWorker
+from scanner.common import Decoded, SourceStatus, WorkerError, limit_malloc_arenas
+from scanner.confirm import ScanConfirmer
 
 from . import settings
 from .errors import N_, MuontraError
@@ -187,60 +172,6 @@ def _roi(value: Any) -> tuple[float, float, float, float] | None:
     return x, y, w, h
 
 
-class _Wrapped:
-    """A frame source around another one, changing only how frames are read."""
-
-    def __init__(self, source: FrameSource) -> None:
-        self.source = source
-
-    @property
-    def status(self) -> SourceStatus:
-        return self.source.status
-
-    @property
-    def timestamp(self) -> float:
-        return self.source.timestamp
-
-    def read(self) -> np.ndarray | None:
-        return self.source.read()
-
-    def close(self) -> None:
-        self.source.close()
-
-
-class _LiveReplay(_Wrapped):
-    """A recording replayed the way a webcam delivers: at the recording's pace, and a reader
-    that falls behind gets the current frame, not a backlog of old ones (a live camera drops
-    frames too). Without this a slow decoder would see a code seconds after it was shown."""
-
-    def __init__(self, source: VideoFileSource) -> None:
-        super().__init__(source)
-        self.fps = source.fps
-        self.started = time.monotonic()
-
-    def read(self) -> np.ndarray | None:
-        frame = self.source.read()
-        while frame is not None and time.monotonic() - self.started > self.source.timestamp + 1.5 / self.fps:
-            frame = self.source.read()
-        return frame
-
-
-class _Stamped(_Wrapped):
-    """A frame source that also notes the wall-clock time each frame was handed out, so a scan
-    can say when the frame that confirmed it was taken (latency figures, logs)."""
-
-    def __init__(self, source: FrameSource) -> None:
-        super().__init__(source)
-        self.opened_at = time.time()
-        self.read_at = 0.0
-
-    def read(self) -> np.ndarray | None:
-        frame = self.source.read()
-        if frame is not None:
-            self.read_at = time.time()
-        return frame
-
-
 @dataclass
 class CameraMessage:
     """One Server-Sent Events message to the kiosk pages (not a ledger fact: see models.Event)."""
@@ -312,11 +243,11 @@ class _TabletClient:
 
 
 class CameraRuntime:
-    """Owns the kiosk's camera: the decoder worker, the background scanner and its events.
+    """Owns the kiosk's camera: the camera worker process, what it plays, and the scan events.
 
-    Everything slow (starting the worker process, opening a camera, decoding) happens in
-    background threads; the web threads only read the latest state, wait on an event queue, or
-    (tablet frames) take their turn at the worker.
+    Everything slow (starting the worker process, opening a camera, decoding) happens in the
+    worker or in background threads; the web threads only read the latest state, wait on an
+    event queue or for the next preview picture, or (tablet frames) take their turn at the worker.
     """
 
     def __init__(self, settings: CameraSettings) -> None:
@@ -325,17 +256,20 @@ class CameraRuntime:
         limit_malloc_arenas()
         self.settings = settings
         self.hub = MessageHub(settings.max_streams)
-        self.worker: DecoderWorker | None = None
-        self.scanner: Scanner | None = None
-        self._source: _Stamped | None = None
+        self.worker: CameraWorker | None = None
+        self._playing = False
         self._played: tuple[int, int] | None = None  # (inode, mtime) of the video last played
+        self._confirmer = ScanConfirmer(cooldown=settings.cooldown)
+        self._source_status = SourceStatus.MISSING.value  # what the worker last said of its source
         self._status = STARTING
+        self._status_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._clients: OrderedDict[str, _TabletClient] = OrderedDict()
         self._clients_lock = threading.Lock()
         self._decoding = threading.BoundedSemaphore(2)
         self._previews = threading.BoundedSemaphore(settings.max_previews)
+        self.frames = 0
         self.scans = 0
         self._last_tablet = 0.0
 
@@ -350,23 +284,22 @@ class CameraRuntime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-        self._stop_scanner()
         if self.worker is not None:
             self.worker.close()
 
     def _supervise(self) -> None:
         while not self._stop.is_set() and self.worker is None:
             try:
-                self.worker = DecoderWorker()
+                self.worker = CameraWorker(self._on_frame, self._on_source_status)
             except WorkerError:
-                log.exception("camera decoder could not start; trying again")
+                log.exception("camera worker could not start; trying again")
                 self._set_status(FAILED)
                 self._stop.wait(5)
         while not self._stop.is_set():
             try:
                 self._keep_scanning()
             except Exception:
-                # The supervisor must outlive anything a camera driver or file throws at it.
+                # The supervisor must outlive anything a file system throws at it.
                 log.exception("camera supervisor error")
             self._set_status(self._current_status())
             self._stop.wait(0.2)
@@ -374,13 +307,13 @@ class CameraRuntime:
     def _keep_scanning(self) -> None:
         if self.settings.mode == BROWSER:
             return
+        source: dict[str, Any] = {"mirror": self.settings.mirror, "roi": self.settings.roi}
         if self.settings.mode == DEVICE:
-            # One scanner for good: CameraSource itself reopens a missing or unplugged camera.
-            if self.scanner is None:
-                self._start_scanner(CameraSource(
-                    self.settings.device if self.settings.device is not None else 0,
-                    width=self.settings.width, height=self.settings.height, fps=self.settings.fps,
-                    mirror=self.settings.mirror, roi=self.settings.roi))
+            # One source for good: the worker's CameraSource itself reopens a missing or unplugged camera.
+            if not self._playing:
+                device = self.settings.device if self.settings.device is not None else 0
+                self._play({**source, "kind": "device", "device": device, "width": self.settings.width,
+                            "height": self.settings.height, "fps": self.settings.fps})
             return
         # A recording: play it when it appears, and again whenever the file is replaced (also
         # while the last one is still playing, or was not a video at all).
@@ -390,36 +323,30 @@ class CameraRuntime:
         except OSError:
             return
         identity = (st.st_ino, st.st_mtime_ns)
-        if identity == self._played:
-            return
-        self._stop_scanner()
-        self._played = identity
-        source: FrameSource
-        if path.is_dir():
-            source = ImageFolderSource(path, repeat=5, fps=10, mirror=self.settings.mirror, roi=self.settings.roi)
-        else:
-            source = _LiveReplay(VideoFileSource(path, realtime=True, mirror=self.settings.mirror,
-                                                 roi=self.settings.roi))
-        self._start_scanner(source)
+        if identity != self._played:
+            self._played = identity
+            self._play({**source, "kind": "video", "path": str(path)})
 
-    def _start_scanner(self, source: FrameSource) -> None:
-        stamped = _Stamped(source)
-        confirmer = ScanConfirmer(cooldown=self.settings.cooldown)
-        self._source = stamped
-        self.scanner = Scanner(stamped, lambda scan: self._on_scan(scan, stamped),
-                               confirmer=confirmer, worker=self.worker).start()
+    def _play(self, spec: dict[str, Any]) -> None:
+        assert self.worker is not None
+        # A new source starts with a fresh confirmation history, as a new camera would.
+        self._confirmer = ScanConfirmer(cooldown=self.settings.cooldown)
+        self.frames = 0
+        self._playing = True
+        self.worker.play(spec)
 
-    def _stop_scanner(self) -> None:
-        if self.scanner is not None:
-            self.scanner.stop()
-            self.scanner.source.close()
-            self.scanner = None
+    def _on_frame(self, timestamp: float, read_at: float, decoded: tuple[Decoded, ...]) -> None:
+        """One frame the worker decoded (called from the worker's listening thread)."""
+        self.frames += 1
+        for scan in self._confirmer.feed(decoded, timestamp):
+            self.scans += 1
+            self.hub.publish("scan", {"code": scan.text, "symbology": scan.symbology,
+                                      "frame_time": round(scan.timestamp, 4), "read_at": read_at,
+                                      "sent_at": time.time()})
 
-    def _on_scan(self, scan: Scan, source: _Stamped) -> None:
-        self.scans += 1
-        self.hub.publish("scan", {"code": scan.text, "symbology": scan.symbology,
-                                  "frame_time": round(scan.timestamp, 4), "read_at": source.read_at,
-                                  "sent_at": time.time()})
+    def _on_source_status(self, status: str) -> None:
+        self._source_status = status
+        self._set_status(self._current_status())
 
     # ------------------------------------------------------------------ status
 
@@ -428,15 +355,18 @@ class CameraRuntime:
             return self._status if self._status == FAILED else STARTING
         if self.settings.mode == BROWSER:
             return SourceStatus.OK.value if self._recent_tablet() else SourceStatus.MISSING.value
-        if self.scanner is None:
+        if not self._playing:
             return SourceStatus.MISSING.value
-        return self.scanner.status.value
+        return self._source_status
 
     def _set_status(self, status: str) -> None:
-        if status != self._status:
+        # From the supervisor and the worker's listening thread: publish each change once.
+        with self._status_lock:
+            if status == self._status:
+                return
             self._status = status
-            log.info("camera status: %s", status)
-            self.hub.publish("status", self.status_event())
+        log.info("camera status: %s", status)
+        self.hub.publish("status", self.status_event())
 
     @property
     def status(self) -> str:
@@ -444,8 +374,9 @@ class CameraRuntime:
 
     def status_event(self) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self._status, "mode": self.settings.mode}
-        if self._source is not None:
-            data["opened_at"] = self._source.opened_at
+        opened_at = self.worker.opened_at if self.worker is not None else None
+        if opened_at is not None:
+            data["opened_at"] = opened_at
         return data
 
     def health(self) -> dict[str, Any]:
@@ -454,7 +385,7 @@ class CameraRuntime:
         return {
             "mode": self.settings.mode,
             "status": self._status,
-            "frames": self.scanner.frames if self.scanner is not None else 0,
+            "frames": self.frames,
             "scans": self.scans,
             "worker_pid": worker.pid if worker is not None else None,
             "worker_restarts": worker.restarts if worker is not None else 0,
@@ -486,7 +417,8 @@ class CameraRuntime:
             self.hub.unsubscribe(q)
 
     def preview(self) -> _PreviewStream:
-        """MJPEG parts of the latest frames with the decoded codes outlined.
+        """MJPEG parts of the latest frames with the decoded codes outlined (drawn and encoded
+        by the worker, which does so only while somebody watches).
 
         Ends when the camera stops delivering (the page reopens it on the next ``ok`` status),
         so a preview never holds a thread without writing to it.
@@ -498,44 +430,63 @@ class CameraRuntime:
         return _PreviewStream(self._preview_parts(), self._previews.release)
 
     def _preview_parts(self) -> Iterator[bytes]:
-        last: FrameResult | None = None
-        idle_since = time.monotonic()
+        worker = self.worker
+        if worker is None:
+            return
+        seen, _ = worker.preview_after(-1, 0)  # only pictures drawn from now on
+        idle_since = renewed = 0.0
         while not self._stop.is_set():
-            scanner = self.scanner
-            latest = scanner.latest() if scanner is not None else None
-            if latest is not None and latest is not last:
-                last, idle_since = latest, time.monotonic()
-                jpeg = preview_jpeg(latest)
+            now = time.monotonic()
+            if now - renewed > 1.0:  # keep the worker drawing while this viewer is here
+                worker.want_preview(3.0, self.settings.preview_fps)
+                renewed = now
+                idle_since = idle_since or now
+            latest = worker.preview_after(seen, 0.25) if self._source_status == SourceStatus.OK else None
+            if latest is not None:
+                seen, jpeg = latest
+                idle_since = time.monotonic()
                 yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                        + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-            elif scanner is None or scanner.status != SourceStatus.OK or time.monotonic() - idle_since > 3.0:
+            elif not self._playing or self._source_status != SourceStatus.OK or now - idle_since > 3.0:
                 return
-            time.sleep(1.0 / self.settings.preview_fps)
 
     # ------------------------------------------------------------------ tablet frames
 
     def tablet_frame(self, client: str, data: bytes, content_type: str) -> dict[str, Any]:
-        """Decode one JPEG from a tablet and confirm it with that tablet's own history.
+        """Decode one JPEG from a tablet (in the worker) and confirm it with that tablet's own history.
 
         Each tablet gets its own confirmer (its scans go back to it, never to another screen)
-        and its own token bucket of ``frame_rate_limit`` frames a second.
+        and its own token bucket of ``frame_rate_limit`` frames a second. The size and the JPEG's
+        markers are checked here; the picture's own size and its pixels in the worker.
         """
         if self.settings.mode != BROWSER:
             raise CameraOff()
         require_jpeg(content_type)
         if len(data) > self.settings.frame_max_bytes:
             raise FrameTooLarge()
-        frame = self._read_jpeg(data)
-        if self.worker is None:
+        # A JPEG starts with SOI and a complete one ends with EOI: a cut-off upload is refused
+        # rather than decoded into half a grey picture.
+        if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\x00").endswith(b"\xff\xd9")):
+            raise FrameUnreadable()
+        worker = self.worker
+        if worker is None:
             raise CameraStarting()
         state = self._admit(client)
         try:
             if not self._decoding.acquire(timeout=2.0):
                 raise CameraBusy()
             try:
-                decoded = self.worker.decode(frame, still=False)
+                answer = worker.decode_jpeg(data, self.settings.frame_max_pixels)
             finally:
                 self._decoding.release()
+            if answer[0] == "refused":
+                raise FrameTooLarge() if answer[1] == "too_large" else FrameUnreadable()
+            if answer[0] == "ok":
+                decoded, width, height = answer[1], answer[2], answer[3]
+            else:  # the worker died on it (and is being replaced) or its decoder failed: no codes
+                if answer[0] == "error":
+                    log.error("decoder failed on a tablet frame: %s", answer[1])
+                decoded, width, height = [], 0, 0
             scans = state.confirmer.feed(decoded, time.monotonic())
         finally:
             state.busy = False
@@ -544,35 +495,13 @@ class CameraRuntime:
         return {
             "scans": [{"code": s.text, "symbology": s.symbology} for s in scans],
             "codes": [{"symbology": d.symbology, "polygon": [list(p) for p in d.polygon]} for d in decoded],
-            "width": int(frame.shape[1]),
-            "height": int(frame.shape[0]),
+            "width": width,
+            "height": height,
         }
 
     def _recent_tablet(self) -> bool:
         return time.monotonic() - self._last_tablet < 5.0
 
-    def _read_jpeg(self, data: bytes) -> np.ndarray:
-        # A JPEG starts with SOI and a complete one ends with EOI: a cut-off upload is refused
-        # rather than decoded into half a grey picture.
-        if not (data.startswith(b"\xff\xd8\xff") and data.rstrip(b"\x00").endswith(b"\xff\xd9")):
-            raise FrameUnreadable()
-        try:
-            with warnings.catch_warnings():
-                # Pillow warns, then refuses (DecompressionBombError), on a header declaring a giant
-                # picture; our own limit below is far smaller, so both mean "too large".
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as header:  # reads the size only, not the pixels
-                    width, height = header.size
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise FrameTooLarge() from e
-        except (UnidentifiedImageError, OSError, ValueError) as e:
-            raise FrameUnreadable() from e
-        if width * height > self.settings.frame_max_pixels:
-            raise FrameTooLarge()
-        try:
-            return decode_image_bytes(data)
-        except UnreadableImage as e:
-            raise FrameUnreadable() from e
 
     def _admit(self, client: str) -> _TabletClient:
         """The client's state, after charging one frame to its bucket (or refusing it)."""
@@ -623,27 +552,6 @@ def require_jpeg(content_type: str) -> None:
 
 def _sse(event: CameraMessage) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {json.dumps(event.data, ensure_ascii=False)}\n\n"
-
-
-_GREEN = (40, 200, 60)
-
-
-def preview_jpeg(result: FrameResult, width: int = 480) -> bytes:
-    """The frame, shrunk for the preview box, with each decoded code outlined in green."""
-    frame = result.frame
-    if frame.ndim == 2:
-        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    scale = min(1.0, width / frame.shape[1])
-    if scale < 1.0:
-        frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    else:
-        frame = frame.copy()
-    for code in result.decoded:
-        if len(code.polygon) >= 2:
-            pts = (np.array(code.polygon, np.float32) * scale).astype(np.int32)
-            cv2.polylines(frame, [pts], True, _GREEN, 3)
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    return buf.tobytes() if ok else b""
 
 
 def init_camera(app: Any) -> CameraRuntime | None:

@@ -78,7 +78,8 @@ def database_check(url: str | os.PathLike[str]) -> Check:
 
 
 def decoder_check(camera: Any) -> Check:
-    """The camera's decoder worker process is alive (a dead one is replaced first)."""
+    """The camera worker process (capture and decoding) is alive (a dead one is being replaced:
+    this waits a few seconds for the new one)."""
 
     def check() -> str | None:
         if camera is None:

@@ -16,21 +16,25 @@ import importlib
 from typing import TYPE_CHECKING
 
 # Names are loaded on first use (PEP 562): the decoder worker process imports scanner.worker,
-# which then needs only decode/normalize, not the camera sources, images (Pillow) or service.
+# which then needs only decode/normalize, not the camera sources, images (Pillow) or service; and
+# the kiosk process takes Scan, ScanConfirmer, SourceStatus and CameraWorker without numpy or OpenCV.
 _WHERE = {
     "Scan": "confirm", "ScanConfirmer": "confirm",
-    "Decoded": "decode", "Decoder": "decode", "decode_image": "decode",
+    "Decoded": "common", "Decoder": "decode", "decode_image": "decode",
     "UnreadableImage": "images", "decode_image_bytes": "images", "load_image": "images",
     "LIBRARY_SYMBOLOGIES": "normalize", "is_isbn": "normalize", "normalize_code": "normalize",
     "FrameResult": "service", "Scanner": "service",
     "CameraSource": "sources", "FrameSource": "sources", "ImageFolderSource": "sources",
-    "PushedFrameSource": "sources", "SourceStatus": "sources", "VideoFileSource": "sources",
-    "DecoderWorker": "worker", "WorkerError": "worker", "limit_malloc_arenas": "worker",
+    "PushedFrameSource": "sources", "SourceStatus": "common", "VideoFileSource": "sources",
+    "CameraWorker": "camera_worker", "DecoderWorker": "worker", "WorkerError": "common",
+    "limit_malloc_arenas": "common",
 }
 
 if TYPE_CHECKING:
+    from .camera_worker import CameraWorker
+    from .common import Decoded, SourceStatus, WorkerError, limit_malloc_arenas
     from .confirm import Scan, ScanConfirmer
-    from .decode import Decoded, Decoder, decode_image
+    from .decode import Decoder, decode_image
     from .images import UnreadableImage, decode_image_bytes, load_image
     from .normalize import LIBRARY_SYMBOLOGIES, is_isbn, normalize_code
     from .service import FrameResult, Scanner
@@ -39,10 +43,9 @@ if TYPE_CHECKING:
         FrameSource,
         ImageFolderSource,
         PushedFrameSource,
-        SourceStatus,
         VideoFileSource,
     )
-    from .worker import DecoderWorker, WorkerError, limit_malloc_arenas
+    from .worker import DecoderWorker
 
 
 def __getattr__(name: str) -> object:
@@ -56,6 +59,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "LIBRARY_SYMBOLOGIES",
     "CameraSource",
+    "CameraWorker",
     "Decoded",
     "Decoder",
     "DecoderWorker",

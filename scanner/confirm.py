@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .decode import Decoded
+from .common import Decoded
 from .normalize import CODE128, EAN8, EAN13, QRCODE
 
 # Symbologies whose own checksum/error correction makes a two-decoder agreement in one frame

@@ -44,6 +44,7 @@ from pyzbar.wrapper import (
     zbar_scan_image,
 )
 
+from .common import Decoded
 from .normalize import (
     CODE39,
     CODE128,
@@ -56,22 +57,8 @@ from .normalize import (
     normalize_code,
 )
 
-Point = tuple[int, int]
 _EYE = np.eye(3)
 _FULL_ASCII_PAIR = re.compile(r"[$%/+][A-Z]")
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """One decoded code: stable symbology name, normalised text, outline in frame pixels.
-
-    ``agreed`` is True when ZBar and zxing-cpp independently read the same text at this place.
-    """
-
-    symbology: str
-    text: str
-    polygon: tuple[Point, ...]
-    agreed: bool = False
 
 
 _ZBAR_SYMBOLS = {

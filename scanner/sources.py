@@ -13,27 +13,19 @@ import logging
 import os
 import threading
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
+from .common import SourceStatus
 from .images import UnreadableImage, decode_image_bytes, load_image
 
 log = logging.getLogger(__name__)
 
 #: A region of interest as fractions of the frame: (x, y, width, height), each in 0..1.
 Roi = tuple[float, float, float, float]
-
-
-class SourceStatus(StrEnum):
-    OK = "ok"
-    MISSING = "missing"  # no such camera / nothing pushed recently
-    BUSY = "busy"  # the device exists but cannot be opened (another program holds it)
-    RECONNECTING = "reconnecting"  # it was working and stopped delivering frames
-    ENDED = "ended"  # a recording or folder has been played to the end
 
 
 class FrameSource(Protocol):
@@ -161,7 +153,8 @@ class VideoFileSource:
     ``timestamp`` is the frame's position in the recording (frame index / fps), so the
     confirmation window and cooldown behave the same however fast the machine decodes.
     With ``realtime=True`` frames are paced at the recording's rate (for demos); with
-    ``loop=True`` it starts over at the end instead of ending.
+    ``loop=True`` it starts over at the end instead of ending. ``started`` (``time.monotonic()``)
+    is when frame 0 is due in real time (default: now).
     """
 
     def __init__(
@@ -172,6 +165,7 @@ class VideoFileSource:
         realtime: bool = False,
         mirror: bool = False,
         roi: Roi | None = None,
+        started: float | None = None,
     ) -> None:
         self.path = str(path)
         self.loop, self.realtime = loop, realtime
@@ -183,7 +177,7 @@ class VideoFileSource:
         self._index = 0
         self._offset = 0.0
         self._timestamp = 0.0
-        self._started = time.monotonic()
+        self._started = time.monotonic() if started is None else started
 
     @property
     def timestamp(self) -> float:

@@ -8,7 +8,6 @@ it is killed, a new one is started, the event is logged, and that one frame yiel
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing as mp
 import threading
@@ -17,27 +16,11 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from .common import WorkerError, limit_malloc_arenas
 from .decode import Decoded, Decoder, to_gray
 from .normalize import LIBRARY_SYMBOLOGIES
 
 log = logging.getLogger(__name__)
-
-
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Cap glibc's malloc arenas for this process (``MALLOC_ARENA_MAX``, set from inside).
-
-    glibc gives busy threads arenas of their own, up to 8 per core, and each keeps freed memory
-    for itself; a threaded web server decoding camera frames ends up holding many half-empty
-    ones. Measured on the kiosk with its camera running: 11 MB less resident memory with 2.
-    Only arenas created afterwards are affected; False where this is not glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
-        return False
-
-
-_M_ARENA_MAX = -8  # glibc malloc.h
 
 
 def _serve(conn: Connection, symbologies: frozenset[str], use_zxing: bool) -> None:
@@ -56,10 +39,6 @@ def _serve(conn: Connection, symbologies: frozenset[str], use_zxing: bool) -> No
             conn.send(("ok", decoder.decode(img, still=still)))
         except Exception as e:  # a decoder bug must not kill the worker; report it instead
             conn.send(("error", f"{type(e).__name__}: {e}"))
-
-
-class WorkerError(RuntimeError):
-    """The worker could not be (re)started."""
 
 
 class DecoderWorker:

@@ -1,8 +1,10 @@
-"""The systemd watchdog says "alive" only while the database answers; a real datagram socket listens."""
+"""The systemd watchdog says "alive" only while the database answers and the camera worker lives;
+a real datagram socket listens."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.camera import CameraRuntime, CameraSettings
 from kiosk.store import database_path
-from kiosk.watchdog import Watchdog, database_check, notify, watchdog_interval
+from kiosk.watchdog import Watchdog, database_check, decoder_check, notify, watchdog_interval
 from tests.conftest import free_port, received, subprocess_env, wait_for_http
 
 
@@ -73,3 +76,21 @@ def test_the_kiosk_command_says_ready_and_alive_to_systemd(data_dir: Path, notif
     finally:
         kiosk.terminate()
         kiosk.wait(10)
+
+
+def test_the_camera_worker_check_waits_for_a_replacement_and_fails_once_it_is_gone():
+    runtime = CameraRuntime(CameraSettings(mode="device", device="/dev/video97")).start()
+    try:
+        deadline = time.monotonic() + 60
+        while runtime.worker is None and time.monotonic() < deadline:  # the worker process starting
+            time.sleep(0.05)
+        check = decoder_check(runtime)
+        assert check() is None
+        old = runtime.worker.pid
+        os.kill(old, signal.SIGKILL)  # ZBar crashing takes the whole camera worker with it
+        time.sleep(0.2)
+        assert check() is None  # replaced: the kiosk can still scan
+        assert runtime.worker.pid not in (None, old) and runtime.worker.restarts == 1
+    finally:
+        runtime.close()
+    assert check() == "decoder: worker process dead and not restartable"
